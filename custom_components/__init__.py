@@ -1,0 +1,1 @@
+"""Custom integrations (this file makes the folder importable in the test harness)."""

@@ -1,0 +1,72 @@
+"""Hydro Fleet wire protocol v1.
+
+Plain Python with no Home Assistant import, in the way ``hatasmota`` holds Tasmota's
+protocol: the integration, the Pi bridge and the add-on receiver all use this one
+definition. It lives inside the integration folder because the HACS download is only
+``custom_components/hydro_fleet/``; the Pi wheel carries the same files as the
+top-level package ``hydro_fleet_protocol`` (see ``pyproject.toml``).
+
+Everything here is documented in ``docs/protocol.md``.
+"""
+
+from .messages import (
+    MAX_PAYLOAD_BYTES,
+    PROTOCOL_VERSION,
+    Ack,
+    Backfill,
+    Command,
+    CommandAction,
+    Event,
+    NodeConfig,
+    NodeKind,
+    ProtocolError,
+    PumpConfig,
+    PumpState,
+    Reading,
+    Sample,
+    SensorConfig,
+    SensorType,
+    State,
+    UnsupportedVersionError,
+    encode,
+)
+from .topics import (
+    DEFAULT_PREFIX,
+    AVAILABILITY_OFFLINE,
+    AVAILABILITY_ONLINE,
+    Topic,
+    TopicKind,
+    is_valid_node_id,
+    parse_topic,
+    wildcard,
+)
+
+__all__ = [
+    "AVAILABILITY_OFFLINE",
+    "AVAILABILITY_ONLINE",
+    "DEFAULT_PREFIX",
+    "MAX_PAYLOAD_BYTES",
+    "PROTOCOL_VERSION",
+    "Ack",
+    "Backfill",
+    "Command",
+    "CommandAction",
+    "Event",
+    "NodeConfig",
+    "NodeKind",
+    "ProtocolError",
+    "PumpConfig",
+    "PumpState",
+    "Reading",
+    "Sample",
+    "SensorConfig",
+    "SensorType",
+    "State",
+    "Topic",
+    "TopicKind",
+    "UnsupportedVersionError",
+    "encode",
+    "is_valid_node_id",
+    "parse_topic",
+    "wildcard",
+]

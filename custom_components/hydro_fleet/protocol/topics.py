@@ -1,0 +1,90 @@
+"""Topic layout: ``<prefix>/<node_id>/<kind>``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+DEFAULT_PREFIX = "hydro_fleet"
+AVAILABILITY_ONLINE = "online"
+AVAILABILITY_OFFLINE = "offline"
+
+# Node ids become MQTT topic levels, HA identifiers and Mosquitto user names, so they
+# are kept to a conservative alphabet (the seed's `pi-1`..`pi-99` fits).
+_NODE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class TopicKind(StrEnum):
+    """The last level of a Hydro Fleet topic."""
+
+    CONFIG = "config"
+    AVAILABILITY = "availability"
+    STATE = "state"
+    BACKFILL = "backfill"
+    EVENT = "event"
+    CMD = "cmd"
+    ACK = "ack"
+
+
+def is_valid_node_id(node_id: str) -> bool:
+    """Return True if ``node_id`` may be used as a node id."""
+    return bool(_NODE_ID.match(node_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """The topics of one node under one prefix."""
+
+    prefix: str
+    node_id: str
+
+    def __call__(self, kind: TopicKind) -> str:
+        return f"{self.prefix}/{self.node_id}/{kind}"
+
+    @property
+    def config(self) -> str:
+        return self(TopicKind.CONFIG)
+
+    @property
+    def availability(self) -> str:
+        return self(TopicKind.AVAILABILITY)
+
+    @property
+    def state(self) -> str:
+        return self(TopicKind.STATE)
+
+    @property
+    def backfill(self) -> str:
+        return self(TopicKind.BACKFILL)
+
+    @property
+    def event(self) -> str:
+        return self(TopicKind.EVENT)
+
+    @property
+    def cmd(self) -> str:
+        return self(TopicKind.CMD)
+
+    @property
+    def ack(self) -> str:
+        return self(TopicKind.ACK)
+
+
+def wildcard(prefix: str, kind: TopicKind) -> str:
+    """Return the subscription that matches ``kind`` for every node."""
+    return f"{prefix}/+/{kind}"
+
+
+def parse_topic(prefix: str, topic: str) -> tuple[str, TopicKind] | None:
+    """Split ``topic`` into (node_id, kind), or None if it is not one of ours."""
+    head, sep, rest = topic.partition(f"{prefix}/") if topic.startswith(prefix) else ("", "", "")
+    if head or not sep:
+        return None
+    node_id, _, kind = rest.partition("/")
+    if not is_valid_node_id(node_id):
+        return None
+    try:
+        return node_id, TopicKind(kind)
+    except ValueError:
+        return None
