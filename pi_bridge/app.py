@@ -12,7 +12,8 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import aiomqtt
 
@@ -57,6 +58,7 @@ class Bridge:
         self._seq = 0
         self._started = time.monotonic()
         self._last_state: State | None = None
+        self._background: set[asyncio.Task[Any]] = set()
 
     # --- what we publish -------------------------------------------------------
 
@@ -187,7 +189,8 @@ class Bridge:
             CommandAction.IDENTIFY: self._identify,
         }.get(command.action)
         if handler is None:
-            return Ack(command.id, ok=False, code="unsupported", message=f"{command.action} is not supported by this node")
+            return Ack(command.id, ok=False, code="unsupported",
+                       message=f"{command.action} is not supported by this node")
         return handler(command)
 
     def _pump_for(self, command: Command) -> str | Ack:
@@ -202,7 +205,8 @@ class Bridge:
         duration = command.params.get("duration")
         if duration is not None and (isinstance(duration, bool) or not isinstance(duration, int | float)
                                      or not 0 < duration < 86400 * 365):
-            return Ack(command.id, ok=False, code="invalid_duration", message="duration must be a positive number of seconds")
+            return Ack(command.id, ok=False, code="invalid_duration",
+                       message="duration must be a positive number of seconds")
         level = self._last_state.readings.get("water_level") if self._last_state else None
         if isinstance(level, float) and level < WATER_LOW_PCT:
             return Ack(command.id, ok=False, code="water_low",
@@ -227,11 +231,16 @@ class Bridge:
             type="pump_started" if change.on else "pump_stopped",
             data={"pump": change.pump, "reason": change.reason, "duration": change.duration},
         )
-        loop = asyncio.get_running_loop()
-        loop.create_task(self._publish(self.topics.event, encode(event)))
+        self._spawn(self._publish(self.topics.event, encode(event)))
         if not change.on:
             # A stop by deadline or safety is reported at once, not at the next sample.
-            loop.create_task(self._publish(self.topics.state, encode(self.sample())))
+            self._spawn(self._publish(self.topics.state, encode(self.sample())))
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coro`` in the background, keeping a reference until it is done."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # --- lifecycle -------------------------------------------------------------
 

@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help"):
+    if not argv or (argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help")):
         argv.insert(0, "run")
     args = _parser().parse_args(argv)
     logging.basicConfig(

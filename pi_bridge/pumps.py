@@ -60,7 +60,8 @@ class Pump:
         loop = asyncio.get_running_loop()
         if self._deadline is not None:
             self._deadline.cancel()
-        self._deadline = loop.call_later(granted, self.stop, "max_runtime" if seconds is None or clipped else "deadline")
+        reason_at_deadline = "max_runtime" if seconds is None or clipped else "deadline"
+        self._deadline = loop.call_later(granted, self.stop, reason_at_deadline)
         self.until = time.time() + granted
         if not self.is_on:
             self._started_monotonic = time.monotonic()

@@ -31,9 +31,9 @@ from .messages import (
     encode,
 )
 from .topics import (
-    DEFAULT_PREFIX,
     AVAILABILITY_OFFLINE,
     AVAILABILITY_ONLINE,
+    DEFAULT_PREFIX,
     Topic,
     TopicKind,
     is_valid_node_id,

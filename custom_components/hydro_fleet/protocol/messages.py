@@ -202,7 +202,7 @@ def _enum[E: StrEnum](enum: type[E], data: Mapping[str, Any], key: str, where: s
 
 def _compact(data: dict[str, Any]) -> dict[str, Any]:
     """Drop None values and empty containers so payloads stay small."""
-    return {k: v for k, v in data.items() if v is not None and v != {} and v != []}
+    return {k: v for k, v in data.items() if v is not None and v not in ({}, [])}
 
 
 def encode(message: NodeConfig | State | Backfill | Event | Command | Ack) -> bytes:

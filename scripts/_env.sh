@@ -1,0 +1,102 @@
+# shellcheck shell=bash
+# Sourced by scripts/*: finds a Python >= 3.13.2, makes sure Mosquitto is installed and
+# builds (once) the cached virtualenv. Sets ROOT, PY and VENV.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${HYDRO_FLEET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hydro-fleet}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+python_ok() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 13, 2))' 2>/dev/null; }
+
+# Home Assistant 2026.2 needs Python >= 3.13.2; Debian 12 ships 3.11.
+# Order: PATH, $HYDRO_FLEET_PYTHON, the project's shared toolchain, then a source build.
+find_python() {
+  local p name
+  for name in python3.13 python3.14; do
+    if p=$(command -v "$name" 2>/dev/null) && python_ok "$p"; then echo "$p"; return; fi
+  done
+  if [[ -n ${HYDRO_FLEET_PYTHON:-} ]] && python_ok "$HYDRO_FLEET_PYTHON"; then echo "$HYDRO_FLEET_PYTHON"; return; fi
+  if [[ -x $ROOT/../shared/toolchain/python3.13 ]] && p=$("$ROOT/../shared/toolchain/python3.13") && python_ok "$p"; then
+    echo "$p"; return
+  fi
+  local prefix=$CACHE/python3.13
+  if python_ok "$prefix/bin/python3.13"; then echo "$prefix/bin/python3.13"; return; fi
+  build_python "$prefix"
+  echo "$prefix/bin/python3.13"
+}
+
+# Last resort: build CPython 3.13 from Debian trixie's source package (about 6 minutes).
+build_python() {
+  local prefix=$1 work mirror
+  if [[ $(id -u) != 0 ]]; then
+    say "No Python >= 3.13.2 found. Install one (or set HYDRO_FLEET_PYTHON), or run this as root to build it."
+    exit 1
+  fi
+  say "Building CPython 3.13 from source into $prefix (one time, about 6 minutes)"
+  apt-get update -qq && apt-get install -y -qq build-essential libssl-dev zlib1g-dev libbz2-dev \
+    libreadline-dev libsqlite3-dev libffi-dev liblzma-dev uuid-dev libgdbm-dev xz-utils >&2
+  work=$(mktemp -d)
+  mkdir -p "$work/lists/partial"
+  mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  [[ -n $mirror ]] || mirror=$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  echo "deb-src $mirror trixie main" >"$work/sources.list"
+  local apt=(-o Dir::Etc::sourcelist="$work/sources.list" -o Dir::Etc::sourceparts=/dev/null -o Dir::State::Lists="$work/lists")
+  apt-get "${apt[@]}" update >&2
+  (cd "$work" && apt-get "${apt[@]}" source --download-only --tar-only python3.13 >&2)
+  tar -C "$work" -xJf "$work"/python3.13_*.orig.tar.xz
+  (cd "$work"/Python-3.13.*/ && ./configure --prefix="$prefix" --with-ensurepip=install >&2 \
+    && make -j"$(nproc)" >&2 && make altinstall >&2)
+  rm -rf "$work"
+}
+
+find_mosquitto() {
+  local p
+  for p in "$(command -v mosquitto 2>/dev/null || true)" /usr/sbin/mosquitto; do
+    [[ -n $p && -x $p ]] && { echo "$p"; return; }
+  done
+  return 1
+}
+
+ensure_mosquitto() {
+  if find_mosquitto >/dev/null; then return; fi
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    say "Installing Mosquitto (apt-get)"
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >&2
+    # The Debian package starts a system broker on :1883; we run our own on free ports.
+    systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  else
+    say "Mosquitto is missing. Install it with: sudo apt-get install -y mosquitto mosquitto-clients"
+    exit 1
+  fi
+}
+
+# The venv lives outside the clone, keyed on what it installs, so reruns start in seconds.
+ensure_venv() {
+  local key
+  key=$( { "$PY" -c 'import sys; print(sys.version)'; cat "$ROOT/requirements/dev.txt"; } | sha256sum | cut -c1-16)
+  VENV=$CACHE/venv-$key
+  if [[ ! -f $VENV/.complete ]]; then
+    say "Creating the virtualenv $VENV (first run only; a few minutes)"
+    rm -rf "$VENV"
+    mkdir -p "$CACHE"
+    "$PY" -m venv "$VENV"
+    # pip's output goes to a log (the local index prints a warning per package); shown on failure.
+    if ! { "$VENV/bin/python" -m pip install --upgrade pip \
+           && "$VENV/bin/python" -m pip install -r "$ROOT/requirements/dev.txt"; } >"$CACHE/pip.log" 2>&1; then
+      tail -n 40 "$CACHE/pip.log" >&2
+      say "pip install failed; the whole log is $CACHE/pip.log"
+      exit 1
+    fi
+    touch "$VENV/.complete"
+  fi
+  export PATH="$VENV/bin:$PATH"
+}
+
+setup_all() {
+  PY=$(find_python)
+  ensure_mosquitto
+  ensure_venv
+  export MOSQUITTO_BIN=${MOSQUITTO_BIN:-$(find_mosquitto)}
+  export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+}
