@@ -180,7 +180,13 @@ class HomeAssistant:
 
     def ws_command(self, message: dict[str, Any]) -> Any:
         """Send one command over the WebSocket API (some calls exist only there) and return its result."""
-        return asyncio.run(self._ws_command(message))
+        # Not asyncio.run(): it would unset the thread's current event loop, which the
+        # HA test plugin's fixtures rely on in later tests.
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(self._ws_command(message))
+        finally:
+            loop.close()
 
     async def _ws_command(self, message: dict[str, Any]) -> Any:
         async with aiohttp.ClientSession() as session, session.ws_connect(f"{self.url}/api/websocket") as ws:
