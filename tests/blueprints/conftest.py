@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-import json
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -59,44 +58,59 @@ async def use_blueprint(hass: HomeAssistant, path: str, inputs: dict[str, Any], 
     return entity_id
 
 
+async def settle() -> None:
+    """Let everything that can run now run: MQTT messages, triggers, actions, acks.
+
+    Not ``hass.async_block_till_done()``: it also waits for an automation that sits in a
+    ``delay:``, and with the clock frozen that delay ends only when the test moves the
+    clock, so it would wait forever. Yielding to the loop a bounded number of times runs
+    every ready step without touching real time (the longest chain here, state -> trigger
+    -> service -> command -> ack -> next step, needs a few dozen iterations).
+    """
+    for _ in range(SETTLE_ITERATIONS):
+        await asyncio.sleep(0)
+
+
+SETTLE_ITERATIONS = 300
+
+
 async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, **delta: float) -> None:
     """Move the clock (``for:`` timers, delays) without sleeping."""
     freezer.tick(timedelta(**delta))
     async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await settle()
 
 
 async def report(hass: HomeAssistant, node_id: str = "pi-1", **state: Any) -> None:
     """Publish a node's state and let HA process it before the clock moves on."""
     publish(hass, node_id, "state", node_state(**state))
-    await hass.async_block_till_done()
+    await settle()
 
 
-def commands(mqtt_mock: MqttMockHAClient, node_id: str = "pi-1") -> list[Command]:
-    """Every command published to a node's cmd topic so far, oldest first."""
-    return [Command.parse(c.args[1]) for c in mqtt_mock.async_publish.call_args_list
-            if c.args[0] == f"hydro_fleet/{node_id}/cmd"]
+@pytest.fixture
+def node_commands(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> list[Command]:
+    """Commands HA publishes to any node's cmd topic, oldest first; each is acked as a node would.
 
-
-async def ack_next_command(hass: HomeAssistant, mqtt_mock: MqttMockHAClient, node_id: str = "pi-1",
-                           *, seen: int = 0) -> Command:
-    """Wait for command number ``seen + 1`` of a node and ack it as the node would.
-
-    The switch awaits the ack inside the automation's action, so the command appears
-    only after a few loop iterations; this yields to the loop instead of sleeping.
+    The ack is published on the next loop iteration, like a node on a fast LAN, so the
+    pump switch's wait for the ack ends within ``async_block_till_done`` and no test has
+    to race the automation's task.
     """
-    for _ in range(200):
-        sent = commands(mqtt_mock, node_id)
-        if len(sent) > seen:
-            break
-        await asyncio.sleep(0)
-    else:
-        raise AssertionError(f"no command #{seen + 1} on hydro_fleet/{node_id}/cmd; sent: {sent}")
-    command = sent[seen]
-    publish(hass, node_id, "ack", Ack(command.id, ok=True))
-    await hass.async_block_till_done()
-    return command
+    sent: list[Command] = []
+    real_publish = mqtt_mock.async_publish._mock_wraps
+
+    def publish_and_ack(topic: str, payload: Any, *args: Any, **kwargs: Any) -> Any:
+        parts = topic.split("/")
+        if len(parts) == 3 and parts[0] == "hydro_fleet" and parts[2] == "cmd":
+            node_id = parts[1]
+            command = Command.parse(payload)
+            sent.append(command)
+            hass.loop.call_soon(publish, hass, node_id, "ack", Ack(command.id, ok=True))
+        return real_publish(topic, payload, *args, **kwargs)
+
+    mqtt_mock.async_publish.side_effect = publish_and_ack
+    return sent
 
 
-def payload(call) -> dict[str, Any]:
-    return json.loads(call.args[1])
+def actions(sent: list[Command]) -> list[tuple[str, str | None]]:
+    """(action, target) of each command, for compact assertions."""
+    return [(str(c.action), c.target) for c in sent]
