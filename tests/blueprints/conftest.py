@@ -44,18 +44,24 @@ def notifications(hass: HomeAssistant) -> list[ServiceCall]:
     return async_mock_service(hass, "notify", "notify")
 
 
-async def use_blueprint(hass: HomeAssistant, path: str, inputs: dict[str, Any], alias: str = "under test") -> str:
-    """Create an automation from ``blueprints/automation/hydro_fleet/<path>``; return its entity id."""
-    config = {"automation": [{
-        "alias": alias, "id": alias.replace(" ", "_"),
-        "use_blueprint": {"path": f"hydro_fleet/{path}", "input": inputs},
-    }]}
+async def use_blueprint(hass: HomeAssistant, path: str, inputs: dict[str, Any], alias: str = "under test",
+                        *, others: dict[str, tuple[str, dict[str, Any]]] | None = None) -> str:
+    """Create an automation from ``blueprints/automation/hydro_fleet/<path>``; return its entity id.
+
+    ``others`` maps more aliases to (path, inputs), for blueprints that act on automations.
+    """
+    blueprints = {alias: (path, inputs), **(others or {})}
+    config = {"automation": [
+        {"alias": name, "id": name.replace(" ", "_"),
+         "use_blueprint": {"path": f"hydro_fleet/{bp_path}", "input": bp_inputs}}
+        for name, (bp_path, bp_inputs) in blueprints.items()
+    ]}
     assert await async_setup_component(hass, "automation", config)
     await hass.async_block_till_done()
-    entity_id = f"automation.{alias.replace(' ', '_')}"
-    state = hass.states.get(entity_id)
-    assert state is not None and state.state == "on", f"{path} did not become an active automation"
-    return entity_id
+    for name, (bp_path, _) in blueprints.items():
+        state = hass.states.get(f"automation.{name.replace(' ', '_')}")
+        assert state is not None and state.state == "on", f"{bp_path} did not become an active automation"
+    return f"automation.{alias.replace(' ', '_')}"
 
 
 async def settle() -> None:
@@ -75,7 +81,12 @@ SETTLE_ITERATIONS = 300
 
 
 async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, **delta: float) -> None:
-    """Move the clock (``for:`` timers, delays) without sleeping."""
+    """Move the clock (``for:`` timers, delays) without sleeping.
+
+    Messages published just before are handled first, at the old time, as they would be
+    on a real broker; otherwise a ``for:`` timer would start after the jump.
+    """
+    await settle()
     freezer.tick(timedelta(**delta))
     async_fire_time_changed(hass)
     await settle()
@@ -88,14 +99,14 @@ async def report(hass: HomeAssistant, node_id: str = "pi-1", **state: Any) -> No
 
 
 @pytest.fixture
-def node_commands(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> list[Command]:
-    """Commands HA publishes to any node's cmd topic, oldest first; each is acked as a node would.
+def node_commands(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> list[tuple[str, Command]]:
+    """(node id, command) HA publishes to any node's cmd topic, oldest first; each is acked as a node would.
 
     The ack is published on the next loop iteration, like a node on a fast LAN, so the
     pump switch's wait for the ack ends within ``async_block_till_done`` and no test has
     to race the automation's task.
     """
-    sent: list[Command] = []
+    sent: list[tuple[str, Command]] = []
     real_publish = mqtt_mock.async_publish._mock_wraps
 
     def publish_and_ack(topic: str, payload: Any, *args: Any, **kwargs: Any) -> Any:
@@ -103,7 +114,7 @@ def node_commands(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> list[Comm
         if len(parts) == 3 and parts[0] == "hydro_fleet" and parts[2] == "cmd":
             node_id = parts[1]
             command = Command.parse(payload)
-            sent.append(command)
+            sent.append((node_id, command))
             hass.loop.call_soon(publish, hass, node_id, "ack", Ack(command.id, ok=True))
         return real_publish(topic, payload, *args, **kwargs)
 
@@ -111,6 +122,6 @@ def node_commands(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> list[Comm
     return sent
 
 
-def actions(sent: list[Command]) -> list[tuple[str, str | None]]:
-    """(action, target) of each command, for compact assertions."""
-    return [(str(c.action), c.target) for c in sent]
+def actions(sent: list[tuple[str, Command]]) -> list[tuple[str, str, str | None]]:
+    """(node id, action, target) of each command, for compact assertions."""
+    return [(node_id, str(c.action), c.target) for node_id, c in sent]

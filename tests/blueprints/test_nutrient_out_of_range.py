@@ -14,7 +14,7 @@ from .conftest import actions, advance, report, use_blueprint
 
 
 async def test_weak_solution_notifies_and_doses(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[Command],
+    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[tuple[str, Command]],
     notifications: list[ServiceCall], freezer: FrozenDateTimeFactory,
 ) -> None:
     await online_node(hass)
@@ -28,15 +28,15 @@ async def test_weak_solution_notifies_and_doses(
     await advance(hass, freezer, minutes=2)
 
     assert [c.data["message"] for c in notifications] == ["pi-1 TDS is 410.0 ppm (range 560–840), dosing."]
-    assert actions(node_commands) == [("pump_on", "pump")]
+    assert actions(node_commands) == [("pi-1", "pump_on", "pump")]
     await advance(hass, freezer, seconds=4)
-    assert actions(node_commands) == [("pump_on", "pump")], "the dose lasts dose_seconds"
+    assert actions(node_commands) == [("pi-1", "pump_on", "pump")], "the dose lasts dose_seconds"
     await advance(hass, freezer, seconds=2)
-    assert actions(node_commands) == [("pump_on", "pump"), ("pump_off", "pump")]
+    assert actions(node_commands) == [("pi-1", "pump_on", "pump"), ("pi-1", "pump_off", "pump")]
 
 
 async def test_strong_solution_only_notifies(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[Command],
+    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[tuple[str, Command]],
     notifications: list[ServiceCall], freezer: FrozenDateTimeFactory,
 ) -> None:
     await online_node(hass)

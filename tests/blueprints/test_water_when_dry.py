@@ -16,7 +16,7 @@ from .conftest import actions, advance, report, use_blueprint
 
 INPUTS = {"moisture_sensor": "sensor.pi_1_moisture", "pump": "switch.pi_1_pump", "threshold": 30,
           "run_seconds": 20, "cooldown_minutes": 60, "night_start": "21:00:00", "night_end": "07:00:00"}
-RUN = [("pump_on", "pump"), ("pump_off", "pump")]
+RUN = [("pi-1", "pump_on", "pump"), ("pi-1", "pump_off", "pump")]
 
 
 def local(hour: int, minute: int = 0) -> datetime:
@@ -24,7 +24,7 @@ def local(hour: int, minute: int = 0) -> datetime:
 
 
 async def test_dry_soil_is_watered_then_waits_for_the_cooldown(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[Command],
+    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[tuple[str, Command]],
     freezer: FrozenDateTimeFactory,
 ) -> None:
     freezer.move_to(local(10))
@@ -32,10 +32,10 @@ async def test_dry_soil_is_watered_then_waits_for_the_cooldown(
     await use_blueprint(hass, "water_when_dry.yaml", INPUTS)
 
     await report(hass, seq=2, moisture=22.0)
-    assert actions(node_commands) == [("pump_on", "pump")]
+    assert actions(node_commands) == [("pi-1", "pump_on", "pump")]
     await report(hass, seq=3, moisture=22.0, pump_on=True)
     await advance(hass, freezer, seconds=19)
-    assert actions(node_commands) == [("pump_on", "pump")]
+    assert actions(node_commands) == [("pi-1", "pump_on", "pump")]
     await advance(hass, freezer, seconds=2)
     assert actions(node_commands) == RUN
     await report(hass, seq=4, moisture=25.0)
@@ -45,13 +45,13 @@ async def test_dry_soil_is_watered_then_waits_for_the_cooldown(
         await advance(hass, freezer, minutes=5)
     assert actions(node_commands) == RUN
     await advance(hass, freezer, minutes=5)
-    assert actions(node_commands) == [*RUN, ("pump_on", "pump")]
+    assert actions(node_commands) == [*RUN, ("pi-1", "pump_on", "pump")]
     await advance(hass, freezer, seconds=21)
     assert actions(node_commands) == RUN * 2
 
 
 async def test_no_watering_at_night_or_when_moist(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[Command],
+    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[tuple[str, Command]],
     freezer: FrozenDateTimeFactory,
 ) -> None:
     freezer.move_to(local(23, 30))
@@ -69,6 +69,6 @@ async def test_no_watering_at_night_or_when_moist(
 
     # Morning and dry: watered at once.
     await report(hass, seq=4, moisture=12.0)
-    assert actions(node_commands) == [("pump_on", "pump")]
+    assert actions(node_commands) == [("pi-1", "pump_on", "pump")]
     await advance(hass, freezer, seconds=21)
     assert actions(node_commands) == RUN
