@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from homeassistant.const import Platform
-from homeassistant.helpers import service as ha_service
+from homeassistant.helpers import selector, service as ha_service
 import voluptuous as vol
 import yaml
 
@@ -155,18 +155,26 @@ def check_services(integration: Path, domain: str) -> list[str]:
     problems += [f"{where}: '{name}' is described but the code never registers it"
                  for name in described if name not in registered]
     for name, service in described.items():
-        # HA's own schema (with its selector validation), as HA applies it when loading descriptions.
-        try:
-            ha_service._SERVICES_SCHEMA({name: service})  # noqa: SLF001
-        except vol.Invalid as err:
-            problems.append(f"{where}: '{name}': {err}")
-            continue
+        field_problems = []
         for field, spec in _fields(service or {}):
             unknown = sorted(set(spec) - SERVICE_FIELD_KEYS)
             if unknown:
-                problems.append(f"{where}: '{name}.fields.{field}': unknown keys {unknown}")
+                field_problems.append(f"{where}: '{name}.fields.{field}': unknown keys {unknown}")
             if "selector" not in spec:
-                problems.append(f"{where}: '{name}.fields.{field}': has no selector")
+                field_problems.append(f"{where}: '{name}.fields.{field}': has no selector")
+                continue
+            try:
+                selector.validate_selector(spec["selector"])
+            except vol.Invalid as err:
+                field_problems.append(f"{where}: '{name}.fields.{field}.selector': {err}")
+        problems += field_problems
+        if field_problems:
+            continue
+        # Then HA's own schema for the whole description, as HA applies it when loading it.
+        try:
+            ha_service._SERVICES_SCHEMA({name: service})  # HA keeps it private; hassfest uses the same
+        except vol.Invalid as err:
+            problems.append(f"{where}: '{name}': {err}")
     return problems
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import struct
 from typing import Any
 
-from awesomeversion import AwesomeVersion, AwesomeVersionStrategy
+from awesomeversion import AwesomeVersion, AwesomeVersionException, AwesomeVersionStrategy
 
 from .paths import rel
 
@@ -90,7 +90,7 @@ def check_manifest(integration: Path) -> list[str]:
 def _valid_version(version: str) -> bool:
     try:
         return AwesomeVersion(version, ensure_strategy=VERSION_STRATEGIES).valid
-    except Exception:  # noqa: BLE001  (AwesomeVersion raises its own family of errors)
+    except AwesomeVersionException:
         return False
 
 
