@@ -34,8 +34,11 @@ def receiver_config(node_id: str = "receiver") -> NodeConfig:
     return NodeConfig(node_id=node_id, kind=NodeKind.RECEIVER, name="Hydro Fleet receiver",
                       sensors=(SensorConfig("success_rate", SensorType.COUNT, name="Sync success rate (last hour)",
                                             unit="%", minimum=0, maximum=100, precision=1),
-                               SensorConfig("accepted", SensorType.COUNT, name="Requests accepted")))
+                               SensorConfig("accepted", SensorType.COUNT, name="Requests accepted"),
+                               SensorConfig("rejected", SensorType.COUNT, name="Requests rejected"),
+                               SensorConfig("outbox_backlog", SensorType.COUNT, name="Outbox backlog")))
 
 
 def receiver_state(seq: int, success_rate: float) -> State:
-    return State(ts=1_700_000_000.0 + seq, seq=seq, readings={"success_rate": success_rate, "accepted": 100 * seq})
+    return State(ts=1_700_000_000.0 + seq, seq=seq, readings={"success_rate": success_rate, "accepted": 100 * seq,
+                                                              "rejected": seq, "outbox_backlog": 0})
