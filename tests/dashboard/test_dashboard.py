@@ -90,7 +90,7 @@ async def test_fleet_table_has_every_node_with_status_colours(
 
     assert table[0] == "| Node | Status | pH | TDS ppm | EC µS/cm | Moisture % | Water level % | Water °C |"
     rows = {line.split("|")[1].strip(): line for line in table[2:]}
-    assert set(rows) == {"**pi-1**", "**pi-2**", "**pi-3**"}, "stations and the receiver have no readings row"
+    assert list(rows) == ["**pi-1**", "**pi-2**", "**pi-3**"], "in node order; stations and the receiver have no row"
     green, orange = '<font color="#2e7d32"><b>● {}</b></font>', '<font color="#ef6c00"><b>● {}</b></font>'
     assert rows["**pi-1**"].startswith(f"| **pi-1** | online | {green.format('6.1')} | {green.format('700.0')} |")
     red = green.replace("#2e7d32", "#c62828")
