@@ -103,12 +103,13 @@ def parse_options(data: Any) -> Options:
     unknown = sorted(set(data) - set(OPTION_KEYS))
     if unknown:
         raise OptionsError(f"unknown option(s): {', '.join(unknown)}")
-    missing = sorted(set(OPTION_KEYS) - set(data) - OPTIONAL_KEYS)
+    # The Supervisor writes null for a required option the user has not filled in yet.
+    missing = sorted(k for k in OPTION_KEYS if k not in OPTIONAL_KEYS and data.get(k) is None)
     if missing:
         raise OptionsError(f"missing option(s): {', '.join(missing)}")
     values: dict[str, Any] = {}
     for f in fields(Options):
-        if f.name not in data or data[f.name] is None:
+        if data.get(f.name) is None:
             continue
         value = data[f.name]
         if f.name in ("secrets", "allowed_ips", "trusted_proxies"):
