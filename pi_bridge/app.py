@@ -8,11 +8,11 @@ availability each time it gets through.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiomqtt

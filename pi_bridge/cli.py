@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from pathlib import Path
 import signal
 import sys
-from pathlib import Path
 
 from .config import BridgeConfig, ConfigError, load_config
 

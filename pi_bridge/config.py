@@ -6,13 +6,13 @@ print by accident.
 
 from __future__ import annotations
 
+from pathlib import Path
 import socket
 import tomllib
-from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+import yaml
 
 from hydro_fleet_protocol import DEFAULT_PREFIX, is_valid_node_id
 

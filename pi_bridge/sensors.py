@@ -6,9 +6,9 @@ A ``VoltageSource`` is the only thing that differs between a real Pi (an ADS1115
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 import statistics
 import time
-from collections.abc import Iterable
 from typing import Protocol
 
 from hydro_fleet_protocol import Reading, SensorConfig, SensorType
