@@ -15,6 +15,8 @@ import argparse
 import asyncio
 import base64
 import contextlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 import hashlib
 import hmac
 import json
@@ -22,8 +24,6 @@ import logging
 import random
 import signal
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp

@@ -7,11 +7,11 @@ opened when the server starts and closed when it stops, in reverse order.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
+import time
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError

@@ -8,13 +8,13 @@ kept in the data directory, and is not the gateway's shared HMAC secret.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import hashlib
 import hmac
 import os
+from pathlib import Path
 import secrets
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jwt

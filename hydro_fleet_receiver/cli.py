@@ -7,10 +7,10 @@ import asyncio
 import contextlib
 import logging
 import os
+from pathlib import Path
 import signal
 import ssl
 import sys
-from pathlib import Path
 
 from aiohttp import web
 

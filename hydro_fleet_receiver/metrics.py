@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter, deque
 from collections.abc import Callable
+import time
 
 from hydro_fleet_protocol import Reading
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hydro_fleet_protocol import NodeConfig, NodeKind, Reading, SensorConfig, SensorType, is_valid_node_id

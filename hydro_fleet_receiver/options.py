@@ -7,11 +7,11 @@ would otherwise silently leave a security setting at its default).
 
 from __future__ import annotations
 
+from dataclasses import MISSING, dataclass, field, fields
 import ipaddress
 import json
-import re
-from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
+import re
 from typing import Any
 
 from hydro_fleet_protocol import DEFAULT_PREFIX, is_valid_node_id

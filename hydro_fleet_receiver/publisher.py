@@ -10,9 +10,9 @@ last will) and a metrics state every few seconds.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 import logging
 import ssl
-from dataclasses import dataclass, field
 
 import aiomqtt
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 import hashlib
 import hmac
-from collections.abc import Sequence
 
 DIGEST_SIZE = hashlib.sha256().digest_size
 # Base64 of 32 bytes is 44 characters; bounding the header keeps decoding cheap.

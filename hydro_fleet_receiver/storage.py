@@ -12,14 +12,14 @@ dedicated worker so writes are serialised and the event loop never waits on fsyn
 from __future__ import annotations
 
 import asyncio
-import json
-import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+import json
 from pathlib import Path
+import sqlite3
+import time
 from typing import Any
 
 from hydro_fleet_protocol import (

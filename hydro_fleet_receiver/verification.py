@@ -10,14 +10,14 @@ nothing is written to the database before the handler's transaction.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 import hashlib
 import ipaddress
 import logging
 import re
 import time
-import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
+import uuid
 
 from aiohttp import web
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+import json
 from pathlib import Path
+import sqlite3
+import time
 from typing import Any
 
-import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
+import pytest
 
 from devtools.gateway_sim import full_payload, returned_payload, signature
 from hydro_fleet_receiver.app import DB_NAME, create_app

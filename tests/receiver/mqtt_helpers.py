@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 from collections.abc import Callable
+import contextlib
 from dataclasses import dataclass
+import time
 
 import aiomqtt
 

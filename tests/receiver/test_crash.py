@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from pathlib import Path
 import random
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import aiohttp
 import pytest

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import re
 from pathlib import Path
+import re
 
 from devtools.gateway_sim import signature as gateway_signature
 from hydro_fleet_receiver.signing import decode_signature, sign, verify

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
+import time
 
 from devtools.mosquitto import Mosquitto
 from hydro_fleet_protocol import Event, NodeConfig, NodeKind, SensorType, State

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
 from pathlib import Path
+import time
 
 import jwt
 import pytest
