@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import itertools
+import secrets
 import time
 
 from aiohttp import web
@@ -66,6 +68,13 @@ class Context:
     # token -> exp of recently validated access tokens: the gateway sends the same token
     # for an hour, and decoding it each time is a measurable share of a request.
     _tokens: dict[str, float] = field(default_factory=dict)
+    # Request ids: a random prefix per application plus a counter, unique across restarts
+    # and forks (the sync log requires it) without a urandom call per request.
+    _id_prefix: str = field(default_factory=lambda: secrets.token_hex(8))
+    _id_counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def next_request_id(self) -> str:
+        return f"{self._id_prefix}{next(self._id_counter):016x}"
 
     def validate_access(self, token: str) -> None:
         """Raise ``TokenError`` unless ``token`` is a valid access token."""

@@ -162,6 +162,7 @@ class Store:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(_SCHEMA)
+        self._queued = 0  # outbox rows written by the current transaction
         self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
@@ -180,6 +181,7 @@ class Store:
         return result
 
     def _outbox(self, topic: str, payload: bytes, retain: bool, now: float) -> None:
+        self._queued += 1
         self.db.execute("INSERT INTO outbox(topic, payload, retain, created) VALUES(?, ?, ?, ?)",
                         (topic, payload, int(retain), now))
 
@@ -192,18 +194,27 @@ class Store:
     def _apply(self, payload: Payload, meta: SyncMeta) -> Outcome:
         now = meta.received
         serial = payload.device.serial_number
-        node_id, station = self._station(serial, now)
-        result = "applied"
-        outbox_before = self._outbox_max()
+        station = self._station(serial, now)
+        node_id = station["node_id"]
+        self._queued = 0
+        applied = True
         if isinstance(payload, FullSync):
-            self._apply_full(serial, payload, now)
-        elif not self._apply_returned(serial, payload, meta.request_id, now):
-            result = "duplicate"
-        if result == "applied":
-            self._publish_station(serial, node_id, now, was_online=bool(station["online"]))
+            self._apply_full(serial, station, payload, now)
+            status, heartbeat, total = payload.device.status, payload.device.heartbeat_unix(), \
+                payload.station.total_slots
+        else:
+            applied = self._apply_returned(serial, node_id, payload, meta.request_id, now)
+            # A return can name a slot the station has not reported yet: grow it so the slot exists.
+            status, heartbeat = station["status"], station["last_heartbeat"]
+            total = max(int(station["total_slots"]), payload.return_event.slot_number)
+        if applied:
+            self._publish_station(station, status, heartbeat, total, now)
+        else:
+            self.db.execute("UPDATE stations SET last_seen = ? WHERE serial = ?", (now, serial))
+        result = "applied" if applied else "duplicate"
         response: dict[str, Any] = {"status": "ok", "request_id": meta.request_id, "type": payload.type,
                                     "station": serial, "node_id": node_id}
-        if result == "duplicate":
+        if not applied:
             response["duplicate"] = True
         try:
             self.db.execute(
@@ -217,13 +228,10 @@ class Store:
             if "sync_log.idempotency_key" in str(err):
                 raise IdempotencyKeyTakenError from None
             raise
-        return Outcome(response, self._outbox_max() - outbox_before)
+        return Outcome(response, self._queued)
 
-    def _outbox_max(self) -> int:
-        return int(self.db.execute("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()[0])
-
-    def _station(self, serial: str, now: float) -> tuple[str, sqlite3.Row]:
-        """Return (node_id, row) of a station, creating it on first sight."""
+    def _station(self, serial: str, now: float) -> sqlite3.Row:
+        """Return the row of a station, creating it on first sight."""
         row = self.db.execute("SELECT * FROM stations WHERE serial = ?", (serial,)).fetchone()
         if row is None:
             node_id = station_node_id(serial)
@@ -232,34 +240,31 @@ class Store:
             self.db.execute("INSERT INTO stations(serial, node_id, last_seen, created) VALUES(?, ?, ?, ?)",
                             (serial, node_id, now, now))
             row = self.db.execute("SELECT * FROM stations WHERE serial = ?", (serial,)).fetchone()
-        return row["node_id"], row
+        return row
 
-    def _apply_full(self, serial: str, sync: FullSync, now: float) -> None:
+    def _apply_full(self, serial: str, station: sqlite3.Row, sync: FullSync, now: float) -> None:
         total = sync.station.total_slots
-        self.db.execute("UPDATE stations SET status = ?, last_heartbeat = ?, total_slots = ?, last_seen = ?"
-                        " WHERE serial = ?", (sync.device.status, sync.device.heartbeat_unix(), total, now, serial))
-        self.db.execute("DELETE FROM slots WHERE station = ? AND slot_number > ?", (serial, total))
+        if int(station["total_slots"]) > total:
+            self.db.execute("DELETE FROM slots WHERE station = ? AND slot_number > ?", (serial, total))
         bank_in_slot = {b.slot_number: b.serial_number for b in sync.power_banks if b.slot_number is not None}
-        for slot in sync.slots:
-            bank = slot.power_bank_serial or bank_in_slot.get(slot.slot_number)
-            self.db.execute(
-                "INSERT INTO slots(station, slot_number, status, power_bank, battery) VALUES(?, ?, ?, ?, ?)"
-                " ON CONFLICT(station, slot_number) DO UPDATE SET status = excluded.status,"
-                " power_bank = excluded.power_bank, battery = excluded.battery",
-                (serial, slot.slot_number, slot.status, bank, slot.battery_level))
-        for bank in sync.power_banks:
-            hw = bank.hardware_info
-            self.db.execute(
-                "INSERT INTO power_banks(serial, station, slot_number, battery, status, temperature, voltage,"
-                " current, updated) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(serial) DO UPDATE SET"
-                " station = excluded.station, slot_number = excluded.slot_number,"
-                " battery = COALESCE(excluded.battery, battery), status = COALESCE(excluded.status, status),"
-                " temperature = excluded.temperature, voltage = excluded.voltage, current = excluded.current,"
-                " updated = excluded.updated",
-                (bank.serial_number, serial, bank.slot_number, bank.battery_level, bank.status, hw.temperature,
-                 hw.voltage, hw.current, now))
+        self.db.executemany(
+            "INSERT INTO slots(station, slot_number, status, power_bank, battery) VALUES(?, ?, ?, ?, ?)"
+            " ON CONFLICT(station, slot_number) DO UPDATE SET status = excluded.status,"
+            " power_bank = excluded.power_bank, battery = excluded.battery",
+            [(serial, slot.slot_number, slot.status, slot.power_bank_serial or bank_in_slot.get(slot.slot_number),
+              slot.battery_level) for slot in sync.slots])
+        self.db.executemany(
+            "INSERT INTO power_banks(serial, station, slot_number, battery, status, temperature, voltage,"
+            " current, updated) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(serial) DO UPDATE SET"
+            " station = excluded.station, slot_number = excluded.slot_number,"
+            " battery = COALESCE(excluded.battery, battery), status = COALESCE(excluded.status, status),"
+            " temperature = excluded.temperature, voltage = excluded.voltage, current = excluded.current,"
+            " updated = excluded.updated",
+            [(bank.serial_number, serial, bank.slot_number, bank.battery_level, bank.status,
+              bank.hardware_info.temperature, bank.hardware_info.voltage, bank.hardware_info.current, now)
+             for bank in sync.power_banks])
 
-    def _apply_returned(self, serial: str, sync: ReturnedSync, request_id: str, now: float) -> bool:
+    def _apply_returned(self, serial: str, node_id: str, sync: ReturnedSync, request_id: str, now: float) -> bool:
         """Apply a return once; False if this exact return was already applied (a retry)."""
         event = sync.return_event
         inserted = self.db.execute(
@@ -267,11 +272,7 @@ class Store:
             " VALUES(?, ?, ?, ?, ?, ?)",
             (serial, event.power_bank_serial, event.slot_number, event.battery_level, sync.timestamp, request_id))
         if inserted.rowcount == 0:
-            self.db.execute("UPDATE stations SET last_seen = ? WHERE serial = ?", (now, serial))
             return False
-        # A return can name a slot the station has not reported yet: grow it so the slot exists.
-        self.db.execute("UPDATE stations SET last_seen = ?, total_slots = MAX(total_slots, ?) WHERE serial = ?",
-                        (now, event.slot_number, serial))
         # The bank left whatever slot it was last seen in.
         self.db.execute("UPDATE slots SET power_bank = NULL, battery = NULL, status = 'available'"
                         " WHERE power_bank = ? AND NOT (station = ? AND slot_number = ?)",
@@ -287,31 +288,32 @@ class Store:
             " slot_number = excluded.slot_number, battery = excluded.battery, status = 'available',"
             " updated = excluded.updated",
             (event.power_bank_serial, serial, event.slot_number, event.battery_level, now))
-        node_id = self.db.execute("SELECT node_id FROM stations WHERE serial = ?", (serial,)).fetchone()[0]
         message = Event(ts=now, type=RETURNED_EVENT, data={
             "station_serial": serial, "power_bank_serial": event.power_bank_serial,
             "slot_number": event.slot_number, "battery_level": event.battery_level, "request_id": request_id})
         self._outbox(Topic(self.prefix, node_id).event, encode(message), False, now)
         return True
 
-    def _publish_station(self, serial: str, node_id: str, now: float, *, was_online: bool) -> None:
-        """Queue what HA needs after a change: config if the slots changed, availability, state."""
-        station = self.db.execute("SELECT * FROM stations WHERE serial = ?", (serial,)).fetchone()
+    def _publish_station(self, before: sqlite3.Row, status: str | None, heartbeat: float | None, total: int,
+                         now: float) -> None:
+        """Update the station row once and queue what HA needs: config if the slots changed,
+        availability if it was offline, and the new state."""
+        serial, node_id = before["serial"], before["node_id"]
         topics = Topic(self.prefix, node_id)
-        total = int(station["total_slots"])
         # Config before availability before state: the outbox keeps this order on the wire.
-        if station["config_slots"] != total:
+        if before["config_slots"] != total:
             self._outbox(topics.config, encode(station_config(node_id, serial, total)), True, now)
-        if not was_online:
+        if not before["online"]:
             self._outbox(topics.availability, AVAILABILITY_ONLINE.encode(), True, now)
-        seq = int(station["seq"]) + 1
-        self.db.execute("UPDATE stations SET seq = ?, online = 1, config_slots = ? WHERE serial = ?",
-                        (seq, total, serial))
+        seq = int(before["seq"]) + 1
+        self.db.execute("UPDATE stations SET status = ?, last_heartbeat = ?, total_slots = ?, last_seen = ?,"
+                        " seq = ?, online = 1, config_slots = ? WHERE serial = ?",
+                        (status, heartbeat, total, now, seq, total, serial))
         rows = self.db.execute(
             "SELECT s.slot_number, s.status, s.power_bank, COALESCE(s.battery, b.battery) AS battery,"
             " b.temperature, b.voltage, b.current FROM slots s LEFT JOIN power_banks b ON b.serial = s.power_bank"
             " WHERE s.station = ?", (serial,)).fetchall()
-        readings = station_readings(station["status"], station["last_heartbeat"], total, [dict(r) for r in rows])
+        readings = station_readings(status, heartbeat, total, [dict(r) for r in rows])
         self._outbox(topics.state, encode(State(ts=now, seq=seq, readings=readings)), False, now)
 
     # --- lookups used by the verification chain ---------------------------------------

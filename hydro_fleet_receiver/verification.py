@@ -17,7 +17,6 @@ import logging
 import re
 import time
 from typing import Any
-import uuid
 
 from aiohttp import web
 
@@ -91,7 +90,7 @@ def client_ip(request: web.Request, ctx: Context) -> str:
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give every request an id; turn HTTP errors into JSON and crashes into a 500."""
-    request[REQUEST_ID] = uuid.uuid4().hex
+    request[REQUEST_ID] = request.app[CTX].next_request_id()
     request[STARTED] = time.perf_counter()
     try:
         response = await handler(request)
