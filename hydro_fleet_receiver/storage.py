@@ -314,7 +314,9 @@ class Store:
             " b.temperature, b.voltage, b.current FROM slots s LEFT JOIN power_banks b ON b.serial = s.power_bank"
             " WHERE s.station = ?", (serial,)).fetchall()
         readings = station_readings(status, heartbeat, total, [dict(r) for r in rows])
-        self._outbox(topics.state, encode(State(ts=now, seq=seq, readings=readings)), False, now)
+        # Retained, unlike a Pi's state: a station reports every ~20 minutes, and Home
+        # Assistant (re)starting in between must still get the last snapshot at once.
+        self._outbox(topics.state, encode(State(ts=now, seq=seq, readings=readings)), True, now)
 
     # --- lookups used by the verification chain ---------------------------------------
 
