@@ -83,6 +83,10 @@ async def test_full_sync_then_return_reach_mqtt(mosquitto: Mosquitto, tmp_path: 
                             what="retained station topics")
         assert late.on(f"{STATION}/config")[0].retain
         assert late.on(f"{STATION}/availability")[0].payload == b"online"
+        # The last state is retained too: a station reports only every ~20 minutes.
+        await late.wait_for(lambda: late.on(f"{STATION}/state"), what="retained state")
+        retained = State.parse(late.on(f"{STATION}/state")[0].payload)
+        assert retained.seq == after.seq and retained.readings["slot_2_power_bank"] == "PB-9"
 
 
 async def test_outbox_drains_after_a_broker_outage(mosquitto: Mosquitto, tmp_path: Path) -> None:
