@@ -120,7 +120,9 @@ async def test_outbox_published_in_order_after_restart(mosquitto: Mosquitto, tmp
     mosquitto.start()
     async with Collector(mosquitto) as live:
         async with running(tmp_path, mqtt=settings(mosquitto), login=False):
-            await live.wait_for(lambda: len(live.on(f"{STATION}/event")) == 10, what="10 queued events")
+            def drained() -> bool:
+                return len(live.on(f"{STATION}/event")) == 10 and len(live.on(f"{STATION}/state")) == 10
+            await live.wait_for(drained, what="10 queued events and states")
         events = [Event.parse(m.payload) for m in live.on(f"{STATION}/event")]
     assert [e.data["request_id"] for e in events] == answers
     assert [e.data["power_bank_serial"] for e in events] == [f"PB-{i:02d}" for i in range(10)]
