@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import contextlib
 import logging
 from pathlib import Path
+import sqlite3
 import time
 
 from aiohttp import web
@@ -152,7 +153,11 @@ async def _sweep_stale(ctx: Context) -> None:
     interval = max(1.0, min(60.0, ctx.options.station_timeout / 4))
     while True:
         await asyncio.sleep(interval)
-        stale = await ctx.store.mark_stale(ctx.options.station_timeout)
+        try:
+            stale = await ctx.store.mark_stale(ctx.options.station_timeout)
+        except sqlite3.Error:
+            _LOGGER.exception("liveness sweep failed; trying again in %.0f s", interval)
+            continue
         if stale:
             _LOGGER.info("no data for %d s from %s: marked offline", ctx.options.station_timeout, ", ".join(stale))
             if ctx.publisher is not None:

@@ -10,6 +10,7 @@ last will) and a metrics state every few seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 import logging
 import ssl
@@ -70,6 +71,11 @@ class Publisher:
                 if self.connected or backoff == _BACKOFF_START:
                     _LOGGER.warning("MQTT broker %s:%s unreachable (%s); outbox kept, retrying",
                                     self._mqtt.host, self._mqtt.port, err)
+            except Exception:
+                # A database error must not end publishing for good: log it, retry later.
+                _LOGGER.exception("outbox publisher failed; retrying")
+            if self.connected:  # the connection had worked: start the backoff over
+                backoff = _BACKOFF_START
             self.connected = False
             await asyncio.sleep(backoff)
             backoff = min(_BACKOFF_MAX, backoff * 2)
@@ -86,18 +92,28 @@ class Publisher:
             _LOGGER.info("connected to MQTT broker %s:%s", self._mqtt.host, self._mqtt.port)
             await client.publish(self._topics.config, encode(receiver_config(self._node_id)), qos=1, retain=True)
             await client.publish(self._topics.availability, AVAILABILITY_ONLINE, qos=1, retain=True)
-            loop = asyncio.get_running_loop()
-            next_metrics = loop.time()
-            while True:
-                await self._drain(client)
-                if loop.time() >= next_metrics:
-                    await self._publish_metrics(client)
-                    next_metrics = loop.time() + self._metrics_interval
-                try:
-                    async with asyncio.timeout(max(0.0, next_metrics - loop.time())):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
+            try:
+                await self._serve(client)
+            except asyncio.CancelledError:
+                # A clean disconnect does not fire the last will: say goodbye ourselves.
+                with contextlib.suppress(aiomqtt.MqttError):
+                    await client.publish(self._topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True,
+                                         timeout=2)
+                raise
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        loop = asyncio.get_running_loop()
+        next_metrics = loop.time()
+        while True:
+            await self._drain(client)
+            if loop.time() >= next_metrics:
+                await self._publish_metrics(client)
+                next_metrics = loop.time() + self._metrics_interval
+            try:
+                async with asyncio.timeout(max(0.0, next_metrics - loop.time())):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:

@@ -77,8 +77,11 @@ async def test_full_sync_then_return_reach_mqtt(mosquitto: Mosquitto, tmp_path: 
         assert {"accepted", "rejected_signature", "success_rate", "latency_p50", "latency_p99", "last_sync",
                 "outbox_backlog"} <= keys
 
-    # A late subscriber gets the retained discovery and availability (the receiver went offline by will/close).
+    # A late subscriber gets the retained discovery and availability; the receiver, stopped
+    # cleanly (no last will then), said "offline" itself.
     async with Collector(mosquitto) as late:
+        await late.wait_for(lambda: late.on("hydro_fleet/receiver/availability"), what="receiver availability")
+        assert late.on("hydro_fleet/receiver/availability")[0].payload == b"offline"
         await late.wait_for(lambda: late.on(f"{STATION}/config") and late.on(f"{STATION}/availability"),
                             what="retained station topics")
         assert late.on(f"{STATION}/config")[0].retain
