@@ -5,14 +5,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shutil
 import signal
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import BridgeConfig, ConfigError, load_config
 
+if TYPE_CHECKING:
+    from .app import Bridge
+    from .sensors import VoltageSource
+
 _LOGGER = logging.getLogger("pi_bridge")
-_COMMANDS = ("run", "pumps-off", "check-config")
+_COMMANDS = ("run", "pumps-off", "check-config", "provision")
+_DEFAULT_STATE_DIR = Path("/var/lib/hydro-fleet")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--port", type=int, help="MQTT broker port")
         cmd.add_argument("--interval", type=float, help="seconds between samples")
         cmd.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    from .provision import add_arguments
+
+    add_arguments(sub.add_parser("provision", help="create broker credentials, ACL and config files for nodes"))
     return parser
 
 
@@ -44,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.command == "provision":
+            from .provision import run_provision
+
+            return run_provision(args)
         config = load_config(args.config, {
             "simulate": args.simulate, "node_id": args.node_id, "broker.host": args.broker,
             "broker.port": args.port, "sample_interval": args.interval,
@@ -53,42 +69,85 @@ def main(argv: list[str] | None = None) -> int:
             print(f"effective node id: {config.effective_node_id}")
             return 0
         if args.command == "pumps-off":
-            _use_pin_factory(config)
-            from .pumps import drive_all_off
-
-            drive_all_off(config.pumps)
-            _LOGGER.info("all %d pumps driven off", len(config.pumps))
-            return 0
+            return _pumps_off(config)
         return _run(config)
     except ConfigError as err:
         print(f"hydro-fleet-bridge: {err}", file=sys.stderr)
         return 2
 
 
-def _use_pin_factory(config: BridgeConfig) -> None:
-    """In --simulate the relays are gpiozero mock pins; on a Pi gpiozero picks lgpio or RPi.GPIO."""
+def _pumps_off(config: BridgeConfig) -> int:
+    if config.simulate and config.state_dir is None:
+        _LOGGER.info("simulated pumps without a state_dir live only inside the bridge process; nothing to do")
+        return 0
+    _use_pin_factory(config, config.state_dir or _DEFAULT_STATE_DIR)
+    from .pumps import drive_all_off
+
+    drive_all_off(config.pumps)
+    _LOGGER.info("all %d pumps driven off", len(config.pumps))
+    return 0
+
+
+def _use_pin_factory(config: BridgeConfig, state_dir: Path) -> None:
+    """In --simulate the relays are mock pins mirrored to files; on a Pi gpiozero picks lgpio or RPi.GPIO."""
     if config.simulate:
         from gpiozero import Device
-        from gpiozero.pins.mock import MockFactory
 
-        Device.pin_factory = MockFactory()
+        from .relays import FileMockFactory
+
+        Device.pin_factory = FileMockFactory(state_dir)
 
 
-def _build(config: BridgeConfig):  # type: ignore[no-untyped-def]
+def _state_dir(config: BridgeConfig) -> tuple[Path, bool]:
+    """(state directory, whether it is a throwaway temp dir)."""
+    if config.state_dir is not None:
+        return config.state_dir, False
+    if config.simulate:
+        # A simulated node without a configured state_dir keeps nothing between runs, and two of them
+        # on one machine never share a queue or plans.
+        return Path(tempfile.mkdtemp(prefix=f"hydro-fleet-{config.effective_node_id}-")), True
+    return _DEFAULT_STATE_DIR, False
+
+
+def _build(config: BridgeConfig, state_dir: Path) -> Bridge:
     from .app import Bridge
-    from .sensors import SensorArray, SimulatedSource
-    from .simulation import PlantModel
+    from .calibration import CalibrationStore
+    from .sensors import FloatSwitch, SensorArray, SimulatedSource
+    from .temperature import TemperatureReader
 
-    _use_pin_factory(config)
-    calibration: dict[str, float] = {}
-    if not config.simulate:
-        raise ConfigError("hardware probes are not configured; run with --simulate")
-    source = SimulatedSource(PlantModel(seed=config.effective_node_id), calibration)
-    return Bridge(config, SensorArray(source, calibration))
+    _use_pin_factory(config, state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    calibration = CalibrationStore(state_dir, config.probes)
+    probes = config.probes
+    float_switch = None
+    if probes.water_level.mode == "float_switch":
+        assert probes.water_level.pin is not None
+        float_switch = FloatSwitch(probes.water_level.pin, probes.water_level.low_when_closed)
+    if config.simulate:
+        from .simulation import PlantModel
+
+        plant = PlantModel(seed=config.effective_node_id)
+        source: VoltageSource = SimulatedSource(plant)
+        temperature: Callable[[], float] = TemperatureReader(probes.water_temperature).read
+        if "water_temperature" not in probes.model_fields_set:
+            temperature = plant.current_water_temperature  # the model's own water, unless configured
+    else:
+        from .adc import Ads1115Source
+
+        source = Ads1115Source(probes)
+        temperature = TemperatureReader(probes.water_temperature).read
+    sensors = SensorArray(probes, source, calibration, temperature, float_switch)
+    return Bridge(config, sensors, state_dir)
 
 
 def _run(config: BridgeConfig) -> int:
-    bridge = _build(config)
+    state_dir, throwaway = _state_dir(config)
+    if throwaway:
+        _LOGGER.info("simulated node state in %s (set state_dir to keep it between runs)", state_dir)
+    try:
+        bridge = _build(config, state_dir)
+    except OSError as err:
+        raise ConfigError(f"cannot use state_dir {state_dir}: {err.strerror}") from None
 
     async def runner() -> None:
         task = asyncio.current_task()
@@ -101,5 +160,9 @@ def _run(config: BridgeConfig) -> int:
         except asyncio.CancelledError:
             _LOGGER.info("stopped; pumps are off")
 
-    asyncio.run(runner())
+    try:
+        asyncio.run(runner())
+    finally:
+        if throwaway:
+            shutil.rmtree(state_dir, ignore_errors=True)
     return 0

@@ -172,7 +172,9 @@ class BridgeConfig(_Strict):
     simulate: bool = False
     broker: BrokerSettings = BrokerSettings()
     pumps: list[PumpSettings] = Field(default_factory=lambda: [PumpSettings()])
-    state_dir: Path = Path("/var/lib/hydro-fleet")
+    # Where calibration, plans, the offline queue and the machine id live. Default: /var/lib/hydro-fleet,
+    # or (with simulate) a fresh temporary directory per run.
+    state_dir: Path | None = None
     timezone: str = "UTC"
     # Below this water level (%) a pump does not start, and a running one stops.
     water_low_pct: float = Field(5.0, ge=0, le=100)

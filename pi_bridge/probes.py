@@ -6,6 +6,8 @@ Each function is pure so it can be checked against hand-computed values.
 
 from __future__ import annotations
 
+import itertools
+
 NERNST_MV_PER_PH_25C = 59.16
 ZERO_CELSIUS_K = 273.15
 
@@ -114,9 +116,9 @@ class PhCalibration:
             self.slopes = [ideal]
         else:
             self.slopes = [
-                (self.points[b] - self.points[a]) / (b - a) for a, b in zip(buffers, buffers[1:], strict=False)
+                (self.points[b] - self.points[a]) / (b - a) for a, b in itertools.pairwise(buffers)
             ]
-        for slope, (a, b) in zip(self.slopes, zip(buffers, buffers[1:], strict=False), strict=False):
+        for slope, (a, b) in zip(self.slopes, itertools.pairwise(buffers), strict=False):
             pct = -slope * 1000.0 / nernst_slope_mv(temperature_c) * 100.0
             low, high = PH_SLOPE_PCT_RANGE
             if not low <= pct <= high:
@@ -136,7 +138,7 @@ class PhCalibration:
         if len(buffers) == 1:
             return buffers[0], self.points[buffers[0]], self.slopes[0]
         # Volts fall as pH rises; pick the segment whose pH interval holds the reading.
-        for index, (a, b) in enumerate(zip(buffers, buffers[1:], strict=False)):
+        for index, (a, b) in enumerate(itertools.pairwise(buffers)):
             last = index == len(buffers) - 2
             if volts >= self.points[b] or last:
                 return a, self.points[a], self.slopes[index]

@@ -150,6 +150,21 @@ class SensorArray:
         if isinstance(self.source, SimulatedSource):
             self.source.advance(pumps, time.monotonic())
 
+    @property
+    def calibratable(self) -> list[str]:
+        s = self.settings
+        probes_ = [key for key in ("tds", "ph", "moisture") if getattr(s, key) is not None]
+        if s.water_level.mode == "analog":
+            probes_.append("water_level")
+        return probes_
+
+    def temperature_or_default(self) -> float:
+        """The water temperature now, or the configured value when the sensor fails."""
+        try:
+            return self.temperature()
+        except ProbeFault:
+            return self.settings.water_temperature.value
+
     def volts(self, probe: str) -> float:
         """Median of N conversions: rejects single-sample spikes from pumps switching."""
         return statistics.median(self.source.voltage(probe) for _ in range(self.settings.median_of))

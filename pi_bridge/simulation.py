@@ -49,6 +49,9 @@ class PlantModel:
         self.ph += self._rng.gauss(0, 0.002)
         self.water_temperature_c += self._rng.gauss(0, 0.01)
 
+    def current_water_temperature(self) -> float:
+        return self.water_temperature_c
+
     @property
     def water_level_pct(self) -> float:
         return self.reservoir_ml / self.reservoir_capacity_ml * 100.0
