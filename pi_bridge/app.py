@@ -78,7 +78,9 @@ class Bridge:
         self.plans = PlanRunner(state_dir, self, config.tz, on_change=self._plans_changed)
         self.notifier = notifier or Notifier()
         self._client: aiomqtt.Client | None = None
-        self._seq = 0
+        # seq starts at the time in deciseconds, so it keeps increasing across restarts (queued samples
+        # of an earlier run never share a seq with new ones) at any sampling rate up to 10 Hz.
+        self._seq = int(time.time() * 10)
         self._last_snapshot: Snapshot | None = None
         self._last_state: State | None = None
         self._last_sample_at = time.monotonic()
@@ -460,9 +462,7 @@ class Bridge:
                   {"pump": change.pump, "reason": change.reason, "duration": change.duration})
         if not change.on:
             # A stop by deadline or safety is reported at once, not at the next sample.
-            state = self.sample()
-            if self._connected:
-                self._spawn(self._publish(self.topics.state, encode(state)))
+            self._deliver(self.sample())
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run ``coro`` in the background, keeping a reference until it is done."""
