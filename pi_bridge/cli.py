@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import shutil
-import signal
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import BridgeConfig, ConfigError, load_config
-
 if TYPE_CHECKING:
     from .app import Bridge
+    from .config import BridgeConfig
     from .sensors import VoltageSource
 
 _LOGGER = logging.getLogger("pi_bridge")
@@ -48,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["pumps-off"]:
+        # The safety path stays light: no pydantic, no asyncio (see safe_off.py).
+        from .safe_off import main as pumps_off
+
+        return pumps_off(argv[1:])
+    from .config import ConfigError, load_config
+
     if not argv or (argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help")):
         argv.insert(0, "run")
     args = _parser().parse_args(argv)
@@ -68,24 +70,10 @@ def main(argv: list[str] | None = None) -> int:
             print(config.model_dump_json(indent=2))  # SecretStr dumps as '**********'
             print(f"effective node id: {config.effective_node_id}")
             return 0
-        if args.command == "pumps-off":
-            return _pumps_off(config)
         return _run(config)
     except ConfigError as err:
         print(f"hydro-fleet-bridge: {err}", file=sys.stderr)
         return 2
-
-
-def _pumps_off(config: BridgeConfig) -> int:
-    if config.simulate and config.state_dir is None:
-        _LOGGER.info("simulated pumps without a state_dir live only inside the bridge process; nothing to do")
-        return 0
-    _use_pin_factory(config, config.state_dir or _DEFAULT_STATE_DIR)
-    from .pumps import drive_all_off
-
-    drive_all_off(config.pumps)
-    _LOGGER.info("all %d pumps driven off", len(config.pumps))
-    return 0
 
 
 def _use_pin_factory(config: BridgeConfig, state_dir: Path) -> None:
@@ -100,6 +88,8 @@ def _use_pin_factory(config: BridgeConfig, state_dir: Path) -> None:
 
 def _state_dir(config: BridgeConfig) -> tuple[Path, bool]:
     """(state directory, whether it is a throwaway temp dir)."""
+    import tempfile
+
     if config.state_dir is not None:
         return config.state_dir, False
     if config.simulate:
@@ -141,6 +131,12 @@ def _build(config: BridgeConfig, state_dir: Path) -> Bridge:
 
 
 def _run(config: BridgeConfig) -> int:
+    import asyncio
+    import shutil
+    import signal
+
+    from .config import ConfigError
+
     state_dir, throwaway = _state_dir(config)
     if throwaway:
         _LOGGER.info("simulated node state in %s (set state_dir to keep it between runs)", state_dir)
