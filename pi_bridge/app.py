@@ -57,6 +57,7 @@ _BACKOFF_MAX = 60.0
 _LIVE_PUBLISH_TIMEOUT = 5.0
 _BACKFILL_TIMEOUT = 30.0
 _DUPLICATE_RECHECK = 30.0
+WATER_LOW_HYSTERESIS = 2.0  # percentage points
 
 
 class Bridge:
@@ -73,7 +74,7 @@ class Bridge:
         self.machine_id = machine_id(config.machine_id_file, state_dir)
         self.pumps = PumpBank(config.pumps, self._on_pump_change)
         self.queue = SampleQueue(queue_path(state_dir), max_rows=config.buffer.max_rows,
-                                 max_days=config.buffer.max_days)
+                                 max_days=config.buffer.max_days, on_drop=self._buffer_dropped)
         self.health = Health(state_dir, __version__)
         self.plans = PlanRunner(state_dir, self, config.tz, on_change=self._plans_changed)
         self.notifier = notifier or Notifier()
@@ -88,6 +89,7 @@ class Bridge:
         self._live: set[asyncio.Task[Any]] = set()
         self._queued = asyncio.Event()
         self.duplicate_of: str | None = None
+        self._water_low_latched = False
 
     # --- what we publish -------------------------------------------------------
 
@@ -111,11 +113,22 @@ class Bridge:
         )
 
     def water_is_low(self, readings: dict[str, Reading]) -> bool:
-        """Dry-run protection's test: the analog level under the limit, or the float switch low."""
-        level = readings.get("water_level")
-        if isinstance(level, int | float) and not isinstance(level, bool) and level < self.config.water_low_pct:
+        """Dry-run protection's test: the analog level under the limit, or the float switch low.
+
+        Once tripped it stays tripped until the level is WATER_LOW_HYSTERESIS above the limit, so
+        a level hovering at the mark (sloshing, ADC noise) cannot chatter the relay on and off.
+        """
+        if readings.get("water_low") is True:
             return True
-        return readings.get("water_low") is True
+        level = readings.get("water_level")
+        if not isinstance(level, int | float) or isinstance(level, bool):
+            return False
+        limit = self.config.water_low_pct
+        if self._water_low_latched:
+            self._water_low_latched = level < limit + WATER_LOW_HYSTERESIS
+        else:
+            self._water_low_latched = level < limit
+        return self._water_low_latched
 
     def fresh_readings(self) -> dict[str, Reading]:
         """Read the probes now (plans use this for their before/after values)."""
@@ -452,6 +465,10 @@ class Bridge:
     def _identify(self, command: Command) -> Ack:
         _LOGGER.info("identify requested")
         return Ack(command.id, ok=True)
+
+    def _buffer_dropped(self, count: int) -> None:
+        self.emit(EventType.BUFFER_DROPPED, {"dropped": count, "max_rows": self.config.buffer.max_rows,
+                                             "max_days": self.config.buffer.max_days})
 
     def _plans_changed(self) -> None:
         if self._connected:

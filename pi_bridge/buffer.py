@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from hydro_fleet_protocol import Sample
@@ -31,7 +32,8 @@ _MAX_OUTBOX = 10_000
 class SampleQueue:
     """Oldest-first queue of samples with a cap in rows and days."""
 
-    def __init__(self, path: Path, *, max_rows: int, max_days: float) -> None:
+    def __init__(self, path: Path, *, max_rows: int, max_days: float,
+                 on_drop: Callable[[int], None] | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_rows = max_rows
@@ -45,6 +47,7 @@ class SampleQueue:
         self.dropped = 0
         self._unreported = 0
         self._warned_at = 0.0
+        self.on_drop = on_drop
 
     def __len__(self) -> int:
         return self._count
@@ -75,6 +78,8 @@ class SampleQueue:
                 self._warned_at = now
                 _LOGGER.warning("offline queue full (cap %d rows / %g days): dropped the %d oldest samples",
                                 self.max_rows, self.max_age / 86400, self._unreported)
+                if self.on_drop is not None:
+                    self.on_drop(self._unreported)
                 self._unreported = 0
 
     def peek(self, limit: int) -> tuple[int, list[Sample]]:

@@ -98,3 +98,24 @@ def test_ds18b20_sysfs_parsing():
         parse_w1_slave(ok.replace("YES", "NO"))
     with pytest.raises(ProbeFault, match="power-on"):
         parse_w1_slave(ok.replace("t=23125", "t=85000"))
+
+
+def test_queue_cap_drops_oldest_with_one_warning(tmp_path, caplog):
+    from hydro_fleet_protocol import Sample
+    from pi_bridge.buffer import SampleQueue
+
+    drops: list[int] = []
+    queue = SampleQueue(tmp_path / "q.sqlite3", max_rows=100, max_days=1, on_drop=drops.append)
+    for seq in range(150):
+        queue.put(Sample(ts=1_800_000_000 + seq, seq=seq, readings={"ph": 6.0}))
+    assert len(queue) == 100
+    ids, samples = queue.peek(1000)
+    assert [s.seq for s in samples] == list(range(50, 150))  # oldest dropped first
+    assert drops == [1]  # first drop reported; the rest are summed into the next (per-minute) warning
+    assert len([r for r in caplog.records if "dropped" in r.getMessage()]) == 1
+    queue.delete(ids[:10])
+    assert len(queue) == 90
+    old = Sample(ts=1_800_000_000 - 3 * 86400, seq=1, readings={})
+    queue._age_checked = 0.0
+    queue.put(old)  # older than max_days: dropped by age at the next check
+    queue.close()
