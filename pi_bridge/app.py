@@ -333,15 +333,19 @@ class Bridge:
             for message_id, topic, payload in self.queue.messages():
                 await client.publish(topic, payload, qos=1, timeout=_BACKFILL_TIMEOUT)
                 self.queue.delete_message(message_id)
-            ids, samples = self.queue.peek(batch_size)
+            # Reading and encoding a batch takes milliseconds; a worker thread keeps live samples moving.
+            ids, payload = await asyncio.to_thread(self._next_batch, batch_size)
             if ids:
-                if samples:
-                    await client.publish(self.topics.backfill, encode(Backfill(samples=tuple(samples))), qos=1,
-                                         timeout=_BACKFILL_TIMEOUT)
+                if payload is not None:
+                    await client.publish(self.topics.backfill, payload, qos=1, timeout=_BACKFILL_TIMEOUT)
                 self.queue.delete(ids)
-                _LOGGER.debug("backfilled %d samples, %d left", len(samples), len(self.queue))
+                _LOGGER.debug("backfilled %d samples, %d left", len(ids), len(self.queue))
                 continue
             await self._queued.wait()
+
+    def _next_batch(self, size: int) -> tuple[list[int], bytes | None]:
+        ids, samples = self.queue.peek(size)
+        return ids, encode(Backfill(samples=tuple(samples))) if samples else None
 
     async def _sample_loop(self) -> None:
         interval = self.config.sample_interval

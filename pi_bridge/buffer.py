@@ -38,6 +38,7 @@ class SampleQueue:
         self.path = path
         self.max_rows = max_rows
         self.max_age = max_days * 86400.0
+        # Shared with the backfill's worker thread; sqlite3 serialises access to one connection.
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
