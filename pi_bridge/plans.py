@@ -114,7 +114,7 @@ class PlanRunner:
             return {"plan": key, "deleted": True}
         plan = WateringPlan.from_params(key, params)
         if plan.pump not in self.host.pumps:
-            raise KeyError(f"this node has no pump {plan.pump!r}")
+            raise ProtocolError(f"plan field 'pump': this node has no pump {plan.pump!r}")
         if key not in self.plans and len(self.plans) >= MAX_PLANS:
             raise ProtocolError(f"a node holds at most {MAX_PLANS} plans")
         self.plans[key] = plan
