@@ -9,6 +9,9 @@ discovery and availability each time they get through.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import gc
 import logging
 import random
 import ssl
@@ -58,6 +61,17 @@ _LIVE_PUBLISH_TIMEOUT = 5.0
 _BACKFILL_TIMEOUT = 30.0
 _DUPLICATE_RECHECK = 30.0
 WATER_LOW_HYSTERESIS = 2.0  # percentage points
+
+
+def release_startup_memory() -> None:
+    """Hand the allocator's free pages back to the OS once start-up is over.
+
+    Imports and pydantic's schema building leave a few MB of freed heap that glibc keeps
+    mapped; on a Pi with 1 GB that is worth one call (measured: about -3 MB RSS).
+    """
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class Bridge:
@@ -497,6 +511,7 @@ class Bridge:
         """Run until cancelled; pumps are off on every way out."""
         self.pumps.all_off("startup")
         self.notifier.notify("READY=1")
+        trim = asyncio.get_running_loop().call_later(10.0, release_startup_memory)
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._sample_loop())
@@ -504,6 +519,7 @@ class Bridge:
                 tasks.create_task(self.plans.run())
                 tasks.create_task(self._watchdog_loop())
         finally:
+            trim.cancel()
             self.notifier.notify("STOPPING=1")
             self.pumps.close()
             for task in list(self._background) + list(self._live):
