@@ -104,6 +104,7 @@ class Bridge:
         self._queued = asyncio.Event()
         self.duplicate_of: str | None = None
         self._water_low_latched = False
+        self._read_lock = asyncio.Lock()
 
     # --- what we publish -------------------------------------------------------
 
@@ -144,13 +145,23 @@ class Bridge:
             self._water_low_latched = level < limit
         return self._water_low_latched
 
-    def fresh_readings(self) -> dict[str, Reading]:
-        """Read the probes now (plans use this for their before/after values)."""
-        self.sensors.advance(self.pumps)
-        snapshot = self.sensors.read()
+    async def read_probes(self) -> Snapshot:
+        """Read every probe now, and enforce dry-run protection on the result.
+
+        The read runs in a worker thread: on a Pi each ADS1115 conversion blocks for ~8 ms
+        (a median of 5 over 6 probes is a quarter of a second), and the event loop must stay
+        free to fire pump deadlines on time.
+        """
+        async with self._read_lock:
+            self.sensors.advance(self.pumps)
+            snapshot = await asyncio.to_thread(self.sensors.read)
         self._last_snapshot = snapshot
         self._enforce_dry_run(snapshot.readings)
-        return dict(snapshot.readings)
+        return snapshot
+
+    async def fresh_readings(self) -> dict[str, Reading]:
+        """Readings taken now (plans use this for their before/after values)."""
+        return dict((await self.read_probes()).readings)
 
     def _enforce_dry_run(self, readings: dict[str, Reading]) -> None:
         if not self.water_is_low(readings):
@@ -163,12 +174,11 @@ class Bridge:
                     "water_low": readings.get("water_low"),
                     "message": "reservoir water level is low; pump stopped to protect it from running dry"})
 
-    def sample(self) -> State:
-        """Read every probe now, and enforce dry-run protection on the result."""
-        readings = self.fresh_readings()
-        snapshot = self._last_snapshot
-        assert snapshot is not None
+    async def sample(self) -> State:
+        """A new state: probes read now, pumps and health as they are."""
+        snapshot = await self.read_probes()
         self._seq += 1
+        readings = dict(snapshot.readings)
         health = self.health.collect(snapshot.status() | {
             "battery": readings.get("battery"),
             "last_calibration": self.calibration.last_calibration,
@@ -185,6 +195,9 @@ class Bridge:
         self._last_state = state
         self._last_sample_at = time.monotonic()
         return state
+
+    async def _sample_and_deliver(self) -> None:
+        self._deliver(await self.sample())
 
     def emit(self, event_type: str, data: dict[str, Reading]) -> None:
         """Publish an event now, or keep it in the queue's outbox until the broker is back."""
@@ -365,7 +378,7 @@ class Bridge:
         interval = self.config.sample_interval
         next_at = time.monotonic()
         while True:
-            self._deliver(self.sample())
+            self._deliver(await self.sample())
             next_at += interval
             now = time.monotonic()
             next_at = max(next_at, now)  # fell behind (a slow probe): skip, don't burst
@@ -393,7 +406,7 @@ class Bridge:
         ack = self.execute(command)
         await self._publish(self.topics.ack, encode(ack))
         if ack.ok:
-            await self._publish(self.topics.state, encode(self.sample()))
+            await self._publish(self.topics.state, encode(await self.sample()))
 
     def execute(self, command: Command) -> Ack:
         """Carry out ``command`` and say how it went."""
@@ -423,7 +436,8 @@ class Bridge:
                                      or not 0 < duration < 86400 * 365):
             return Ack(command.id, ok=False, code="invalid_duration",
                        message="duration must be a positive number of seconds")
-        readings = self.fresh_readings()
+        # The latest sample (at most one interval old); the sample loop also stops a pump that runs low.
+        readings = self._last_snapshot.readings if self._last_snapshot else {}
         if self.water_is_low(readings):
             level = readings.get("water_level")
             what = f"water level {level:.0f} %" if isinstance(level, int | float) else "float switch says low"
@@ -497,7 +511,7 @@ class Bridge:
                   {"pump": change.pump, "reason": change.reason, "duration": change.duration})
         if not change.on:
             # A stop by deadline or safety is reported at once, not at the next sample.
-            self._deliver(self.sample())
+            self._spawn(self._sample_and_deliver())
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run ``coro`` in the background, keeping a reference until it is done."""
@@ -510,6 +524,7 @@ class Bridge:
     async def run(self) -> None:
         """Run until cancelled; pumps are off on every way out."""
         self.pumps.all_off("startup")
+        await self.read_probes()  # commands and plans always have a reading to check
         self.notifier.notify("READY=1")
         trim = asyncio.get_running_loop().call_later(10.0, release_startup_memory)
         try:
@@ -535,7 +550,7 @@ class Bridge:
         self.pumps.all_off("shutdown")
         try:
             async with asyncio.timeout(2):
-                await client.publish(self.topics.state, encode(self.sample()), qos=1)
+                await client.publish(self.topics.state, encode(await self.sample()), qos=1)
                 await client.publish(self.topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True)
         except (aiomqtt.MqttError, TimeoutError):
             _LOGGER.warning("could not announce going offline; the broker's last will will")

@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -41,7 +41,7 @@ class PlanHost(Protocol):
 
     pumps: PumpBank
 
-    def fresh_readings(self) -> dict[str, Reading]: ...
+    async def fresh_readings(self) -> dict[str, Reading]: ...
 
     def water_is_low(self, readings: dict[str, Reading]) -> bool: ...
 
@@ -176,11 +176,11 @@ class PlanRunner:
                 self._start(plan, f"time of day {local}")
             else:
                 runs["last_check"] = now
-                self._check_moisture(plan, now)
+                self._track(plan.key, self._check_moisture(plan, now))
             self._save()
 
-    def _check_moisture(self, plan: WateringPlan, now: float) -> None:
-        moisture = self.host.fresh_readings().get("moisture")
+    async def _check_moisture(self, plan: WateringPlan, now: float) -> None:
+        moisture = (await self.host.fresh_readings()).get("moisture")
         if not isinstance(moisture, int | float) or isinstance(moisture, bool):
             _LOGGER.warning("plan %s: moisture is not readable; not watering", plan.key)
             return
@@ -190,20 +190,26 @@ class PlanRunner:
         if last is not None and now - last < plan.min_pause:
             _LOGGER.debug("plan %s: moisture low but pausing until %.0f", plan.key, last + plan.min_pause)
             return
-        self._start(plan, f"moisture {moisture:.1f} % below {plan.threshold_pct:g} %")
+        self.runs[plan.key]["last_run"] = time.time()
+        self._save()
+        await self.water(plan, f"moisture {moisture:.1f} % below {plan.threshold_pct:g} %")
 
     def _start(self, plan: WateringPlan, reason: str) -> None:
         self.runs[plan.key]["last_run"] = time.time()
-        task = asyncio.get_running_loop().create_task(self.water(plan, reason))
-        self._running[plan.key] = task
-        task.add_done_callback(lambda _t, key=plan.key: self._running.pop(key, None))
+        self._track(plan.key, self.water(plan, reason))
+
+    def _track(self, key: str, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a plan's check or watering as a task; one at a time per plan."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._running[key] = task
+        task.add_done_callback(lambda _t: self._running.pop(key, None))
 
     # --- one run -----------------------------------------------------------------------
 
     async def water(self, plan: WateringPlan, reason: str) -> dict[str, Reading]:
         """Water once for ``plan`` and report it; returns the report's data."""
         started = time.time()
-        before = self.host.fresh_readings()
+        before = await self.host.fresh_readings()
         report: dict[str, Reading] = {
             "plan": plan.key, "plan_type": str(plan.type), "pump": plan.pump, "reason": reason,
             "start": round(started, 3), "requested_ml": plan.volume_ml, "duration": 0.0, "volume_ml": 0.0,
@@ -219,7 +225,7 @@ class PlanRunner:
             raise
         if outcome is not WateringOutcome.SKIPPED_LOW_WATER and plan.settle_seconds:
             await asyncio.sleep(plan.settle_seconds)  # let water reach the moisture probe
-        return self._finish(report, self.host.fresh_readings(), outcome, message)
+        return self._finish(report, await self.host.fresh_readings(), outcome, message)
 
     async def _pump_volume(self, plan: WateringPlan, before: dict[str, Reading],
                            report: dict[str, Reading]) -> tuple[WateringOutcome, str]:
