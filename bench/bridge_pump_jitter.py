@@ -2,9 +2,9 @@
 
     python bench/bridge_pump_jitter.py [--runs 100] [--duration 0.2]
 
-The bridge runs in this process exactly as in production (sample loop at 1 Hz, plan
-ticks, the MQTT task retrying a broker port nobody listens on); the relays are the
-simulated file-backed pins. For each run a pump_on command is executed, and the stop
+The bridge runs in this process exactly as in production (sample loop at 4 Hz with
+ADS1115-like 8 ms blocking conversions, plan ticks, the MQTT task retrying a broker
+port nobody listens on); the relays are the simulated file-backed pins. For each run a pump_on command is executed, and the stop
 time is taken from the relay file's modification time, written by the pin itself when
 the relay drops, against the wall-clock deadline the bridge reported. Goal: p99 < 100 ms.
 File times come from the kernel's coarse clock (one tick, ~4 ms), so a single run can
@@ -34,9 +34,12 @@ from pi_bridge.config import load_config  # noqa: E402
 async def run(runs: int, duration: float) -> list[float]:
     tmp = Path(tempfile.mkdtemp(prefix="hf-jitter-"))
     config = load_config(None, {"simulate": True, "node_id": "pi-1", "broker.host": "127.0.0.1",
-                                "broker.port": free_port(), "sample_interval": 1.0, "state_dir": str(tmp),
+                                "broker.port": free_port(), "sample_interval": 0.25, "state_dir": str(tmp),
                                 "machine_id_file": str(tmp / "machine-id")})
     bridge = _build(config, tmp)
+    # Each simulated conversion blocks 8 ms, as an ADS1115 does at 128 SPS: a sample is then
+    # 6 probes x median of 5 = ~0.25 s of blocking I/O, which must not delay the pump's timer.
+    bridge.sensors.source.conversion_seconds = 0.008  # type: ignore[attr-defined]
     task = asyncio.get_running_loop().create_task(bridge.run())
     await asyncio.sleep(1.5)  # the MQTT task has failed to connect at least once by now
     relay = tmp / "gpio" / "17"
@@ -60,7 +63,7 @@ async def run(runs: int, duration: float) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--duration", type=float, default=0.2)
+    parser.add_argument("--duration", type=float, default=0.3)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     late = sorted(asyncio.run(run(args.runs, args.duration)))

@@ -49,12 +49,17 @@ class VoltageSource(Protocol):
 class SimulatedSource:
     """Voltages from the plant model through nominal board constants; pumping drains the reservoir."""
 
-    def __init__(self, plant: PlantModel) -> None:
+    def __init__(self, plant: PlantModel, conversion_seconds: float = 0.0) -> None:
         self.plant = plant
+        # A real ADS1115 at its default 128 SPS blocks ~8 ms per conversion; benchmarks set this
+        # to see the bridge under that load.
+        self.conversion_seconds = conversion_seconds
         self._pumped_seconds: dict[str, float] = {}
         self._last_advance: float | None = None
 
     def voltage(self, probe: str) -> float:
+        if self.conversion_seconds:
+            time.sleep(self.conversion_seconds)
         return self.plant.voltage(probe)
 
     def full_scale(self, probe: str) -> float:
