@@ -1,12 +1,13 @@
 """Pump stop jitter after the deadline, 100 runs, with the broker down.
 
-    python bench/bridge_pump_jitter.py [--runs 100] [--duration 0.2]
+    python bench/bridge_pump_jitter.py [--runs 100] [--duration 0.3]
 
 The bridge runs in this process exactly as in production (sample loop at 4 Hz with
 ADS1115-like 8 ms blocking conversions, plan ticks, the MQTT task retrying a broker
-port nobody listens on); the relays are the simulated file-backed pins. For each run a pump_on command is executed, and the stop
-time is taken from the relay file's modification time, written by the pin itself when
-the relay drops, against the wall-clock deadline the bridge reported. Goal: p99 < 100 ms.
+port nobody listens on); the relays are the simulated file-backed pins. For each run a
+pump_on command is executed, and the stop time is taken from the relay file's
+modification time, written by the pin itself when the relay drops, against the
+wall-clock deadline the bridge reported. Goal: p99 < 100 ms.
 File times come from the kernel's coarse clock (one tick, ~4 ms), so a single run can
 read a few ms early; the spread, not the sign, is the figure.
 """

@@ -356,6 +356,16 @@ class Bridge:
         """
         batch_size = self.config.buffer.batch_size
         while True:
+            try:
+                await self._drain_once(client, batch_size)
+            except (aiomqtt.MqttError, TimeoutError) as err:
+                # Nothing was deleted; the batch is sent again. A dropped connection ends this task anyway.
+                _LOGGER.warning("backfill paused: %s", err)
+                await asyncio.sleep(1.0)
+
+    async def _drain_once(self, client: aiomqtt.Client, batch_size: int) -> None:
+        """Send what is queued, then wait until something new is queued."""
+        while True:
             self._queued.clear()
             for message_id, topic, payload in self.queue.messages():
                 await client.publish(topic, payload, qos=1, timeout=_BACKFILL_TIMEOUT)
@@ -403,7 +413,12 @@ class Bridge:
         except ProtocolError as err:
             _LOGGER.warning("ignored a malformed command: %s", err)
             return
-        ack = self.execute(command)
+        try:
+            ack = self.execute(command)
+        except Exception:
+            # A bug in one command's handling must not take down pump safety with it.
+            _LOGGER.exception("command %s (%s) failed", command.id, command.action)
+            ack = Ack(command.id, ok=False, code="internal_error", message="the node could not carry this out")
         await self._publish(self.topics.ack, encode(ack))
         if ack.ok:
             await self._publish(self.topics.state, encode(await self.sample()))

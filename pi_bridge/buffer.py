@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,16 +50,32 @@ class SampleQueue:
         self._unreported = 0
         self._warned_at = 0.0
         self.on_drop = on_drop
+        self.lost = 0
+        self._error_logged_at = -_AGE_CHECK_EVERY
 
     def __len__(self) -> int:
         return self._count
 
-    def put(self, sample: Sample) -> None:
+    def put(self, sample: Sample) -> bool:
+        """Queue ``sample``; False (with one warning per minute) if the disk refuses."""
+        try:
+            self._db.execute("INSERT INTO samples (ts, seq, readings) VALUES (?, ?, ?)",
+                             (sample.ts, sample.seq, json.dumps(sample.readings, separators=(",", ":"))))
+            self._count += 1
+            self._enforce_caps(sample.ts)
+        except sqlite3.Error as err:
+            # A full or failing SD card must not stop the bridge (and its pump safety) too.
+            self._write_failed(err)
+            return False
+        return True
 
-        self._db.execute("INSERT INTO samples (ts, seq, readings) VALUES (?, ?, ?)",
-                         (sample.ts, sample.seq, json.dumps(sample.readings, separators=(",", ":"))))
-        self._count += 1
-        self._enforce_caps(sample.ts)
+    def _write_failed(self, err: sqlite3.Error) -> None:
+        self.lost += 1
+        now = time.monotonic()
+        if now - self._error_logged_at >= _AGE_CHECK_EVERY:
+            self._error_logged_at = now
+            _LOGGER.warning("offline queue %s cannot be written (%s); %d samples lost so far", self.path, err,
+                            self.lost)
 
     def _enforce_caps(self, now: float) -> None:
         dropped = 0
@@ -106,8 +123,11 @@ class SampleQueue:
 
     # Events (watering reports, safety stops) taken while offline are replayed too.
     def put_message(self, topic: str, payload: bytes) -> None:
-        self._db.execute("INSERT INTO outbox (topic, payload) VALUES (?, ?)", (topic, payload))
-        self._db.execute("DELETE FROM outbox WHERE id <= (SELECT MAX(id) FROM outbox) - ?", (_MAX_OUTBOX,))
+        try:
+            self._db.execute("INSERT INTO outbox (topic, payload) VALUES (?, ?)", (topic, payload))
+            self._db.execute("DELETE FROM outbox WHERE id <= (SELECT MAX(id) FROM outbox) - ?", (_MAX_OUTBOX,))
+        except sqlite3.Error as err:
+            self._write_failed(err)
 
     def messages(self, limit: int = 100) -> list[tuple[int, str, bytes]]:
         return self._db.execute("SELECT id, topic, payload FROM outbox ORDER BY id LIMIT ?", (limit,)).fetchall()

@@ -119,3 +119,31 @@ def test_queue_cap_drops_oldest_with_one_warning(tmp_path, caplog):
     queue._age_checked = 0.0
     queue.put(old)  # older than max_days: dropped by age at the next check
     queue.close()
+
+
+def test_queue_survives_a_failing_disk(tmp_path, caplog):
+    from hydro_fleet_protocol import Sample
+    from pi_bridge.buffer import SampleQueue
+
+    queue = SampleQueue(tmp_path / "q.sqlite3", max_rows=100, max_days=1)
+    queue.close()  # stands in for an SD card that stopped taking writes
+    assert queue.put(Sample(ts=1.0, seq=1, readings={})) is False
+    assert queue.put(Sample(ts=2.0, seq=2, readings={})) is False
+    queue.put_message("t", b"x")
+    assert queue.lost == 3
+    assert len([r for r in caplog.records if "cannot be written" in r.getMessage()]) == 1
+
+
+def test_ds18b20_found_on_the_1wire_bus(tmp_path):
+    from pi_bridge.adc import ProbeFault
+    from pi_bridge.config import TemperatureProbe
+    from pi_bridge.temperature import TemperatureReader
+
+    reader = TemperatureReader(TemperatureProbe(source="ds18b20", sysfs_root=tmp_path))
+    with pytest.raises(ProbeFault, match="no DS18B20"):
+        reader.read()
+    device = tmp_path / "28-0123456789ab"
+    device.mkdir()
+    (device / "w1_slave").write_text("aa 01 4b 46 7f ff 0c 10 1c : crc=1c YES\naa 01 4b 46 7f ff 0c 10 1c t=26625\n")
+    assert reader.read() == 26.625
+    assert TemperatureReader(TemperatureProbe(source="fixed", value=19.5)).read() == 19.5
