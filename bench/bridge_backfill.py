@@ -15,12 +15,12 @@ import argparse
 import asyncio
 import json
 import os
+from pathlib import Path
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

@@ -18,10 +18,10 @@ import argparse
 import asyncio
 import logging
 import os
+from pathlib import Path
 import statistics
 import sys
 import tempfile
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

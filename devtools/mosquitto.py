@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 from types import TracebackType
 
 

@@ -9,15 +9,15 @@ discovery and availability each time they get through.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 import contextlib
 import ctypes
 import gc
 import logging
+from pathlib import Path
 import random
 import ssl
 import time
-from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 import aiomqtt

@@ -9,12 +9,12 @@ PUBACK for the batch that carried them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import json
 import logging
+from pathlib import Path
 import sqlite3
 import time
-from collections.abc import Callable
-from pathlib import Path
 
 from hydro_fleet_protocol import Sample
 from hydro_fleet_protocol.messages import _readings

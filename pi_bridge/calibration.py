@@ -6,9 +6,9 @@ only the defaults until a calibration replaces them.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
+import time
 from typing import Any
 
 from .config import ProbeSettings

@@ -6,14 +6,14 @@ print by accident.
 
 from __future__ import annotations
 
+from pathlib import Path
 import socket
 import tomllib
-from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+import yaml
 
 from hydro_fleet_protocol import DEFAULT_PREFIX, is_valid_node_id
 

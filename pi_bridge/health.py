@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 import shutil
 import time
-from pathlib import Path
 
 from hydro_fleet_protocol import Reading
 

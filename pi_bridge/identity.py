@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from pathlib import Path
+import secrets
 from typing import Any
 
 import aiomqtt

@@ -9,11 +9,11 @@ reason and outcome as a ``watering_report`` event.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 import datetime as dt
 import logging
-import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
+import time
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from pathlib import Path
 import re
 import secrets
 import subprocess
-from pathlib import Path
 
 import yaml
 

@@ -9,10 +9,10 @@ created (after a reboot) and when it is closed (every exit path).
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+import logging
+import time
 
 from gpiozero import OutputDevice
 

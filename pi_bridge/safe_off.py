@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from pathlib import Path
 import sys
 import tomllib
-from pathlib import Path
 from typing import Any
 
 _LOGGER = logging.getLogger("pi_bridge")

@@ -7,11 +7,11 @@ and reporting are the same code.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 import logging
 import statistics
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from hydro_fleet_protocol import Reading, SensorConfig, SensorType

@@ -8,8 +8,8 @@ slowly.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
+import random
 
 from . import probes
 

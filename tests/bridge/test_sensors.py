@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
+import pytest
 
 from pi_bridge.adc import Ads1115Source
 from pi_bridge.calibration import CalibrationStore

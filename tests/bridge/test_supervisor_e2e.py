@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from pi_bridge.relays import read_level
 

@@ -127,3 +127,11 @@ def test_command_action_must_be_known() -> None:
 )
 def test_parse_topic(topic: str, expected) -> None:
     assert parse_topic("hydro_fleet", topic) == expected
+
+
+def test_readings_are_checked_against_the_sensor_types() -> None:
+    CONFIG.check_readings({"tds": 800, "ph": None, "unknown_key": "x"})
+    with pytest.raises(ProtocolError, match=r"reading 'readings.ph' of a ph sensor must be int or float, not str"):
+        CONFIG.check_readings({"ph": "acid"})
+    with pytest.raises(ProtocolError, match="not bool"):
+        CONFIG.check_readings({"tds": True})

@@ -8,11 +8,11 @@ minor revision of a node can add fields without breaking older readers.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+import json
+import math
 from typing import Any, Self
 
 PROTOCOL_VERSION = 1
@@ -212,6 +212,12 @@ def encode(message: NodeConfig | State | Backfill | Event | Command | Ack) -> by
 
 # --- discovery -------------------------------------------------------------------
 
+# The JSON value kind each sensor type reports; everything else is a number.
+_VALUE_KINDS: dict[SensorType, tuple[type, ...]] = {
+    SensorType.TEXT: (str,),
+    SensorType.WATER_LOW: (bool,),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class SensorConfig:
@@ -326,6 +332,23 @@ class NodeConfig:
             pumps=pumps,
             extra=_object(data, "extra"),
         )
+
+    def check_readings(self, readings: Mapping[str, Reading], where: str = "readings") -> None:
+        """Raise ProtocolError if a reading has the wrong kind of value for its sensor.
+
+        A pH that arrives as a string is a broken node, not a sample: the whole message
+        is rejected rather than shown as a gap.
+        """
+        for sensor in self.sensors:
+            value = readings.get(sensor.key)
+            if value is None:
+                continue
+            expected = _VALUE_KINDS.get(sensor.type, (int, float))
+            if isinstance(value, bool) is not (expected == (bool,)) or not isinstance(value, expected):
+                raise ProtocolError(
+                    f"reading '{where}.{sensor.key}' of a {sensor.type} sensor must be "
+                    f"{' or '.join(t.__name__ for t in expected)}, not {type(value).__name__}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return _compact({

@@ -12,9 +12,9 @@ changes meaning. Documented in ``docs/bridge.md`` ("Protocol additions").
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
+import re
 from typing import Any, Self
 
 from .messages import ProtocolError, _is_key

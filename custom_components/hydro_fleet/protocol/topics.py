@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
+import re
 
 DEFAULT_PREFIX = "hydro_fleet"
 AVAILABILITY_ONLINE = "online"

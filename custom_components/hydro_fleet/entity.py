@@ -1,0 +1,68 @@
+"""Base entity of every Hydro Fleet entity, and the per-platform discovery glue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import DOMAIN, signal_node_discovered
+from .fleet import HydroFleet, HydroFleetConfigEntry, Node
+
+
+class HydroFleetEntity(Entity):
+    """An entity of one node; it updates when the node reports, never by polling."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, fleet: HydroFleet, node: Node, key: str) -> None:
+        self.fleet = fleet
+        self.node = node
+        self.key = key
+        self._attr_unique_id = f"{node.node_id}_{key}"
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, node.node_id)})
+
+    @property
+    def available(self) -> bool:
+        return self.node.available
+
+    async def async_added_to_hass(self) -> None:
+        self.async_on_remove(self.node.async_add_listener(self._handle_node_update))
+
+    async def async_will_remove_from_hass(self) -> None:
+        self.fleet.created_entities.discard((self.platform.domain, self._attr_unique_id or ""))
+
+    @callback
+    def _handle_node_update(self) -> None:
+        self.async_write_ha_state()
+
+
+def async_setup_node_platform(
+    hass: HomeAssistant,
+    entry: HydroFleetConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    platform: str,
+    entities_for: Callable[[HydroFleet, Node], Iterable[HydroFleetEntity]],
+) -> None:
+    """Add a platform's entities for every node, now and whenever one is discovered or changes."""
+    fleet = entry.runtime_data
+
+    @callback
+    def add_node(node: Node) -> None:
+        new = []
+        for entity in entities_for(fleet, node):
+            marker = (platform, entity.unique_id or "")
+            if marker not in fleet.created_entities:
+                fleet.created_entities.add(marker)
+                new.append(entity)
+        if new:
+            async_add_entities(new)
+
+    for node in list(fleet.nodes.values()):
+        add_node(node)
+    entry.async_on_unload(async_dispatcher_connect(hass, signal_node_discovered(entry.entry_id), add_node))

@@ -1,0 +1,67 @@
+"""Pump switches: the state is what the node reports, commands go through acks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from homeassistant.components.switch import SwitchEntity
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .entity import HydroFleetEntity, async_setup_node_platform
+from .fleet import HydroFleet, HydroFleetConfigEntry, Node
+from .protocol import CommandAction, PumpConfig
+
+# Commands wait for the node's ack; HA must not fire them in parallel beyond what we await.
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant, entry: HydroFleetConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    """Set up a switch for every pump of every node."""
+
+    def entities_for(fleet: HydroFleet, node: Node) -> Iterable[PumpSwitch]:
+        return (PumpSwitch(fleet, node, pump) for pump in node.config.pumps)
+
+    async_setup_node_platform(hass, entry, async_add_entities, "switch", entities_for)
+
+
+class PumpSwitch(HydroFleetEntity, SwitchEntity):
+    """A pump. Turning it on runs it until turned off or until the node's max runtime."""
+
+    _attr_translation_key = "pump"
+
+    def __init__(self, fleet: HydroFleet, node: Node, pump: PumpConfig) -> None:
+        super().__init__(fleet, node, pump.key)
+        if pump.name and len(node.config.pumps) > 1:
+            self._attr_name = pump.name
+
+    @property
+    def _pump_config(self) -> PumpConfig | None:
+        return next((p for p in self.node.config.pumps if p.key == self.key), None)
+
+    @property
+    def is_on(self) -> bool | None:
+        state = self.node.state
+        if state is None or (pump := state.pumps.get(self.key)) is None:
+            return None
+        return pump.on
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        state = self.node.state
+        pump = state.pumps.get(self.key) if state else None
+        config = self._pump_config
+        return {
+            "max_runtime": config.max_runtime if config else None,
+            "runs_until": datetime.fromtimestamp(pump.until, UTC).isoformat() if pump and pump.until else None,
+        }
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        await self.fleet.async_command(self.node, CommandAction.PUMP_ON, self.key)
+
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        await self.fleet.async_command(self.node, CommandAction.PUMP_OFF, self.key)

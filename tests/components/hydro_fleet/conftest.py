@@ -1,0 +1,75 @@
+"""Fixtures for the integration's tests in Home Assistant's own test harness."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+
+from custom_components.hydro_fleet.const import CONF_PREFIX, DOMAIN
+from hydro_fleet_protocol import (
+    NodeConfig,
+    NodeKind,
+    PumpConfig,
+    PumpState,
+    SensorConfig,
+    SensorType,
+    State,
+    encode,
+)
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let HA load custom_components/hydro_fleet."""
+
+
+def node_config(node_id: str = "pi-1", **changes: Any) -> NodeConfig:
+    config = NodeConfig(
+        node_id=node_id, kind=NodeKind.PI, name=node_id, model="Raspberry Pi 4", manufacturer="Hydro Fleet",
+        sw_version="0.1.0", sample_interval=5,
+        sensors=(
+            SensorConfig("tds", SensorType.TDS, unit="ppm", minimum=0, maximum=5000, precision=0),
+            SensorConfig("ec", SensorType.EC, unit="uS/cm", minimum=0, maximum=10000, precision=0),
+            SensorConfig("ph", SensorType.PH, minimum=0, maximum=14, precision=2),
+            SensorConfig("moisture", SensorType.MOISTURE, unit="%", minimum=0, maximum=100, precision=1),
+            SensorConfig("water_level", SensorType.WATER_LEVEL, unit="%", minimum=0, maximum=100),
+            SensorConfig("water_temperature", SensorType.WATER_TEMPERATURE, unit="°C", minimum=-10, maximum=60),
+        ),
+        pumps=(PumpConfig("pump", name="Pump", max_runtime=30, flow_ml_per_min=600),),
+    )
+    return NodeConfig(**{**{f: getattr(config, f) for f in config.__slots__}, **changes})  # type: ignore[attr-defined]
+
+
+def node_state(seq: int = 1, pump_on: bool = False, **readings: Any) -> State:
+    values = {"tds": 700.0, "ec": 1400.0, "ph": 6.1, "moisture": 45.5, "water_level": 80.0,
+              "water_temperature": 21.5} | readings
+    return State(ts=1_700_000_000.0 + seq, seq=seq, readings=values,
+                 pumps={"pump": PumpState(on=pump_on, until=1_700_000_030.0 if pump_on else None)},
+                 health={"uptime": seq})
+
+
+def publish(hass: HomeAssistant, node_id: str, kind: str, payload: Any) -> None:
+    if not isinstance(payload, str | bytes):
+        payload = encode(payload) if hasattr(payload, "to_dict") else json.dumps(payload)
+    async_fire_mqtt_message(hass, f"hydro_fleet/{node_id}/{kind}", payload)
+
+
+@pytest.fixture
+async def setup_integration(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> MockConfigEntry:
+    entry = MockConfigEntry(domain=DOMAIN, data={CONF_PREFIX: "hydro_fleet"}, unique_id=DOMAIN)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+async def online_node(hass: HomeAssistant, node_id: str = "pi-1", **state: Any) -> None:
+    publish(hass, node_id, "config", node_config(node_id))
+    publish(hass, node_id, "availability", "online")
+    publish(hass, node_id, "state", node_state(**state))
+    await hass.async_block_till_done()
