@@ -175,8 +175,20 @@ class Bridge:
                     "message": "reservoir water level is low; pump stopped to protect it from running dry"})
 
     async def sample(self) -> State:
-        """A new state: probes read now, pumps and health as they are."""
-        snapshot = await self.read_probes()
+        """A new state with the probes read now."""
+        state = self._state(await self.read_probes())
+        self._last_sample_at = time.monotonic()  # the watchdog's sign of life
+        return state
+
+    def state_now(self) -> State:
+        """A new state at once: pumps as they are now, readings of the latest sample.
+
+        Pump changes and commands are reported with this, so HA sees them without waiting
+        for a probe read.
+        """
+        return self._state(self._last_snapshot or Snapshot())
+
+    def _state(self, snapshot: Snapshot) -> State:
         self._seq += 1
         readings = dict(snapshot.readings)
         health = self.health.collect(snapshot.status() | {
@@ -193,11 +205,7 @@ class Bridge:
             health=health,
         )
         self._last_state = state
-        self._last_sample_at = time.monotonic()
         return state
-
-    async def _sample_and_deliver(self) -> None:
-        self._deliver(await self.sample())
 
     def emit(self, event_type: str, data: dict[str, Reading]) -> None:
         """Publish an event now, or keep it in the queue's outbox until the broker is back."""
@@ -419,9 +427,10 @@ class Bridge:
             # A bug in one command's handling must not take down pump safety with it.
             _LOGGER.exception("command %s (%s) failed", command.id, command.action)
             ack = Ack(command.id, ok=False, code="internal_error", message="the node could not carry this out")
-        await self._publish(self.topics.ack, encode(ack))
         if ack.ok:
-            await self._publish(self.topics.state, encode(await self.sample()))
+            # The state first: when HA sees the ack, the state it shows already includes the change.
+            await self._publish(self.topics.state, encode(self.state_now()))
+        await self._publish(self.topics.ack, encode(ack))
 
     def execute(self, command: Command) -> Ack:
         """Carry out ``command`` and say how it went."""
@@ -526,7 +535,7 @@ class Bridge:
                   {"pump": change.pump, "reason": change.reason, "duration": change.duration})
         if not change.on:
             # A stop by deadline or safety is reported at once, not at the next sample.
-            self._spawn(self._sample_and_deliver())
+            self._deliver(self.state_now())
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run ``coro`` in the background, keeping a reference until it is done."""
@@ -565,7 +574,7 @@ class Bridge:
         self.pumps.all_off("shutdown")
         try:
             async with asyncio.timeout(2):
-                await client.publish(self.topics.state, encode(await self.sample()), qos=1)
+                await client.publish(self.topics.state, encode(self.state_now()), qos=1)
                 await client.publish(self.topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True)
         except (aiomqtt.MqttError, TimeoutError):
             _LOGGER.warning("could not announce going offline; the broker's last will will")
