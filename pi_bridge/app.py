@@ -333,7 +333,7 @@ class Bridge:
                     drain = asyncio.get_running_loop().create_task(self._drain(client))
                     try:
                         async for message in client.messages:
-                            await self._handle_command(message.payload)  # type: ignore[arg-type]
+                            await self._handle_command(message.payload)
                     except asyncio.CancelledError:
                         await self._say_goodbye(client)
                         raise
@@ -379,12 +379,12 @@ class Bridge:
                 await client.publish(topic, payload, qos=1, timeout=_BACKFILL_TIMEOUT)
                 self.queue.delete_message(message_id)
             # Reading and encoding a batch takes milliseconds; a worker thread keeps live samples moving.
-            ids, payload = await asyncio.to_thread(self._next_batch, batch_size)
-            if ids:
-                if payload is not None:
-                    await client.publish(self.topics.backfill, payload, qos=1, timeout=_BACKFILL_TIMEOUT)
-                self.queue.delete(ids)
-                _LOGGER.debug("backfilled %d samples, %d left", len(ids), len(self.queue))
+            batch_ids, batch = await asyncio.to_thread(self._next_batch, batch_size)
+            if batch_ids:
+                if batch is not None:
+                    await client.publish(self.topics.backfill, batch, qos=1, timeout=_BACKFILL_TIMEOUT)
+                self.queue.delete(batch_ids)
+                _LOGGER.debug("backfilled %d samples, %d left", len(batch_ids), len(self.queue))
                 continue
             await self._queued.wait()
 

@@ -44,7 +44,7 @@ class SampleQueue:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        self._count = self._db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+        self._count = int(self._db.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
         self._age_checked = 0.0
         self.dropped = 0
         self._unreported = 0
@@ -100,7 +100,7 @@ class SampleQueue:
                     self.on_drop(self._unreported)
                 self._unreported = 0
 
-    def peek(self, limit: int) -> tuple[int, list[Sample]]:
+    def peek(self, limit: int) -> tuple[list[int], list[Sample]]:
         """Up to ``limit`` oldest samples and the id of the last one (0 when empty)."""
 
         rows = self._db.execute("SELECT id, ts, seq, readings FROM samples ORDER BY id LIMIT ?", (limit,)).fetchall()

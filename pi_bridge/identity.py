@@ -54,7 +54,7 @@ class IdentityCheck:
             try:
                 async with asyncio.timeout(_RETAINED_WAIT):
                     async for message in client.messages:
-                        retained[str(message.topic)] = bytes(message.payload)  # type: ignore[arg-type]
+                        retained[str(message.topic)] = bytes(message.payload)
                         if len(retained) == 2:
                             break
             except TimeoutError:

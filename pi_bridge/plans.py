@@ -143,7 +143,7 @@ class PlanRunner:
                 self._next_fire[plan.key] = next_time_of_day(plan.times, max(now, runs.get("last_run", 0.0)),
                                                              self.tz)
             return self._next_fire[plan.key]
-        return runs.get("last_check", 0.0) + (plan.check_interval or 60.0)
+        return float(runs.get("last_check", 0.0)) + (plan.check_interval or 60.0)
 
     # --- scheduling --------------------------------------------------------------------
 

@@ -107,10 +107,10 @@ class WateringPlan:
         """Validate a set_plan command's params; ProtocolError names the field."""
         if not isinstance(key, str) or not _is_key(key):
             raise ProtocolError("plan key (the command target) must be a lowercase key")
-        try:
-            plan_type = PlanType(params.get("type"))
-        except ValueError:
-            raise ProtocolError("plan field 'type' must be one of: basic, moisture, time_based") from None
+        raw_type = params.get("type")
+        if raw_type not in {t.value for t in PlanType}:
+            raise ProtocolError("plan field 'type' must be one of: basic, moisture, time_based")
+        plan_type = PlanType(raw_type)
         pump = params.get("pump", "pump")
         if not isinstance(pump, str) or not _is_key(pump):
             raise ProtocolError("plan field 'pump' must be a pump key")
