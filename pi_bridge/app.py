@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 import contextlib
 import ctypes
 import gc
@@ -105,6 +106,9 @@ class Bridge:
         self.duplicate_of: str | None = None
         self._water_low_latched = False
         self._read_lock = asyncio.Lock()
+        # One worker thread for blocking I/O (probe conversions, backfill batches): one extra malloc
+        # arena and stack, not one per pool thread.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hydro-fleet-io")
 
     # --- what we publish -------------------------------------------------------
 
@@ -154,7 +158,7 @@ class Bridge:
         """
         async with self._read_lock:
             self.sensors.advance(self.pumps)
-            snapshot = await asyncio.to_thread(self.sensors.read)
+            snapshot = await asyncio.get_running_loop().run_in_executor(self._worker, self.sensors.read)
         self._last_snapshot = snapshot
         self._enforce_dry_run(snapshot.readings)
         return snapshot
@@ -379,7 +383,8 @@ class Bridge:
                 await client.publish(topic, payload, qos=1, timeout=_BACKFILL_TIMEOUT)
                 self.queue.delete_message(message_id)
             # Reading and encoding a batch takes milliseconds; a worker thread keeps live samples moving.
-            batch_ids, batch = await asyncio.to_thread(self._next_batch, batch_size)
+            batch_ids, batch = await asyncio.get_running_loop().run_in_executor(self._worker, self._next_batch,
+                                                                                 batch_size)
             if batch_ids:
                 if batch is not None:
                     await client.publish(self.topics.backfill, batch, qos=1, timeout=_BACKFILL_TIMEOUT)
@@ -564,6 +569,7 @@ class Bridge:
             for task in list(self._background) + list(self._live):
                 task.cancel()
             await asyncio.gather(*self._background, *self._live, return_exceptions=True)
+            self._worker.shutdown(wait=True)
             self.sensors.close()
             self.queue.close()
             self.notifier.close()
