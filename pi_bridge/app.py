@@ -346,7 +346,8 @@ class Bridge:
                         drain.cancel()
                         await asyncio.gather(drain, return_exceptions=True)
                         self._abandon_live()
-            except aiomqtt.MqttError as err:
+            except (aiomqtt.MqttError, ssl.SSLError, OSError) as err:
+                # OSError: a TLS file that vanished or became unreadable since start-up.
                 self._client = None
                 self._abandon_live()
                 delay = backoff * random.uniform(0.5, 1.5)

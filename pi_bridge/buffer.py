@@ -43,6 +43,8 @@ class SampleQueue:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # Appends and one sequential read: a 512 KiB page cache is plenty (the default is 2 MiB).
+        self._db.execute("PRAGMA cache_size=-512")
         self._db.executescript(_SCHEMA)
         self._count = int(self._db.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
         self._age_checked = 0.0

@@ -42,6 +42,10 @@ class BrokerSettings(_Strict):
 
     @model_validator(mode="after")
     def _tls_files(self) -> BrokerSettings:
+        for name in ("ca_file", "cert_file", "key_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name} {str(path)!r} is not a readable file")
         if self.key_file is not None and self.cert_file is None:
             raise ValueError("key_file needs cert_file (the client certificate)")
         if (self.ca_file or self.cert_file) and not self.tls:
