@@ -229,9 +229,28 @@ def node_id_from_hostname(hostname: str) -> str:
     return candidate
 
 
+def config_for_this_node(directory: Path, node_id: str | None = None) -> Path:
+    """Zero-touch (seed 002): in a directory of node configs, the one named after this Pi.
+
+    One SD image for the whole fleet carries ``nodes/pi-1.yaml``..``pi-99.yaml`` from
+    ``provision``; each Pi, named ``pi-N`` when it was flashed, picks its own file.
+    """
+    node = node_id or node_id_from_hostname(socket.gethostname())
+    for suffix in (".yaml", ".yml", ".toml"):
+        candidate = directory / f"{node}{suffix}"
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"{directory} has no config for node {node!r} (expected {node}.yaml or {node}.toml)")
+
+
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> BridgeConfig:
-    """Read ``path`` (YAML or TOML; None for defaults) and apply ``overrides`` on top."""
+    """Read ``path`` (YAML or TOML; None for defaults) and apply ``overrides`` on top.
+
+    ``path`` may be a directory of per-node files; this node's is picked by node id.
+    """
     data: dict[str, Any] = {}
+    if path is not None and path.is_dir():
+        path = config_for_this_node(path, (overrides or {}).get("node_id"))
     if path is not None:
         try:
             text = path.read_text(encoding="utf-8")

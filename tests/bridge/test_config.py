@@ -85,3 +85,17 @@ def test_pumps_off_reads_only_what_it_needs(tmp_path):
     result = run_cli("pumps-off", "--config", str(config))
     assert result.returncode == 2
     assert "pumps.0.pin" in result.stderr
+
+
+def test_zero_touch_picks_this_nodes_file_from_a_directory(tmp_path, monkeypatch):
+    nodes = tmp_path / "nodes"
+    nodes.mkdir()
+    for n in (1, 2, 3):
+        (nodes / f"pi-{n}.yaml").write_text(f"node_id: pi-{n}\nsample_interval: {n}\n")
+    monkeypatch.setattr("socket.gethostname", lambda: "pi-2")
+    config = load_config(nodes)
+    assert config.effective_node_id == "pi-2" and config.sample_interval == 2
+    assert load_config(nodes, {"node_id": "pi-3"}).sample_interval == 3  # --node-id wins over the hostname
+    monkeypatch.setattr("socket.gethostname", lambda: "pi-42")
+    with pytest.raises(ConfigError, match="has no config for node 'pi-42'"):
+        load_config(nodes)
