@@ -76,7 +76,7 @@ class PlanNumber(PlanEntity, NumberEntity):
     def __init__(self, fleet: HydroFleet, node: Node, plan: PlanConfig, description: PlanNumberDescription) -> None:
         super().__init__(fleet, node, plan, description.key)
         self.entity_description = description
-        if self._attr_translation_placeholders:
+        if self.named:
             self._attr_translation_key = f"{description.translation_key}_named"
         if description.max_from_config is not None:
             self._attr_native_max_value = description.max_from_config(plan)

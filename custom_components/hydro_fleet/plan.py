@@ -20,8 +20,10 @@ class PlanEntity(HydroFleetEntity):
     def __init__(self, fleet: HydroFleet, node: Node, plan: PlanConfig, aspect: str) -> None:
         super().__init__(fleet, node, plan.key, aspect)
         self.plan_config = plan
-        if plan.name and len(node.config.plans) > 1:
-            self._attr_translation_placeholders = {"plan": plan.name}
+        # A node with several plans names each; a single plan needs no name of its own.
+        self.named = bool(plan.name) and len(node.config.plans) > 1
+        if self.named:
+            self._attr_translation_placeholders = {"plan": plan.name or ""}
 
     def _fingerprint(self) -> object:
         return self.plan, self.node.config.plans

@@ -39,7 +39,7 @@ class PlanTypeSelect(PlanEntity, SelectEntity):
     def __init__(self, fleet: HydroFleet, node: Node, plan: Any) -> None:
         super().__init__(fleet, node, plan, "type")
         self._attr_options = [str(t) for t in PlanType]
-        self._attr_translation_key = "plan_type_named" if self._attr_translation_placeholders else "plan_type"
+        self._attr_translation_key = "plan_type_named" if self.named else "plan_type"
 
     @property
     def current_option(self) -> str | None:
