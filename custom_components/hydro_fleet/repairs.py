@@ -6,13 +6,13 @@ issues with it. None is fixable from the UI: each one's text says what to do on 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-import time
+from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
+from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_CALIBRATION_DAYS,
@@ -37,10 +37,9 @@ def issue_id(kind: str, node_id: str) -> str:
 class FleetIssues:
     """Keeps the repair issues of every node in step with what the nodes report."""
 
-    def __init__(self, hass: HomeAssistant, options: Mapping[str, Any], clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, hass: HomeAssistant, options: Mapping[str, Any]) -> None:
         self.hass = hass
         self.options = options
-        self._clock = clock
         self._offline_timers: dict[str, CALLBACK_TYPE] = {}
         # node id -> {machine id: when its config was last seen}
         self._machines: dict[str, dict[str, float]] = {}
@@ -107,7 +106,7 @@ class FleetIssues:
         """Two machines announcing one node id within the window share a name by mistake."""
         if machine_id is None:
             return
-        now = self._clock()
+        now = dt_util.utcnow().timestamp()
         seen = {m: t for m, t in self._machines.get(node_id, {}).items() if now - t < DUPLICATE_WINDOW}
         seen[machine_id] = now
         self._machines[node_id] = seen
@@ -122,7 +121,7 @@ class FleetIssues:
     def calibration_seen(self, node_id: str, name: str, last_calibration: Any) -> None:
         if isinstance(last_calibration, bool) or not isinstance(last_calibration, int | float):
             return
-        age = self._clock() - last_calibration
+        age = dt_util.utcnow().timestamp() - last_calibration
         if age > self.calibration_seconds:
             self._create(ISSUE_CALIBRATION_OVERDUE, node_id, name, days=f"{age / 86400:.0f}")
         else:

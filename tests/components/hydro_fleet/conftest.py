@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 import json
 from typing import Any
-
-from collections.abc import AsyncIterator, Callable
 
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
@@ -21,8 +20,8 @@ from hydro_fleet_protocol import (
     NodeKind,
     Plan,
     PlanConfig,
-    PumpConfig,
     PlanType,
+    PumpConfig,
     PumpState,
     SensorConfig,
     SensorType,
