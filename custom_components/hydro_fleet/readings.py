@@ -16,7 +16,8 @@ def valid_number(sensor: SensorConfig, value: Reading) -> float | int | None:
     """The reading if it is a plausible number for a numeric sensor, else None."""
     if sensor.type in NON_NUMERIC or isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if not math.isfinite(value):  # the protocol already rejects these; a reading must never be NaN
+    # The protocol already rejects these; a reading must never be NaN or beyond a float.
+    if abs(value) > 1e15 or not math.isfinite(value):
         return None
     if (sensor.minimum is not None and value < sensor.minimum) or (
         sensor.maximum is not None and value > sensor.maximum

@@ -141,7 +141,7 @@ def _number(data: Mapping[str, Any], key: str, *, required: bool = True, minimum
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ProtocolError(f"field '{where}{key}' must be a number, not {type(value).__name__}")
-    if not math.isfinite(value) or abs(value) > _MAX_ABS_NUMBER:
+    if abs(value) > _MAX_ABS_NUMBER or not math.isfinite(value):  # abs first: isfinite overflows on huge ints
         raise ProtocolError(f"field '{where}{key}' is not a finite number in range: {value!r}")
     if minimum is not None and value < minimum:
         raise ProtocolError(f"field '{where}{key}' must be >= {minimum}, got {value}")
@@ -201,7 +201,7 @@ def _reading(value: Any, where: str) -> Reading:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int | float):
-        if not math.isfinite(value) or abs(value) > _MAX_ABS_NUMBER:
+        if abs(value) > _MAX_ABS_NUMBER or not math.isfinite(value):  # abs first: isfinite overflows on huge ints
             raise ProtocolError(f"reading '{where}' is not a finite number in range: {value!r}")
         return value
     if isinstance(value, str):
