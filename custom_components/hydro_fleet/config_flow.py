@@ -70,7 +70,8 @@ class HydroFleetConfigFlow(ConfigFlow, domain=DOMAIN):
         if parsed is None or parsed[1] is not TopicKind.CONFIG or not discovery_info.payload:
             return self.async_abort(reason="invalid_discovery_info")
         try:
-            config = NodeConfig.parse(discovery_info.payload)
+            payload = discovery_info.payload
+            config = NodeConfig.parse(bytes(payload) if isinstance(payload, bytearray) else payload)
         except ProtocolError:
             return self.async_abort(reason="invalid_discovery_info")
         self._prefix = prefix

@@ -61,6 +61,12 @@ _SHOWN_EVENTS = frozenset(EventType)
 __all__ = ["HydroFleet", "HydroFleetConfigEntry", "Node"]
 
 
+def _payload(msg: mqtt.ReceiveMessage) -> bytes | str:
+    """The raw payload (subscriptions use ``encoding=None``, so bytes; never a bytearray to the parser)."""
+    payload = msg.payload
+    return bytes(payload) if isinstance(payload, bytearray) else payload
+
+
 class HydroFleet:
     """Runtime data of the config entry (``entry.runtime_data``)."""
 
@@ -143,7 +149,7 @@ class HydroFleet:
             self._remove_node(node_id)
             return
         try:
-            config = NodeConfig.parse(msg.payload)
+            config = NodeConfig.parse(_payload(msg))
             if config.node_id != node_id:
                 raise ProtocolError(f"node_id {config.node_id!r} does not match the topic's {node_id!r}")
         except ProtocolError as err:
@@ -242,7 +248,7 @@ class HydroFleet:
             return
         node_id, kind = parsed
         try:
-            state = State.parse(msg.payload)
+            state = State.parse(_payload(msg))
             node.config.check_readings(state.readings)
         except ProtocolError as err:
             self._report_bad(node_id, kind, err)
@@ -268,7 +274,7 @@ class HydroFleet:
             return
         node_id, kind = parsed
         try:
-            backfill = Backfill.parse(msg.payload)
+            backfill = Backfill.parse(_payload(msg))
             for sample in backfill.samples:
                 node.config.check_readings(sample.readings, f"samples[{sample.seq}].readings")
         except ProtocolError as err:
@@ -284,7 +290,7 @@ class HydroFleet:
             return
         node_id, kind = parsed
         try:
-            event = Event.parse(msg.payload)
+            event = Event.parse(_payload(msg))
         except ProtocolError as err:
             self._report_bad(node_id, kind, err)
             return
@@ -311,7 +317,7 @@ class HydroFleet:
             return
         node_id, kind = parsed
         try:
-            ack = Ack.parse(msg.payload)
+            ack = Ack.parse(_payload(msg))
         except ProtocolError as err:
             self._report_bad(node_id, kind, err)
             return

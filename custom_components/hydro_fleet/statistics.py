@@ -17,7 +17,7 @@ import math
 
 from homeassistant.components.recorder.models import StatisticData, StatisticMeanType, StatisticMetaData
 from homeassistant.components.recorder.statistics import STATISTIC_UNIT_TO_UNIT_CONVERTER, async_import_statistics
-from homeassistant.components.sensor import UNIT_CONVERTERS
+from homeassistant.components.sensor.const import UNIT_CONVERTERS
 from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_FRIENDLY_NAME, ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er

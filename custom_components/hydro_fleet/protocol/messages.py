@@ -226,7 +226,7 @@ def _readings(data: Mapping[str, Any], key: str, where: str = "") -> dict[str, R
 def _enum[E: StrEnum](enum: type[E], data: Mapping[str, Any], key: str, where: str = "") -> E:
     value = _text(data, key, where=where)
     try:
-        return enum(value)
+        return enum(value or "")
     except ValueError:
         allowed = ", ".join(member.value for member in enum)
         raise ProtocolError(f"field '{where}{key}' is {value!r}, expected one of: {allowed}") from None
