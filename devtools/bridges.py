@@ -1,0 +1,61 @@
+"""Start simulated Pi bridges as real processes (``python -m pi_bridge --simulate``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class BridgeProcess:
+    """One simulated node."""
+
+    def __init__(self, node_id: str, broker_port: int, workdir: Path, *, interval: float = 5.0,
+                 max_runtime: float = 30.0, python: str = sys.executable) -> None:
+        self.node_id = node_id
+        self.workdir = workdir
+        self.config_path = workdir / f"{node_id}.yaml"
+        self.log_path = workdir / f"{node_id}.log"
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(
+            f"node_id: {node_id}\n"
+            "simulate: true\n"
+            f"sample_interval: {interval}\n"
+            f"state_dir: {workdir / node_id}\n"
+            "broker:\n  host: 127.0.0.1\n"
+            f"  port: {broker_port}\n"
+            "pumps:\n"
+            f"  - key: pump\n    name: Pump\n    pin: 17\n    max_runtime: {max_runtime}\n    flow_ml_per_min: 600\n"
+        )
+        self.python = python
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [self.python, "-m", "pi_bridge", "run", "--config", str(self.config_path)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye, the broker publishes the last will."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
