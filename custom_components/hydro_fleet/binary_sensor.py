@@ -14,7 +14,7 @@ from .entity import HydroFleetEntity, async_setup_node_platform
 from .fleet import HydroFleet, HydroFleetConfigEntry
 from .node import Node
 from .protocol import SensorType
-from .ranges import STATUS_TYPES, ProbeStatus, node_ranges, probe_status
+from .ranges import STATUS_TYPES, ProbeStatus, probe_status
 from .readings import valid_number
 
 PARALLEL_UPDATES = 0
@@ -57,7 +57,7 @@ def attention_reasons(fleet: HydroFleet, node: Node) -> list[str]:
     if state is None:
         return []
     reasons = []
-    ranges = node_ranges(fleet.options, node.node_id)
+    ranges = fleet.ranges(node.node_id)
     for sensor in node.config.sensors:
         if sensor.type not in STATUS_TYPES:
             continue

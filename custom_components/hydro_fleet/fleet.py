@@ -44,6 +44,7 @@ from .protocol import (
     NodeConfig,
     Plan,
     ProtocolError,
+    SensorType,
     State,
     Topic,
     TopicKind,
@@ -52,6 +53,7 @@ from .protocol import (
     parse_topic,
     wildcard,
 )
+from .ranges import Range, node_ranges
 from .repairs import FleetIssues
 from .statistics import BackfillImporter
 
@@ -82,11 +84,20 @@ class HydroFleet:
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self.created_entities: set[tuple[str, str]] = set()  # (platform, unique_id)
         self.issues = FleetIssues(hass, entry.options)
+        # Ranges per node, parsed from the options once (status sensors read them every sample).
+        self._ranges: dict[str, dict[SensorType, Range]] = {}
         self.backfill = BackfillImporter(hass)
 
     @property
     def options(self) -> Mapping[str, Any]:
         return self.entry.options
+
+    def ranges(self, node_id: str) -> dict[SensorType, Range]:
+        """The probe ranges in force for a node (its options, else the defaults)."""
+        ranges = self._ranges.get(node_id)
+        if ranges is None:
+            ranges = self._ranges[node_id] = node_ranges(self.entry.options, node_id)
+        return ranges
 
     async def async_start(self) -> None:
         """Subscribe to every node's topics."""
@@ -115,6 +126,7 @@ class HydroFleet:
     def async_options_updated(self) -> None:
         """Ranges and thresholds changed: entities recompute, repairs use the new limits."""
         self.issues.options = self.entry.options
+        self._ranges.clear()
         for node in self.nodes.values():
             node.async_notify()
 

@@ -34,7 +34,7 @@ from .entity import HydroFleetEntity, async_setup_node_platform
 from .fleet import HydroFleet, HydroFleetConfigEntry
 from .node import Node
 from .protocol import HealthKey, Reading, SensorConfig, SensorType
-from .ranges import STATUS_TYPES, ProbeStatus, node_ranges, probe_status
+from .ranges import STATUS_TYPES, ProbeStatus, probe_status
 from .readings import valid_number, valid_text, valid_timestamp
 
 PARALLEL_UPDATES = 0
@@ -280,7 +280,7 @@ class ProbeStatusSensor(_ChangeOnlySensor):
         state = self.node.state
         if state is None:
             return None
-        probe_range = node_ranges(self.fleet.options, self.node.node_id)[self.sensor.type]
+        probe_range = self.fleet.ranges(self.node.node_id)[self.sensor.type]
         status = probe_status(
             valid_number(self.sensor, state.readings.get(self.sensor.key)),
             state.problems.get(self.sensor.key),
@@ -290,7 +290,7 @@ class ProbeStatusSensor(_ChangeOnlySensor):
 
     @property
     def extra_state_attributes(self) -> dict[str, float]:
-        probe_range = node_ranges(self.fleet.options, self.node.node_id)[self.sensor.type]
+        probe_range = self.fleet.ranges(self.node.node_id)[self.sensor.type]
         return {
             "normal_min": probe_range.normal_min, "normal_max": probe_range.normal_max,
             "critical_min": probe_range.critical_min, "critical_max": probe_range.critical_max,
