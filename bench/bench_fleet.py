@@ -26,7 +26,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import asy
 
 from custom_components.hydro_fleet.const import CONF_PREFIX, DOMAIN
 
-from .load import LagProbe, fire, ha_discovery, ha_state, mean, node_config, node_id, our_state
+from .load import LagProbe, fire, ha_discovery, ha_state, node_config, node_id, our_state
 
 from hydro_fleet_protocol import encode  # isort: skip
 
@@ -73,14 +73,20 @@ async def _p1(hass: HomeAssistant, label: str) -> None:
     assert len(ours) == P1_NODES and len(twins) == P1_NODES * 6, (len(ours), len(twins))
 
     async def run(kind: str, first_seq: int, changed: int = 6) -> float:
-        """Event-loop CPU seconds per node sample (all six readings)."""
-        start = time.thread_time()
+        """Event-loop CPU seconds per node sample (all six readings); payloads are built before timing."""
+        rounds = []
         for seq in range(first_seq, first_seq + P1_ROUNDS):
-            for index in range(P1_NODES):
-                if kind == "ours":
-                    fire(hass, f"hydro_fleet/{node_id(index)}/state", our_state(index, seq, changed))
-                else:
-                    fire(hass, f"twin/{node_id(index)}/state", ha_state(index, seq, changed))
+            if kind == "ours":
+                rounds.append([(f"hydro_fleet/{node_id(i)}/state", our_state(i, seq, changed))
+                               for i in range(P1_NODES)])
+            elif kind == "baseline":  # the harness's delivery path alone: nobody subscribes
+                rounds.append([(f"nobody/{node_id(i)}/state", ha_state(i, seq, changed)) for i in range(P1_NODES)])
+            else:
+                rounds.append([(f"twin/{node_id(i)}/state", ha_state(i, seq, changed)) for i in range(P1_NODES)])
+        start = time.thread_time()
+        for messages in rounds:
+            for topic, payload in messages:
+                fire(hass, topic, payload)
             await hass.async_block_till_done()
         return (time.thread_time() - start) / (P1_ROUNDS * P1_NODES)
 
@@ -90,22 +96,26 @@ async def _p1(hass: HomeAssistant, label: str) -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
-        await run(os.environ["BENCH_PROFILE"], 5000)
+        await run(os.environ["BENCH_PROFILE"], 5000, int(os.environ.get("BENCH_CHANGED", "6")))
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
     await run("ours", 0)  # warm-up: first writes, template compilation
     await run("ha", 0)
     seq = 1000
     for changed in (6, 1, 0):
-        results: dict[str, list[float]] = {"ours": [], "ha": []}
-        for _ in range(3):  # interleaved, so drift (GC, caches, a noisy neighbour) hits both alike
-            for kind in ("ours", "ha"):
+        results: dict[str, list[float]] = {"ours": [], "ha": [], "baseline": []}
+        for _ in range(5):  # interleaved, so drift (GC, caches, a noisy neighbour) hits both alike
+            for kind in ("ours", "ha", "baseline"):
                 results[kind].append(await run(kind, seq, changed))
                 seq += P1_ROUNDS
-        ours_us, ha_us = mean(results["ours"]) * 1e6, mean(results["ha"]) * 1e6
+        # The fastest of five runs: on a shared machine noise only ever adds time.
+        ours_us, ha_us = min(results["ours"]) * 1e6, min(results["ha"]) * 1e6
+        base_us = min(results["baseline"]) * 1e6
         print(f"\nP1 [{label}] event-loop CPU per node sample, {changed} of 6 readings changed: "
               f"hydro_fleet {ours_us:.0f} us, HA MQTT discovery (1 JSON topic, 6 sensors) {ha_us:.0f} us, "
-              f"ratio {ours_us / ha_us:.2f}x (goal <= 0.5x)")
+              f"ratio {ours_us / ha_us:.2f}x (goal <= 0.5x); net of the harness's delivery path "
+              f"({base_us:.0f} us/message): {ours_us - base_us:.0f} vs {ha_us - base_us:.0f} us, "
+              f"ratio {(ours_us - base_us) / (ha_us - base_us):.2f}x")
 
 
 async def test_p1_without_recorder(hass: HomeAssistant, mqtt_mock: Any) -> None:

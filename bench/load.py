@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import contextlib
 from dataclasses import dataclass, field
 import json
-import statistics
 import time
 
 from homeassistant.core import HomeAssistant
@@ -117,6 +116,3 @@ class LagProbe:
         return (f"lag p50 {self.percentile(50) * 1000:.2f} ms, p99 {self.percentile(99) * 1000:.2f} ms, "
                 f"max {max(self.lags) * 1000:.2f} ms over {len(self.lags)} probes")
 
-
-def mean(values: list[float]) -> float:
-    return statistics.fmean(values)

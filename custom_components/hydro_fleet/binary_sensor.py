@@ -12,7 +12,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import CONF_WATER_LOW_PERCENT, DEFAULT_WATER_LOW_PERCENT
 from .entity import HydroFleetEntity, async_setup_node_platform
 from .fleet import HydroFleet, HydroFleetConfigEntry
-from .node import Node
+from .node import Node, Section
 from .protocol import SensorType
 from .ranges import STATUS_TYPES, ProbeStatus, probe_status
 from .readings import valid_number
@@ -73,6 +73,7 @@ def attention_reasons(fleet: HydroFleet, node: Node) -> list[str]:
 
 class _ProblemBinarySensor(HydroFleetEntity, BinarySensorEntity):
     _attr_device_class = BinarySensorDeviceClass.PROBLEM
+    _sections = frozenset({Section.READINGS})
     _problem_written: tuple[bool | None, bool, Any] | None = None
 
     def _compute(self) -> tuple[bool | None, Any]:

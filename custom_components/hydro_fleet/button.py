@@ -16,7 +16,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .calibration import DEFAULT_STANDARD_PPM, PH_BUFFERS, TWO_POINT_NAMES, async_calibrate
 from .entity import HydroFleetEntity, async_setup_node_platform
 from .fleet import HydroFleet, HydroFleetConfigEntry
-from .node import Node
+from .node import NO_SECTIONS, Node
 from .protocol import SensorConfig, SensorType
 
 PARALLEL_UPDATES = 0
@@ -51,6 +51,7 @@ class CalibrationButton(HydroFleetEntity, ButtonEntity):
     """Press with the probe in the named solution or state; the result shows as a calibration event."""
 
     _attr_entity_category = EntityCategory.CONFIG
+    _sections = NO_SECTIONS
 
     def __init__(
         self, fleet: HydroFleet, node: Node, sensor: SensorConfig, aspect: str, translation_key: str,

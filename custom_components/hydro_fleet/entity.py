@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import ClassVar
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -12,7 +13,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN, signal_node_discovered
 from .fleet import HydroFleet, HydroFleetConfigEntry
-from .node import Node
+from .node import ALL_SECTIONS, Node, Section
 
 
 class HydroFleetEntity(Entity):
@@ -20,6 +21,8 @@ class HydroFleetEntity(Entity):
 
     _attr_has_entity_name = True
     _attr_should_poll = False
+    # The parts of a sample the entity shows; none for buttons and events.
+    _sections: ClassVar[frozenset[Section]] = ALL_SECTIONS
 
     def __init__(self, fleet: HydroFleet, node: Node, key: str, aspect: str | None = None) -> None:
         self.fleet = fleet
@@ -34,7 +37,7 @@ class HydroFleetEntity(Entity):
         return self.node.available
 
     async def async_added_to_hass(self) -> None:
-        self.async_on_remove(self.node.async_add_listener(self._handle_node_update))
+        self.async_on_remove(self.node.async_add_listener(self._handle_node_update, self._sections))
 
     async def async_will_remove_from_hass(self) -> None:
         self.fleet.created_entities.discard((self.platform.domain, self._attr_unique_id or ""))

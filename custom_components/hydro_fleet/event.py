@@ -12,7 +12,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .calibration import CALIBRATABLE
 from .entity import HydroFleetEntity, async_setup_node_platform
 from .fleet import HydroFleet, HydroFleetConfigEntry
-from .node import Node
+from .node import NO_SECTIONS, Node
 from .protocol import Event, EventType, NodeConfig, NodeKind
 
 PARALLEL_UPDATES = 0
@@ -56,6 +56,7 @@ class NodeEventEntity(HydroFleetEntity, EventEntity):
     """Fires with the event's fields as attributes (volume, moisture before/after, reason...)."""
 
     entity_description: NodeEventDescription
+    _sections = NO_SECTIONS
 
     def __init__(self, fleet: HydroFleet, node: Node, description: NodeEventDescription) -> None:
         super().__init__(fleet, node, f"event_{description.key}")

@@ -31,7 +31,7 @@ from .const import (
     EVENT_NODE,
     signal_node_discovered,
 )
-from .node import Node
+from .node import Node, Section
 from .protocol import (
     AVAILABILITY_ONLINE,
     Ack,
@@ -268,8 +268,18 @@ class HydroFleet:
         self._good(node_id, kind)
         previous = node.state
         node.state = state
+        changed: set[Section] = set()
+        if previous is None or previous.readings != state.readings or previous.problems != state.problems:
+            changed.add(Section.READINGS)
+        if previous is None or previous.pumps != state.pumps:
+            changed.add(Section.PUMPS)
+        if previous is None or previous.health != state.health:
+            changed.add(Section.HEALTH)
         if state.plans:
-            node.plans.update({k: v for k, v in state.plans.items() if any(p.key == k for p in node.config.plans)})
+            plans = {k: v for k, v in state.plans.items() if any(p.key == k for p in node.config.plans)}
+            if any(node.plans.get(k) != v for k, v in plans.items()):
+                node.plans.update(plans)
+                changed.add(Section.PLANS)
         if not state.health.keys() <= node.health_keys:
             # A health value seen for the first time gets its diagnostic sensor.
             node.health_keys = node.health_keys | state.health.keys()
@@ -277,7 +287,8 @@ class HydroFleet:
         last_calibration = state.health.get(HealthKey.LAST_CALIBRATION)
         if previous is None or previous.health.get(HealthKey.LAST_CALIBRATION) != last_calibration:
             self.issues.calibration_seen(node_id, node.config.name, last_calibration)
-        node.async_notify()
+        if changed:
+            node.async_notify(frozenset(changed))
 
     @callback
     def _on_backfill(self, msg: mqtt.ReceiveMessage) -> None:

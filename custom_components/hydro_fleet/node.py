@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from homeassistant.core import CALLBACK_TYPE, callback
 
 from .protocol import Event, NodeConfig, Plan, State, Topic
 
 type EventListener = Callable[[Event], None]
+
+
+class Section(StrEnum):
+    """The parts of a sample an entity can depend on."""
+
+    READINGS = "readings"  # readings and probe problems
+    PUMPS = "pumps"
+    PLANS = "plans"
+    HEALTH = "health"
+
+
+ALL_SECTIONS = frozenset(Section)
+NO_SECTIONS: frozenset[Section] = frozenset()
 
 
 @dataclass(slots=True, eq=False)
@@ -25,7 +39,7 @@ class Node:
     plans: dict[str, Plan] = field(default_factory=dict)
     # Health keys the node has reported: their diagnostic sensors exist from then on.
     health_keys: frozenset[str] = frozenset()
-    _listeners: list[Callable[[], None]] = field(default_factory=list)
+    _listeners: list[tuple[Callable[[], None], frozenset[Section]]] = field(default_factory=list)
     _event_listeners: list[EventListener] = field(default_factory=list)
 
     @property
@@ -37,10 +51,13 @@ class Node:
         return self.online
 
     @callback
-    def async_add_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
-        """Call ``listener`` on every change; returns the function that stops it."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+    def async_add_listener(
+        self, listener: Callable[[], None], sections: frozenset[Section] = ALL_SECTIONS
+    ) -> CALLBACK_TYPE:
+        """Call ``listener`` when one of ``sections`` of a sample changes, and on availability or config changes."""
+        entry = (listener, sections)
+        self._listeners.append(entry)
+        return lambda: self._listeners.remove(entry)
 
     @callback
     def async_add_event_listener(self, listener: EventListener) -> CALLBACK_TYPE:
@@ -49,9 +66,15 @@ class Node:
         return lambda: self._event_listeners.remove(listener)
 
     @callback
-    def async_notify(self) -> None:
-        for listener in list(self._listeners):
-            listener()
+    def async_notify(self, changed: frozenset[Section] | None = None) -> None:
+        """Tell the entities; ``changed`` (the parts of a sample that changed) skips the rest.
+
+        A node resends every value every few seconds and most do not change: an entity
+        that only shows readings is not even called when only the pumps changed.
+        """
+        for listener, sections in list(self._listeners):
+            if changed is None or sections & changed:
+                listener()
 
     @callback
     def async_notify_event(self, event: Event) -> None:

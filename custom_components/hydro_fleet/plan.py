@@ -7,7 +7,7 @@ from typing import Any
 
 from .entity import HydroFleetEntity
 from .fleet import HydroFleet
-from .node import Node
+from .node import Node, Section
 from .protocol import Plan, PlanConfig, PlanType
 
 # What a node that never reported a plan runs: nothing.
@@ -16,6 +16,8 @@ NO_PLAN = Plan(type=PlanType.OFF)
 
 class PlanEntity(HydroFleetEntity):
     """An entity showing one aspect of one plan slot; it changes only when the node confirms."""
+
+    _sections = frozenset({Section.PLANS})
 
     def __init__(self, fleet: HydroFleet, node: Node, plan: PlanConfig, aspect: str) -> None:
         super().__init__(fleet, node, plan.key, aspect)

@@ -32,7 +32,7 @@ from .calibration import CALIBRATABLE, async_calibrate
 from .const import DOMAIN
 from .entity import HydroFleetEntity, async_setup_node_platform
 from .fleet import HydroFleet, HydroFleetConfigEntry
-from .node import Node
+from .node import Node, Section
 from .protocol import HealthKey, Reading, SensorConfig, SensorType
 from .ranges import STATUS_TYPES, ProbeStatus, probe_status
 from .readings import valid_number, valid_text, valid_timestamp
@@ -189,6 +189,8 @@ class _ChangeOnlySensor(HydroFleetEntity, SensorEntity):
 class HydroFleetSensor(_ChangeOnlySensor):
     """One reading of a node."""
 
+    _sections = frozenset({Section.READINGS})
+
     def __init__(self, fleet: HydroFleet, node: Node, sensor: SensorConfig) -> None:
         super().__init__(fleet, node, sensor.key)
         self.sensor = sensor
@@ -233,6 +235,8 @@ class HydroFleetSensor(_ChangeOnlySensor):
 class HealthSensor(_ChangeOnlySensor):
     """One health value of a node (diagnostic)."""
 
+    _sections = frozenset({Section.HEALTH})
+
     def __init__(self, fleet: HydroFleet, node: Node, key: HealthKey) -> None:
         super().__init__(fleet, node, f"health_{key}")
         self.health_key = key
@@ -265,6 +269,7 @@ class ProbeStatusSensor(_ChangeOnlySensor):
     """Normal, warning, critical or sensor fault for one probe, from the node's ranges."""
 
     _attr_device_class = SensorDeviceClass.ENUM
+    _sections = frozenset({Section.READINGS})
 
     def __init__(self, fleet: HydroFleet, node: Node, sensor: SensorConfig) -> None:
         super().__init__(fleet, node, sensor.key, "status")

@@ -14,7 +14,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import DOMAIN
 from .entity import HydroFleetEntity, async_setup_node_platform
 from .fleet import HydroFleet, HydroFleetConfigEntry
-from .node import Node
+from .node import Node, Section
 from .protocol import CommandAction, PumpConfig
 
 # Commands wait for the node's ack; HA must not fire them in parallel beyond what we await.
@@ -36,6 +36,7 @@ class PumpSwitch(HydroFleetEntity, SwitchEntity):
     """A pump. Turning it on runs it until turned off or until the node's max runtime."""
 
     _attr_translation_key = "pump"
+    _sections = frozenset({Section.PUMPS})
 
     def __init__(self, fleet: HydroFleet, node: Node, pump: PumpConfig) -> None:
         super().__init__(fleet, node, pump.key)
