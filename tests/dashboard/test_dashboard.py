@@ -17,6 +17,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
 
+from hydro_fleet_protocol import Event
 from tests.blueprints.stations import receiver_config, receiver_state, station_config, station_state
 from tests.components.hydro_fleet.conftest import online_node, publish
 
@@ -114,3 +115,16 @@ async def test_station_table_shows_slot_occupancy(
     assert "### Station PS-001: 1 of 2 slots occupied" in text
     assert '| 1 | <font color="#2e7d32"><b>■ available</b></font> | – | – % |' in text
     assert '| 2 | <font color="#0277bd"><b>■ occupied</b></font> | PB-2 | 40 % |' in text
+
+
+async def test_pump_table_shows_the_last_watering_report(
+    hass: HomeAssistant, fleet: None, dashboard: dict[str, Any]
+) -> None:
+    publish(hass, "pi-1", "event", Event(ts=1_700_000_100.0, type="watering_report", data={
+        "pump": "pump", "volume_ml": 200, "duration": 20, "moisture_before": 28.5, "moisture_after": 41.0,
+        "reason": "moisture"}))
+    await hass.async_block_till_done()
+    assert hass.states.get("event.pi_1_watering").attributes["event_type"] == "watering_report"
+    table = Template(markdown(dashboard, "pumps"), hass).async_render().splitlines()
+    assert table[2].startswith("| **pi-1 Pump** | off |")
+    assert table[2].endswith("| 200 ml | 28.5 → 41.0 % | moisture |")
