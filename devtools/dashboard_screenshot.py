@@ -17,18 +17,15 @@ import asyncio
 import base64
 from contextlib import ExitStack
 import json
-import os
 from pathlib import Path
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
 import aiohttp
 import paho.mqtt.client as mqtt
-import yaml
 
 from devtools.bridges import BridgeProcess
 from devtools.homeassistant import DEMO_INTEGRATIONS, REPO, HomeAssistant
@@ -38,43 +35,6 @@ from hydro_fleet_protocol import NodeConfig, NodeKind, SensorConfig, SensorType,
 DASHBOARD = REPO / "dashboards" / "hydro_fleet.yaml"
 URL_PATH = "hydro-fleet"
 VIEWS = ("fleet", "history", "pumps", "stations")
-
-
-# The frontend asks for every service description; HA validates their feature filters by
-# importing every entity component (camera, tts, assist_satellite...), whose requirements
-# the test venv lacks and hass --skip-pip will not install. These imports need them,
-# pinned as HA 2026.2 pins them; they go to a folder of their own, outside the shared venv.
-EXTRA_REQUIREMENTS = ("PyTurboJPEG==1.8.0", "mutagen==1.47.0", "ha-ffmpeg==3.2.2", "pymicro-vad==1.0.1",
-                      "pyspeex-noise==1.0.2")
-EXTRA_DEPS = Path(os.environ.get("HYDRO_FLEET_CACHE", Path.home() / ".cache" / "hydro-fleet")) / "frontend-deps"
-
-
-def ensure_extra_deps() -> Path:
-    marker = EXTRA_DEPS / ".complete"
-    if not marker.exists():
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(EXTRA_DEPS),
-                        *EXTRA_REQUIREMENTS], check=True)
-        marker.touch()
-    return EXTRA_DEPS
-
-
-class FrontendHomeAssistant(HomeAssistant):
-    """hass with the frontend, which the tests' configuration leaves out."""
-
-    def write_config(self) -> None:
-        super().write_config()
-        path = self.config_dir / "configuration.yaml"
-        path.write_text(path.read_text() + "frontend:\n")
-
-    def start(self, timeout: float = 120.0) -> None:
-        self.write_config()
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [self.python, "-m", "homeassistant", "--config", str(self.config_dir), "--skip-pip"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "PYTHONPATH": str(ensure_extra_deps())},
-        )
-        self.wait_for(lambda: self._reachable(), timeout, "HTTP API to come up")
 
 
 def station_messages() -> list[tuple[str, bytes, bool]]:
@@ -222,8 +182,8 @@ def main() -> int:
             bridge = BridgeProcess(node, broker.port, work / "bridges", interval=5.0)
             bridge.start()
             running.callback(bridge.stop)
-        hass = FrontendHomeAssistant(work / "homeassistant", free_port(), integrations=DEMO_INTEGRATIONS,
-                                     log_level="warning")
+        hass = HomeAssistant(work / "homeassistant", free_port(), integrations=DEMO_INTEGRATIONS,
+                             log_level="warning")
         running.callback(hass.stop)
         hass.start()
         hass.onboard("demo", secrets.token_urlsafe(12))
@@ -237,10 +197,7 @@ def main() -> int:
         # State messages are not retained: send them again now that the entities listen.
         publish(broker.port, [m for m in messages if m[0].endswith("/state")])
         hass.wait_for(lambda: hass.state("sensor.station_ps_001_slot_1_status") == "occupied", 30, "station state")
-        hass.ws_command({"type": "lovelace/dashboards/create", "url_path": URL_PATH, "title": "Hydro Fleet",
-                         "icon": "mdi:sprout", "mode": "storage", "show_in_sidebar": True, "require_admin": False})
-        hass.ws_command({"type": "lovelace/config/save", "url_path": URL_PATH,
-                         "config": yaml.safe_load(DASHBOARD.read_text())})
+        hass.add_dashboard(URL_PATH)
         # One watering, so the pump log and table have something to show.
         hass.call_service("switch", "turn_on", {"entity_id": "switch.pi_2_pump"})
         print(f"Collecting {args.history:.0f} s of readings for the history graphs...", flush=True)
