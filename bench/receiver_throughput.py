@@ -185,7 +185,8 @@ async def measure(args: argparse.Namespace, work: Path, broker: Mosquitto) -> No
             secrets=[SECRET], admin_email=EMAIL, admin_password=PASSWORD, rate_limit_per_minute=100_000,
             port=port, log_level="warning")))
         mqtt = [] if args.no_mqtt else ["--mqtt-host", broker.host, "--mqtt-port", str(broker.port)]
-        receiver = await spawn("-m", "hydro_fleet_receiver", "--options", str(options), "--data-dir",
+        profile = ["-m", "cProfile", "-o", str(args.profile), "-m"] if args.profile else ["-m"]
+        receiver = await spawn(*profile, "hydro_fleet_receiver", "--options", str(options), "--data-dir",
                                str(work / "data"), "--host", "127.0.0.1", *mqtt)
         try:
             url = f"http://127.0.0.1:{port}"
@@ -225,6 +226,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--no-mqtt", action="store_true",
                         help="run the receiver without a broker (outbox kept, not published)")
+    parser.add_argument("--profile", type=Path,
+                        help="run the receiver under cProfile and write its statistics to this file")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
