@@ -1,8 +1,8 @@
 """One SQLite database: stations, slots, power banks, return events, sync log, outbox.
 
-Every accepted request is one ``BEGIN IMMEDIATE ... COMMIT`` that writes the domain rows,
-its sync log row and the MQTT messages it causes (the outbox); the HTTP 200 is sent only
-after that commit returns. WAL with ``synchronous=FULL`` makes each commit durable
+Every accepted request atomically writes the domain rows, its sync log row and the MQTT
+messages it causes (the outbox); the HTTP 200 is sent only after the commit holding them
+returns. WAL with ``synchronous=FULL`` makes each commit durable
 against power loss, not just a process crash.
 
 ``Store`` is synchronous and owned by one thread; ``AsyncStore`` runs it on a single
@@ -142,6 +142,8 @@ class SyncMeta:
 class Outcome:
     response: dict[str, Any]
     outbox_rows: int
+    # ``response`` as JSON, encoded once for the sync log and reused as the HTTP body.
+    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,19 +274,20 @@ class Store:
                                     "station": serial, "node_id": node_id}
         if not applied:
             response["duplicate"] = True
+        answer = json.dumps(response)
         try:
             self.db.execute(
                 "INSERT INTO sync_log(request_id, received, type, station, signature, header_ts, idempotency_key,"
                 " body_sha256, result, response) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (meta.request_id, now, payload.type, serial, meta.signature, meta.header_ts, meta.idempotency_key,
-                 meta.body_sha256, result, json.dumps(response)))
+                 meta.body_sha256, result, answer))
         except sqlite3.IntegrityError as err:
             if "sync_log.signature" in str(err):
                 raise ReplayError from None
             if "sync_log.idempotency_key" in str(err):
                 raise IdempotencyKeyTakenError from None
             raise
-        return Outcome(response, self._queued)
+        return Outcome(response, self._queued, answer.encode())
 
     def _station(self, serial: str, now: float) -> sqlite3.Row:
         """Return the row of a station, creating it on first sight."""
