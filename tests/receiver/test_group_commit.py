@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 import json
 from pathlib import Path
 import sqlite3
@@ -79,7 +80,7 @@ async def test_concurrent_applies_share_commits_and_each_gets_its_answer(tmp_pat
         commits = 0
         original = store.store.apply_batch
 
-        def counting(batch: list[tuple[Payload, SyncMeta]]) -> list[Outcome | Exception]:
+        def counting(batch: Sequence[tuple[Payload, SyncMeta]]) -> list[Outcome | Exception]:
             nonlocal commits
             commits += 1
             return original(batch)
