@@ -23,7 +23,7 @@ _LOGGER = logging.getLogger(__name__)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS samples (id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, seq INTEGER NOT NULL,
                                     readings TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS samples_ts ON samples (ts);
+CREATE INDEX IF NOT EXISTS samples_order ON samples (ts, seq);
 CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL);
 """
 _AGE_CHECK_EVERY = 60.0
