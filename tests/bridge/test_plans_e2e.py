@@ -27,7 +27,7 @@ def reports(rec: Recorder, plan: str) -> list[dict]:
 async def test_each_plan_type_runs_on_the_node_and_reports(mosquitto, tmp_path):
     config = write_config(tmp_path / "bridge.yaml", timezone=TZ, pumps=PUMPS)
     state = tmp_path / "state"
-    fire_at = time.time() + 12
+    fire_at = time.time() + 18  # after the first run and the restart, even on a loaded machine
     local = dt.datetime.fromtimestamp(fire_at, ZoneInfo(TZ)).strftime("%H:%M:%S")
     with BridgeProcess(config, "pi-9", mosquitto.port, interval=0.2) as bridge:
         async with Recorder(mosquitto.port) as rec:
@@ -47,6 +47,7 @@ async def test_each_plan_type_runs_on_the_node_and_reports(mosquitto, tmp_path):
             bad = await rec.command("pi-9", "set_plan", "x1", cmd_id="x", type="time_based", volume_ml=5,
                                     times=["25:00"])
             assert bad["ok"] is False and bad["code"] == "invalid_plan" and "HH:MM" in bad["message"]
+            assert time.time() < fire_at - 3, "too slow: t1 would fire before the restart"
         bridge.stop()
 
     # basic: 50 ml at 6 l/min is 0.5 s of pumping.
