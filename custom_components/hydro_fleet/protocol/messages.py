@@ -80,6 +80,40 @@ class CommandAction(StrEnum):
     IDENTIFY = "identify"
 
 
+class HealthKey(StrEnum):
+    """Keys of ``State.health`` the integration shows as diagnostic sensors (all optional)."""
+
+    UPTIME = "uptime"  # seconds since the bridge started
+    RSSI = "rssi"  # Wi-Fi signal, dBm
+    CPU_TEMPERATURE = "cpu_temperature"  # degC
+    DISK_FREE = "disk_free"  # MB free on the node's data disk
+    BATTERY = "battery"  # %
+    LAST_CALIBRATION = "last_calibration"  # unix seconds of the newest probe calibration
+    FIRMWARE = "firmware"  # text
+
+
+class PlanType(StrEnum):
+    """How a watering plan decides when to water (seed 000's plan kinds, plus off)."""
+
+    OFF = "off"
+    BASIC = "basic"  # volume_ml every check_interval
+    MOISTURE = "moisture"  # volume_ml when moisture < threshold, checked every check_interval, min_pause apart
+    TIME_BASED = "time_based"  # volume_ml at each of times (local "HH:MM" on the node)
+
+
+class EventType(StrEnum):
+    """Event types the integration shows; nodes may send others, which are ignored."""
+
+    WATERING_REPORT = "watering_report"
+    SAFETY_STOP = "safety_stop"
+    CALIBRATION = "calibration"
+    POWER_BANK_RETURNED = "power_bank_returned"
+    PUMP_STARTED = "pump_started"
+    PUMP_STOPPED = "pump_stopped"
+    DUPLICATE_NODE = "duplicate_node"
+    BUFFER_DROPPED = "buffer_dropped"
+
+
 # --- validation helpers ---------------------------------------------------------
 
 
@@ -109,7 +143,7 @@ def _number(data: Mapping[str, Any], key: str, *, required: bool = True, minimum
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ProtocolError(f"field '{where}{key}' must be a number, not {type(value).__name__}")
-    if not math.isfinite(value) or abs(value) > _MAX_ABS_NUMBER:
+    if abs(value) > _MAX_ABS_NUMBER or not math.isfinite(value):  # abs first: isfinite overflows on huge ints
         raise ProtocolError(f"field '{where}{key}' is not a finite number in range: {value!r}")
     if minimum is not None and value < minimum:
         raise ProtocolError(f"field '{where}{key}' must be >= {minimum}, got {value}")
@@ -169,7 +203,7 @@ def _reading(value: Any, where: str) -> Reading:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int | float):
-        if not math.isfinite(value) or abs(value) > _MAX_ABS_NUMBER:
+        if abs(value) > _MAX_ABS_NUMBER or not math.isfinite(value):  # abs first: isfinite overflows on huge ints
             raise ProtocolError(f"reading '{where}' is not a finite number in range: {value!r}")
         return value
     if isinstance(value, str):
@@ -194,7 +228,7 @@ def _readings(data: Mapping[str, Any], key: str, where: str = "") -> dict[str, R
 def _enum[E: StrEnum](enum: type[E], data: Mapping[str, Any], key: str, where: str = "") -> E:
     value = _text(data, key, where=where)
     try:
-        return enum(value)
+        return enum(value or "")
     except ValueError:
         allowed = ", ".join(member.value for member in enum)
         raise ProtocolError(f"field '{where}{key}' is {value!r}, expected one of: {allowed}") from None
@@ -289,6 +323,77 @@ class PumpConfig:
         })
 
 
+_MAX_PLAN_TIMES = 24
+
+
+def _time_of_day(value: Any, where: str) -> str:
+    """A local time of day as zero-padded "HH:MM"."""
+    if not isinstance(value, str) or len(value) != 5 or value[2] != ":" or not (value[:2] + value[3:]).isdigit():
+        raise ProtocolError(f"'{where}' must be a time of day \"HH:MM\", not {str(value)[:20]!r}")
+    if int(value[:2]) > 23 or int(value[3:]) > 59:
+        raise ProtocolError(f"'{where}' is not a valid time of day: {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A watering plan as the node runs it; sent as ``set_plan`` params and reported in state."""
+
+    type: PlanType
+    volume_ml: float | None = None
+    threshold: float | None = None  # moisture %, for PlanType.MOISTURE
+    check_interval: float | None = None  # seconds
+    min_pause: float | None = None  # seconds between two waterings
+    times: tuple[str, ...] = ()  # "HH:MM", for PlanType.TIME_BASED
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "") -> Self:
+        if not isinstance(data, dict):
+            raise ProtocolError(f"'{where or 'plan'}' must be an object")
+        w = f"{where}." if where else ""
+        times = _list(data, "times", where=w, max_items=_MAX_PLAN_TIMES)
+        return cls(
+            type=_enum(PlanType, data, "type", w),
+            volume_ml=_number(data, "volume_ml", required=False, minimum=0, maximum=100_000, where=w),
+            threshold=_number(data, "threshold", required=False, minimum=0, maximum=100, where=w),
+            check_interval=_number(data, "check_interval", required=False, minimum=1, maximum=604_800, where=w),
+            min_pause=_number(data, "min_pause", required=False, minimum=0, maximum=604_800, where=w),
+            times=tuple(sorted({_time_of_day(t, f"{w}times[{i}]") for i, t in enumerate(times)})),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return _compact({
+            "type": str(self.type), "volume_ml": self.volume_ml, "threshold": self.threshold,
+            "check_interval": self.check_interval, "min_pause": self.min_pause, "times": list(self.times),
+        })
+
+
+@dataclass(frozen=True, slots=True)
+class PlanConfig:
+    """A watering plan slot a node has: which pump it drives and the largest volume it accepts."""
+
+    key: str
+    pump: str
+    name: str | None = None
+    max_volume_ml: float = 5000.0
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> Self:
+        if not isinstance(data, dict):
+            raise ProtocolError(f"'{where}' must be an object")
+        w = f"{where}."
+        return cls(
+            key=_key(data, "key", where=w),  # type: ignore[arg-type]
+            pump=_key(data, "pump", where=w),  # type: ignore[arg-type]
+            name=_text(data, "name", required=False, where=w),
+            max_volume_ml=_number(data, "max_volume_ml", required=False, minimum=1, maximum=100_000, where=w)
+            or 5000.0,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return _compact({"key": self.key, "pump": self.pump, "name": self.name, "max_volume_ml": self.max_volume_ml})
+
+
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
     """Discovery: who a node is and what it has (retained on ``<node>/config``)."""
@@ -305,6 +410,7 @@ class NodeConfig:
     sample_interval: float | None = None
     sensors: tuple[SensorConfig, ...] = ()
     pumps: tuple[PumpConfig, ...] = ()
+    plans: tuple[PlanConfig, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -312,7 +418,12 @@ class NodeConfig:
         data = _loads(payload)
         sensors = tuple(SensorConfig.from_dict(s, f"sensors[{i}]") for i, s in enumerate(_list(data, "sensors")))
         pumps = tuple(PumpConfig.from_dict(p, f"pumps[{i}]") for i, p in enumerate(_list(data, "pumps", max_items=32)))
-        for what, items in (("sensors", sensors), ("pumps", pumps)):
+        plans = tuple(PlanConfig.from_dict(p, f"plans[{i}]") for i, p in enumerate(_list(data, "plans", max_items=32)))
+        pump_keys = {p.key for p in pumps}
+        for index, plan in enumerate(plans):
+            if plan.pump not in pump_keys:
+                raise ProtocolError(f"field 'plans[{index}].pump' names no pump of this node: {plan.pump!r}")
+        for what, items in (("sensors", sensors), ("pumps", pumps), ("plans", plans)):
             keys = [item.key for item in items]
             if len(set(keys)) != len(keys):
                 raise ProtocolError(f"field '{what}' has duplicate keys")
@@ -330,6 +441,7 @@ class NodeConfig:
             sample_interval=_number(data, "sample_interval", required=False, minimum=0.01),
             sensors=sensors,
             pumps=pumps,
+            plans=plans,
             extra=_object(data, "extra"),
         )
 
@@ -357,7 +469,7 @@ class NodeConfig:
             "hw_version": self.hw_version, "machine_id": self.machine_id,
             "configuration_url": self.configuration_url, "sample_interval": self.sample_interval,
             "sensors": [s.to_dict() for s in self.sensors], "pumps": [p.to_dict() for p in self.pumps],
-            "extra": self.extra,
+            "plans": [p.to_dict() for p in self.plans], "extra": self.extra,
         })
 
 
@@ -414,11 +526,20 @@ class State:
     problems: dict[str, Reading] = field(default_factory=dict)
     pumps: dict[str, PumpState] = field(default_factory=dict)
     health: dict[str, Reading] = field(default_factory=dict)
+    plans: dict[str, Plan] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, payload: bytes | str) -> Self:
         data = _loads(payload)
         sample = Sample.from_dict(data)
+        plans_raw = _object(data, "plans")
+        if len(plans_raw) > 32:
+            raise ProtocolError("field 'plans' has more than 32 entries")
+        plans: dict[str, Plan] = {}
+        for key, value in plans_raw.items():
+            if not _is_key(key):
+                raise ProtocolError(f"field 'plans' has an invalid key {key[:70]!r}")
+            plans[key] = Plan.from_dict(value, f"plans.{key}")
         pumps_raw = _object(data, "pumps")
         pumps: dict[str, PumpState] = {}
         for key, value in pumps_raw.items():
@@ -427,14 +548,14 @@ class State:
             pumps[key] = PumpState.from_dict(value, f"pumps.{key}")
         return cls(
             ts=sample.ts, seq=sample.seq, readings=sample.readings,
-            problems=_readings(data, "problems"), pumps=pumps, health=_readings(data, "health"),
+            problems=_readings(data, "problems"), pumps=pumps, health=_readings(data, "health"), plans=plans,
         )
 
     def to_dict(self) -> dict[str, Any]:
         return _compact({
             "v": PROTOCOL_VERSION, "ts": self.ts, "seq": self.seq, "readings": self.readings,
             "problems": self.problems, "pumps": {k: p.to_dict() for k, p in self.pumps.items()},
-            "health": self.health,
+            "health": self.health, "plans": {k: p.to_dict() for k, p in self.plans.items()},
         }) | {"readings": self.readings}
 
 

@@ -17,30 +17,10 @@ from enum import StrEnum
 import re
 from typing import Any, Self
 
-from .messages import ProtocolError, _is_key
+from .messages import PlanType, ProtocolError, _is_key
 
 MAX_PLANS = 16
 _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
-
-
-class PlanType(StrEnum):
-    """The three plan types of seed 000."""
-
-    BASIC = "basic"  # water volume_ml once, at start_at (default: when set)
-    MOISTURE = "moisture"  # water volume_ml when moisture < threshold, checked every check_interval
-    TIME_BASED = "time_based"  # water volume_ml at each time of day, in the node's time zone
-
-
-class EventType(StrEnum):
-    """``Event.type`` values a Pi bridge publishes (``pump_started``/``pump_stopped`` predate these)."""
-
-    PUMP_STARTED = "pump_started"
-    PUMP_STOPPED = "pump_stopped"
-    WATERING_REPORT = "watering_report"
-    SAFETY_STOP = "safety_stop"
-    CALIBRATION = "calibration"
-    DUPLICATE_NODE = "duplicate_node"
-    BUFFER_DROPPED = "buffer_dropped"
 
 
 class WateringOutcome(StrEnum):
@@ -108,7 +88,7 @@ class WateringPlan:
         if not isinstance(key, str) or not _is_key(key):
             raise ProtocolError("plan key (the command target) must be a lowercase key")
         raw_type = params.get("type")
-        if raw_type not in {t.value for t in PlanType}:
+        if raw_type not in {PlanType.BASIC, PlanType.MOISTURE, PlanType.TIME_BASED}:
             raise ProtocolError("plan field 'type' must be one of: basic, moisture, time_based")
         plan_type = PlanType(raw_type)
         pump = params.get("pump", "pump")

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 import json
 from typing import Any
 
-from homeassistant.core import HomeAssistant
+from homeassistant.components import mqtt
+from homeassistant.core import HomeAssistant, callback
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.hydro_fleet.const import CONF_PREFIX, DOMAIN
 from hydro_fleet_protocol import (
+    Ack,
+    Command,
     NodeConfig,
     NodeKind,
+    Plan,
+    PlanConfig,
+    PlanType,
     PumpConfig,
     PumpState,
     SensorConfig,
@@ -41,16 +48,24 @@ def node_config(node_id: str = "pi-1", **changes: Any) -> NodeConfig:
             SensorConfig("water_temperature", SensorType.WATER_TEMPERATURE, unit="°C", minimum=-10, maximum=60),
         ),
         pumps=(PumpConfig("pump", name="Pump", max_runtime=30, flow_ml_per_min=600),),
+        plans=(PlanConfig("plan", pump="pump", max_volume_ml=2000),),
     )
     return NodeConfig(**{**{f: getattr(config, f) for f in config.__slots__}, **changes})  # type: ignore[attr-defined]
 
 
-def node_state(seq: int = 1, pump_on: bool = False, **readings: Any) -> State:
+PLAN = Plan(type=PlanType.MOISTURE, volume_ml=250, threshold=35, check_interval=600, min_pause=3600)
+
+
+def node_state(
+    seq: int = 1, pump_on: bool = False, health: dict[str, Any] | None = None, problems: dict[str, Any] | None = None,
+    plans: dict[str, Plan] | None = None, **readings: Any,
+) -> State:
     values = {"tds": 700.0, "ec": 1400.0, "ph": 6.1, "moisture": 45.5, "water_level": 80.0,
               "water_temperature": 21.5} | readings
     return State(ts=1_700_000_000.0 + seq, seq=seq, readings=values,
                  pumps={"pump": PumpState(on=pump_on, until=1_700_000_030.0 if pump_on else None)},
-                 health={"uptime": seq})
+                 health={"uptime": seq} if health is None else health, problems=problems or {},
+                 plans={"plan": PLAN} if plans is None else plans)
 
 
 def publish(hass: HomeAssistant, node_id: str, kind: str, payload: Any) -> None:
@@ -73,3 +88,32 @@ async def online_node(hass: HomeAssistant, node_id: str = "pi-1", **state: Any) 
     publish(hass, node_id, "availability", "online")
     publish(hass, node_id, "state", node_state(**state))
     await hass.async_block_till_done()
+
+
+class FakeNode:
+    """Answers commands the integration publishes, through HA's (mocked) MQTT client.
+
+    The mocked paho client loops every publish back to subscribers, so the command
+    travels the same path it does to a real node.
+    """
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        self.hass = hass
+        self.commands: list[Command] = []
+        self.respond: Callable[[Command], Ack | None] = lambda command: Ack(command.id, ok=True)
+
+    @callback
+    def _on_command(self, msg: mqtt.ReceiveMessage) -> None:
+        command = Command.parse(msg.payload)
+        self.commands.append(command)
+        if (ack := self.respond(command)) is not None:
+            node_id = msg.topic.split("/")[1]
+            self.hass.loop.call_soon(publish, self.hass, node_id, "ack", ack)
+
+
+@pytest.fixture
+async def fake_node(hass: HomeAssistant, setup_integration: MockConfigEntry) -> AsyncIterator[FakeNode]:
+    node = FakeNode(hass)
+    unsubscribe = await mqtt.async_subscribe(hass, "hydro_fleet/+/cmd", node._on_command, encoding=None)
+    yield node
+    unsubscribe()

@@ -1,0 +1,82 @@
+"""What the integration knows of one node, and who listens to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from homeassistant.core import CALLBACK_TYPE, callback
+
+from .protocol import Event, NodeConfig, Plan, State, Topic
+
+type EventListener = Callable[[Event], None]
+
+
+class Section(StrEnum):
+    """The parts of a sample an entity can depend on."""
+
+    READINGS = "readings"  # readings and probe problems
+    PUMPS = "pumps"
+    PLANS = "plans"
+    HEALTH = "health"
+
+
+ALL_SECTIONS = frozenset(Section)
+NO_SECTIONS: frozenset[Section] = frozenset()
+
+
+@dataclass(slots=True, eq=False)
+class Node:
+    """A node's discovery config, its latest report and its confirmed plans."""
+
+    config: NodeConfig
+    topics: Topic
+    online: bool = False
+    state: State | None = None
+    # Plans as the node confirmed them (from its state or a set_plan ack): entities
+    # show these, never what a user asked for but the node has not accepted.
+    plans: dict[str, Plan] = field(default_factory=dict)
+    # Health keys the node has reported: their diagnostic sensors exist from then on.
+    health_keys: frozenset[str] = frozenset()
+    _listeners: list[tuple[Callable[[], None], frozenset[Section]]] = field(default_factory=list)
+    _event_listeners: list[EventListener] = field(default_factory=list)
+
+    @property
+    def node_id(self) -> str:
+        return self.config.node_id
+
+    @property
+    def available(self) -> bool:
+        return self.online
+
+    @callback
+    def async_add_listener(
+        self, listener: Callable[[], None], sections: frozenset[Section] = ALL_SECTIONS
+    ) -> CALLBACK_TYPE:
+        """Call ``listener`` when one of ``sections`` of a sample changes, and on availability or config changes."""
+        entry = (listener, sections)
+        self._listeners.append(entry)
+        return lambda: self._listeners.remove(entry)
+
+    @callback
+    def async_add_event_listener(self, listener: EventListener) -> CALLBACK_TYPE:
+        """Call ``listener`` with every event the node sends."""
+        self._event_listeners.append(listener)
+        return lambda: self._event_listeners.remove(listener)
+
+    @callback
+    def async_notify(self, changed: frozenset[Section] | None = None) -> None:
+        """Tell the entities; ``changed`` (the parts of a sample that changed) skips the rest.
+
+        A node resends every value every few seconds and most do not change: an entity
+        that only shows readings is not even called when only the pumps changed.
+        """
+        for listener, sections in list(self._listeners):
+            if changed is None or sections & changed:
+                listener()
+
+    @callback
+    def async_notify_event(self, event: Event) -> None:
+        for listener in list(self._event_listeners):
+            listener(event)

@@ -1,0 +1,46 @@
+"""The hydro_fleet.run_pump action and pump command errors."""
+
+from __future__ import annotations
+
+from unittest.mock import patch
+
+from homeassistant.const import ATTR_ENTITY_ID
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+import pytest
+
+from custom_components.hydro_fleet.const import DOMAIN
+from hydro_fleet_protocol import CommandAction
+
+from .conftest import FakeNode, online_node
+
+
+async def test_run_pump_sends_the_duration(hass: HomeAssistant, fake_node: FakeNode) -> None:
+    await online_node(hass)
+    await hass.services.async_call(
+        DOMAIN, "run_pump", {ATTR_ENTITY_ID: "switch.pi_1_pump", "duration": 20}, blocking=True
+    )
+    command = fake_node.commands[-1]
+    assert (command.action, command.target, command.params) == (CommandAction.PUMP_ON, "pump", {"duration": 20.0})
+
+
+async def test_run_pump_refuses_more_than_the_max_runtime(hass: HomeAssistant, fake_node: FakeNode) -> None:
+    await online_node(hass)
+    with pytest.raises(ServiceValidationError) as info:
+        await hass.services.async_call(
+            DOMAIN, "run_pump", {ATTR_ENTITY_ID: "switch.pi_1_pump", "duration": 45}, blocking=True
+        )
+    assert info.value.translation_key == "duration_over_max_runtime"
+    assert info.value.translation_placeholders == {
+        "entity": "switch.pi_1_pump", "duration": "45", "max_runtime": "30"
+    }
+    assert fake_node.commands == []
+
+
+async def test_a_command_without_ack_times_out_with_a_clear_error(hass: HomeAssistant, fake_node: FakeNode) -> None:
+    await online_node(hass)
+    fake_node.respond = lambda command: None
+    with patch("custom_components.hydro_fleet.fleet.COMMAND_TIMEOUT", 0.01), pytest.raises(HomeAssistantError) as info:
+        await hass.services.async_call("switch", "turn_on", {ATTR_ENTITY_ID: "switch.pi_1_pump"}, blocking=True)
+    assert info.value.translation_key == "command_timeout"
+    assert str(info.value) == "Node pi-1 did not answer the pump_on command in time. Is it online?"
