@@ -34,6 +34,7 @@ from hydro_fleet_protocol import (
     EventType,
     NodeConfig,
     NodeKind,
+    PlanConfig,
     ProtocolError,
     PumpConfig,
     PumpState,
@@ -91,7 +92,7 @@ class Bridge:
         self.queue = SampleQueue(queue_path(state_dir), max_rows=config.buffer.max_rows,
                                  max_days=config.buffer.max_days, on_drop=self._buffer_dropped)
         self.health = Health(state_dir, __version__)
-        self.plans = PlanRunner(state_dir, self, config.tz, on_change=self._plans_changed)
+        self.plans = PlanRunner(state_dir, self, config.tz)
         self.notifier = notifier or Notifier()
         self._client: aiomqtt.Client | None = None
         # seq starts at the time in deciseconds, so it keeps increasing across restarts (queued samples
@@ -130,9 +131,18 @@ class Bridge:
                 PumpConfig(key=p.key, name=p.name, max_runtime=p.max_runtime, flow_ml_per_min=p.flow_ml_per_min)
                 for p in self.config.pumps
             ),
-            extra={"plans": self.plans.describe(), "timezone": self.config.timezone,
-                   "water_low_pct": self.config.water_low_pct},
+            plans=tuple(
+                PlanConfig(key=slot.key, pump=slot.pump, name=slot.name,
+                           max_volume_ml=self._max_volume(slot.pump))
+                for slot in self.config.effective_plan_slots
+            ),
+            extra={"timezone": self.config.timezone, "water_low_pct": self.config.water_low_pct},
         )
+
+    def _max_volume(self, pump_key: str) -> float:
+        """The most one run can pump: flow over max runtime (a larger plan volume is clipped)."""
+        pump = self.config.pump(pump_key)
+        return round(pump.flow_ml_per_min * pump.max_runtime / 60.0, 1) if pump else 5000.0
 
     def water_is_low(self, readings: dict[str, Reading]) -> bool:
         """Dry-run protection's test: the analog level under the limit, or the float switch low.
@@ -210,6 +220,7 @@ class Bridge:
             problems=dict(snapshot.problems),
             pumps={p.key: PumpState(on=p.is_on, until=p.until) for p in self.pumps},
             health=health,
+            plans=self.plans.reported([slot.key for slot in self.config.effective_plan_slots]),
         )
         self._last_state = state
         return state
@@ -509,7 +520,8 @@ class Bridge:
         if command.target is None:
             return Ack(command.id, ok=False, code="invalid_plan", message="set_plan needs a target (the plan key)")
         try:
-            result = self.plans.set_plan(command.target, command.params)
+            slot = next((s for s in self.config.effective_plan_slots if s.key == command.target), None)
+            result = self.plans.set_plan(command.target, command.params, slot.pump if slot else "pump")
         except ProtocolError as err:
             return Ack(command.id, ok=False, code="invalid_plan", message=str(err))
         except KeyError as err:
@@ -548,10 +560,6 @@ class Bridge:
     def _buffer_dropped(self, count: int) -> None:
         self.emit(EventType.BUFFER_DROPPED, {"dropped": count, "max_rows": self.config.buffer.max_rows,
                                              "max_days": self.config.buffer.max_days})
-
-    def _plans_changed(self) -> None:
-        if self._connected:
-            self._spawn(self._publish(self.topics.config, encode(self.discovery()), retain=True))
 
     def _on_pump_change(self, change: PumpChange) -> None:
         self.emit(EventType.PUMP_STARTED if change.on else EventType.PUMP_STOPPED,

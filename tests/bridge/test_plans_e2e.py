@@ -43,7 +43,9 @@ async def test_each_plan_type_runs_on_the_node_and_reports(mosquitto, tmp_path):
                                       volume_ml=30, times=[local], settle_seconds=0.3))["ok"]
             moisture = (await rec.wait_for("event", lambda m: m["type"] == "watering_report"
                                           and m["data"]["plan"] == "m1", timeout=10))["data"]
-            discovery = await rec.wait_for("config", lambda m: len(m.get("extra", {}).get("plans", [])) == 3)
+            discovery = await rec.wait_for("config")
+            # The integration's shape: slots in discovery, the plans as run in every state.
+            reported = await rec.wait_for("state", lambda m: len(m.get("plans", {})) == 6)
             bad = await rec.command("pi-9", "set_plan", "x1", cmd_id="x", type="time_based", volume_ml=5,
                                     times=["25:00"])
             assert bad["ok"] is False and bad["code"] == "invalid_plan" and "HH:MM" in bad["message"]
@@ -56,8 +58,13 @@ async def test_each_plan_type_runs_on_the_node_and_reports(mosquitto, tmp_path):
     assert 0.4 < basic["duration"] < 1.0 and 40 <= basic["volume_ml"] <= 100
     assert basic["water_level_after"] < basic["water_level_before"]
     assert moisture["outcome"] == "ok" and "below 99" in moisture["reason"]
-    assert {p["key"]: p["type"] for p in discovery["extra"]["plans"]} == {"b1": "basic", "m1": "moisture",
-                                                                          "t1": "time_based"}
+    assert [(p["key"], p["pump"]) for p in discovery["plans"]] == [("plan", "pump"), ("p2_plan", "p2"),
+                                                                    ("p3_plan", "p3")]
+    assert discovery["plans"][0]["max_volume_ml"] == 3000  # 6 l/min for at most 30 s
+    assert reported["plans"]["plan"] == {"type": "off"}
+    assert reported["plans"]["m1"] == {"type": "moisture", "volume_ml": 100, "threshold": 99, "check_interval": 0.5,
+                                    "min_pause": 3600}
+    assert reported["plans"]["t1"]["times"] == [local[:5]]
 
     # The broker goes away (HA with it) and the bridge restarts: plans come from disk and still run.
     mosquitto.stop()

@@ -64,3 +64,18 @@ def test_event_and_outcome_names_are_stable():
                                             "calibration", "duplicate_node", "buffer_dropped", "power_bank_returned"}
     assert [o.value for o in WateringOutcome] == ["ok", "skipped_low_water", "skipped_busy", "stopped_safety",
                                                   "failed"]
+
+
+def test_the_integrations_plan_is_accepted_and_reported_back():
+    from hydro_fleet_protocol import Plan
+
+    sent = Plan(type=PlanType.MOISTURE, volume_ml=250, threshold=35, check_interval=600, min_pause=3600)
+    plan = WateringPlan.from_params("plan", sent.to_dict() | {"pump": "pump"})
+    assert plan.threshold_pct == 35
+    assert Plan.from_dict(plan.to_plan().to_dict()) == sent
+    basic = WateringPlan.from_params("plan", Plan(type=PlanType.BASIC, volume_ml=100, check_interval=3600).to_dict())
+    assert basic.check_interval == 3600  # Plan's basic repeats every check_interval
+    timed = WateringPlan.from_params("plan", {"type": "time_based", "volume_ml": 5, "times": ["07:00:30"]})
+    assert timed.to_plan().times == ("07:00",)  # reported to the minute, as Plan allows
+    off = WateringPlan.from_params("plan", {"type": "basic", "volume_ml": 5, "enabled": False})
+    assert off.to_plan() == Plan(type=PlanType.OFF)
