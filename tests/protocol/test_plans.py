@@ -4,8 +4,6 @@ import pytest
 
 from hydro_fleet_protocol import (
     EventType,
-    NodeConfig,
-    NodeKind,
     PlanType,
     ProtocolError,
     WateringOutcome,
@@ -52,11 +50,13 @@ def test_bad_plans_name_the_field(key, params, message):
         WateringPlan.from_params(key, params)
 
 
-def test_plans_ride_in_node_config_extra():
-    plan = WateringPlan.from_params("b1", {"type": "basic", "volume_ml": 50})
-    config = NodeConfig(node_id="pi-1", kind=NodeKind.PI, name="pi-1", extra={"plans": [plan.to_dict()]})
-    parsed = NodeConfig.parse(encode(config))
-    assert [WateringPlan.from_dict(p) for p in parsed.extra["plans"]] == [plan]
+def test_plans_round_trip_through_a_state():
+    from hydro_fleet_protocol import State
+
+    plan = WateringPlan.from_params("b1", {"type": "basic", "volume_ml": 50, "check_interval": 3600})
+    state = State(ts=1.0, seq=1, readings={}, plans={"b1": plan.to_plan()})
+    parsed = State.parse(encode(state))
+    assert WateringPlan.from_params("b1", parsed.plans["b1"].to_dict()) == plan
 
 
 def test_event_and_outcome_names_are_stable():

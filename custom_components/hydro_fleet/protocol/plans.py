@@ -3,11 +3,11 @@
 Additive only: new command params, event types and health keys; no existing field
 changes meaning. Documented in ``docs/bridge.md`` ("Protocol additions").
 
-- ``set_plan``: ``target`` is the plan key, ``params`` a ``WateringPlan`` dict
-  (``WateringPlan.to_params``) or ``{"delete": true}``.
+- ``set_plan``: ``target`` is the plan key (a slot of ``NodeConfig.plans``), ``params``
+  the integration's ``Plan.to_dict()`` or a fuller ``WateringPlan.to_params()``;
+  ``{"type": "off"}`` or ``{"delete": true}`` clears it. The node reports plans as
+  ``Plan`` (``WateringPlan.to_plan``) in every ``State.plans`` and in the ack.
 - ``calibrate``: ``target`` is the probe; params per probe in ``CALIBRATE_PARAMS``.
-- The node lists its plans in ``NodeConfig.extra["plans"]`` (list of plan dicts with
-  ``key``), republished (retained) whenever they change.
 """
 
 from __future__ import annotations
