@@ -50,7 +50,7 @@ from .calibration import CalibrationStore
 from .config import BridgeConfig
 from .health import Health
 from .identity import IdentityCheck, machine_id
-from .plans import PlanRunner
+from .plans import PlanRejected, PlanRunner, plan_slots
 from .probes import CalibrationError
 from .pumps import PumpBank, PumpChange
 from .sdnotify import Notifier
@@ -91,7 +91,8 @@ class Bridge:
         self.queue = SampleQueue(queue_path(state_dir), max_rows=config.buffer.max_rows,
                                  max_days=config.buffer.max_days, on_drop=self._buffer_dropped)
         self.health = Health(state_dir, __version__)
-        self.plans = PlanRunner(state_dir, self, config.tz, on_change=self._plans_changed)
+        self.plans = PlanRunner(state_dir, self, plan_slots(config.pumps), config.tz,
+                                settle_seconds=config.plan_settle_seconds)
         self.notifier = notifier or Notifier()
         self._client: aiomqtt.Client | None = None
         # seq starts at the time in deciseconds, so it keeps increasing across restarts (queued samples
@@ -127,7 +128,8 @@ class Bridge:
                 PumpConfig(key=p.key, name=p.name, max_runtime=p.max_runtime, flow_ml_per_min=p.flow_ml_per_min)
                 for p in self.config.pumps
             ),
-            extra={"plans": self.plans.describe(), "timezone": self.config.timezone,
+            plans=tuple(self.plans.slots.values()),
+            extra={"timezone": self.config.timezone,
                    "water_low_pct": self.config.water_low_pct},
         )
 
@@ -207,6 +209,7 @@ class Bridge:
             problems=dict(snapshot.problems),
             pumps={p.key: PumpState(on=p.is_on, until=p.until) for p in self.pumps},
             health=health,
+            plans=self.plans.reported(),
         )
         self._last_state = state
         return state
@@ -491,15 +494,13 @@ class Bridge:
         return Ack(command.id, ok=True)
 
     def _set_plan(self, command: Command) -> Ack:
-        if command.target is None:
-            return Ack(command.id, ok=False, code="invalid_plan", message="set_plan needs a target (the plan key)")
         try:
-            result = self.plans.set_plan(command.target, command.params)
-        except ProtocolError as err:
-            return Ack(command.id, ok=False, code="invalid_plan", message=str(err))
-        except KeyError as err:
-            return Ack(command.id, ok=False, code="unknown_plan", message=str(err.args[0]))
-        return Ack(command.id, ok=True, result=result)
+            plan = self.plans.set_plan(command.target, command.params)
+        except PlanRejected as err:
+            _LOGGER.warning("set_plan %s refused: %s", command.target, err.message)
+            return Ack(command.id, ok=False, code=err.code, message=err.message)
+        # The state published before this ack carries the plan too (State.plans).
+        return Ack(command.id, ok=True, result={"plan": plan.to_dict()})
 
     def _calibrate(self, command: Command) -> Ack:
         probe = command.target or ""
@@ -531,10 +532,6 @@ class Bridge:
     def _buffer_dropped(self, count: int) -> None:
         self.emit(EventType.BUFFER_DROPPED, {"dropped": count, "max_rows": self.config.buffer.max_rows,
                                              "max_days": self.config.buffer.max_days})
-
-    def _plans_changed(self) -> None:
-        if self._connected:
-            self._spawn(self._publish(self.topics.config, encode(self.discovery()), retain=True))
 
     def _on_pump_change(self, change: PumpChange) -> None:
         self.emit(EventType.PUMP_STARTED if change.on else EventType.PUMP_STOPPED,

@@ -64,6 +64,9 @@ class PumpSettings(_Strict):
     active_high: bool = True
     max_runtime: float = Field(30.0, gt=0, le=3600)
     flow_ml_per_min: float = Field(600.0, gt=0)
+    # The largest volume a watering plan of this pump may ask for; default: what the pump
+    # delivers in max_runtime (a bigger plan would be clipped every time).
+    max_plan_volume_ml: float | None = Field(None, ge=1, le=100_000)
 
 
 class AnalogInput(_Strict):
@@ -182,6 +185,9 @@ class BridgeConfig(_Strict):
     timezone: str = "UTC"
     # Below this water level (%) a pump does not start, and a running one stops.
     water_low_pct: float = Field(5.0, ge=0, le=100)
+    # After a plan's pump stops, wait this long for the water to reach the moisture probe
+    # before reading the "after" values of the watering report.
+    plan_settle_seconds: float = Field(30.0, ge=0, le=3600)
     probes: ProbeSettings = ProbeSettings()
     buffer: BufferSettings = BufferSettings()
     # Where the machine id comes from (duplicate node id detection); tests point it elsewhere.
@@ -202,6 +208,9 @@ class BridgeConfig(_Strict):
         keys = [p.key for p in pumps]
         if len(keys) != len(set(keys)):
             raise ValueError("pump keys must be unique")
+        # With several pumps each plan slot is "<pump key>_plan", and a protocol key has at most 64 characters.
+        if len(keys) > 1 and any(len(key) > 59 for key in keys):
+            raise ValueError("with several pumps, pump keys must be at most 59 characters (plan slots add '_plan')")
         return pumps
 
     @property
