@@ -32,7 +32,7 @@ from hydro_fleet_protocol import encode  # isort: skip
 
 P1_NODES = 20
 P1_ROUNDS = 40
-P2_NODES = 1000
+P2_NODES = int(os.environ.get("BENCH_NODES", "1000"))
 P2_SAMPLE_INTERVAL = 10.0
 P2_STEADY_SECONDS = 30.0
 
@@ -128,6 +128,11 @@ async def test_p1_with_recorder(recorder_mock: Recorder, hass: HomeAssistant, mq
 
 
 async def _p2(hass: HomeAssistant, label: str) -> None:
+    if os.environ.get("BENCH_PROFILE_START"):
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     started = time.perf_counter()
     entry = await _setup_fleet(hass)
     # What the broker hands over on subscribe (retained config and availability) plus a first sample.
@@ -140,6 +145,11 @@ async def _p2(hass: HomeAssistant, label: str) -> None:
     enabled = [e for e in entities if e.disabled_by is None]
     available = [e for e in enabled if (s := hass.states.get(e.entity_id)) and s.state != "unavailable"]
     to_available = time.perf_counter() - started
+    if os.environ.get("BENCH_PROFILE_START"):
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
     assert len(available) == len(enabled)
     sensors = sum(1 for e in enabled if e.entity_id.endswith(("_tds", "_ec", "_ph", "_moisture", "_water_level",
                                                               "_water_temperature")))

@@ -103,6 +103,9 @@ class Bridge:
         self._last_sample_at = time.monotonic()
         self._background: set[asyncio.Task[Any]] = set()
         self._live: set[asyncio.Task[Any]] = set()
+        # Published but not yet acknowledged; whatever is left here when that ends goes to the queue.
+        self._unsent: dict[int, State] = {}
+        self._unsent_events: dict[int, tuple[str, bytes]] = {}
         self._queued = asyncio.Event()
         self.duplicate_of: str | None = None
         self._water_low_latched = False
@@ -242,31 +245,41 @@ class Bridge:
         return True
 
     async def _publish_or_keep(self, topic: str, payload: bytes) -> None:
-        delivered = False
-        try:
-            delivered = await self._publish(topic, payload)
-        finally:
-            if not delivered:
-                self.queue.put_message(topic, payload)
-                self._queued.set()
+        key = id(payload)
+        self._unsent_events[key] = (topic, payload)
+        if await self._publish(topic, payload):
+            self._unsent_events.pop(key, None)
+        else:
+            self._keep_event(key)
+
+    def _keep_event(self, key: int) -> None:
+        message = self._unsent_events.pop(key, None)
+        if message is not None:
+            self.queue.put_message(*message)
+            self._queued.set()
 
     def _deliver(self, state: State) -> None:
         """Publish a sample live, or queue it (broker down, or it did not acknowledge)."""
         if not self._connected:
             self._enqueue(state)
             return
+        # Registered before the task exists: a task cancelled before its first step never runs its
+        # own cleanup, so the sample's fate must not depend on it.
+        self._unsent[state.seq] = state
         task = asyncio.get_running_loop().create_task(self._publish_live(state))
         self._live.add(task)
         task.add_done_callback(self._live.discard)
 
     async def _publish_live(self, state: State) -> None:
-        delivered = False
-        try:
-            delivered = await self._publish(self.topics.state, encode(state))
-        finally:
-            # Also on cancellation (the connection dropped): the sample is queued, never lost.
-            if not delivered:
-                self._enqueue(state)
+        if await self._publish(self.topics.state, encode(state)):
+            self._unsent.pop(state.seq, None)
+        else:
+            self._keep_unsent(state.seq)
+
+    def _keep_unsent(self, seq: int) -> None:
+        state = self._unsent.pop(seq, None)
+        if state is not None:
+            self._enqueue(state)
 
     def _enqueue(self, state: State) -> None:
         self.queue.put(Sample(ts=state.ts, seq=state.seq, readings=state.readings))
@@ -364,6 +377,8 @@ class Bridge:
         """The connection is gone: unacknowledged live samples go to the queue now, in order."""
         for task in list(self._live):
             task.cancel()
+        for seq in sorted(self._unsent):
+            self._keep_unsent(seq)
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         """Backfill the queue oldest first, in batches, deleting only what the broker acknowledged.
@@ -567,6 +582,10 @@ class Bridge:
             for task in list(self._background) + list(self._live):
                 task.cancel()
             await asyncio.gather(*self._background, *self._live, return_exceptions=True)
+            for seq in sorted(self._unsent):  # samples and events whose publish never finished
+                self._keep_unsent(seq)
+            for key in list(self._unsent_events):
+                self._keep_event(key)
             self._worker.shutdown(wait=True)
             self.sensors.close()
             self.queue.close()

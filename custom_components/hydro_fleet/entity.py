@@ -37,7 +37,12 @@ class HydroFleetEntity(Entity):
         return self.node.available
 
     async def async_added_to_hass(self) -> None:
+        # Entities are added in batches: a sample may have come between creation and now.
+        self._refresh()
         self.async_on_remove(self.node.async_add_listener(self._handle_node_update, self._sections))
+
+    def _refresh(self) -> None:
+        """Recompute what the entity caches from the node (sensors cache their value)."""
 
     async def async_will_remove_from_hass(self) -> None:
         self.fleet.created_entities.discard((self.platform.domain, self._attr_unique_id or ""))
@@ -70,6 +75,17 @@ def async_setup_node_platform(
 ) -> None:
     """Add a platform's entities for every node, now and whenever one is discovered or changes."""
     fleet = entry.runtime_data
+    # Nodes discovered in one burst (the broker hands over every retained config at once
+    # on subscribe) are added in one call per platform: HA adds a batch far faster than
+    # a thousand small ones.
+    pending: list[HydroFleetEntity] = []
+
+    @callback
+    def flush() -> None:
+        batch = pending.copy()
+        pending.clear()
+        if batch:
+            async_add_entities(batch)
 
     @callback
     def add_node(node: Node) -> None:
@@ -80,7 +96,9 @@ def async_setup_node_platform(
                 fleet.created_entities.add(marker)
                 new.append(entity)
         if new:
-            async_add_entities(new)
+            if not pending:
+                hass.loop.call_soon(flush)
+            pending.extend(new)
 
     for node in list(fleet.nodes.values()):
         add_node(node)
