@@ -115,9 +115,10 @@ class PlanRunner:
         data = read_json(self.path)
         if "plans" in data and "slots" not in data:
             # The first bridge release stored plans under free-form keys with other fields; they do
-            # not map onto slots reliably, so they are dropped (once: the next save rewrites the file).
+            # not map onto slots reliably, so they are dropped, and the file rewritten so this is said once.
             _LOGGER.warning("ignoring %d plan(s) stored in the old plans.json format; set them again from "
                             "Home Assistant", len(data.get("plans") or {}))
+            self._save()
             return
         for key, raw in (data.get("slots") or {}).items():
             if key not in self.slots:

@@ -157,10 +157,12 @@ def test_plans_survive_a_restart_and_the_old_format_is_dropped_with_one_line(tmp
         bridge.plans.set_plan("plan", {"type": "time_based", "volume_ml": 80, "times": ["19:30", "07:00"]})
     finally:
         close(bridge)
+    caplog.clear()
     again = build(tmp_path)
     try:
         assert again.plans.reported() == {"plan": Plan(type=PlanType.TIME_BASED, volume_ml=80,
                                                        times=("07:00", "19:30"))}
+        assert not [r for r in caplog.records if "old plans.json" in r.message], "said once, not at every start"
     finally:
         close(again)
 
