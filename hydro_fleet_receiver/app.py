@@ -149,12 +149,14 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def _sweep_stale(ctx: Context) -> None:
-    """Mark stations not heard from for ``station_timeout`` offline, now and then."""
+    """Now and then: mark stations not heard from for ``station_timeout`` offline, and
+    drop sync log rows past their retention."""
     interval = max(1.0, min(60.0, ctx.options.station_timeout / 4))
     while True:
         await asyncio.sleep(interval)
         try:
             stale = await ctx.store.mark_stale(ctx.options.station_timeout)
+            await ctx.store.prune()
         except sqlite3.Error:
             _LOGGER.exception("liveness sweep failed; trying again in %.0f s", interval)
             continue

@@ -35,6 +35,9 @@ from .nodes import RETURNED_EVENT, station_config, station_node_id, station_read
 from .schema import FullSync, Payload, ReturnedSync
 
 SCHEMA_VERSION = 1
+# Sync log rows are kept this long (an audit trail, and Idempotency-Key answers); replay
+# protection only needs the timestamp window, which is at most an hour.
+SYNC_LOG_DAYS = 30
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stations(
@@ -92,6 +95,7 @@ CREATE TABLE IF NOT EXISTS sync_log(
     response TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sync_log_header_ts ON sync_log(header_ts);
+CREATE INDEX IF NOT EXISTS sync_log_received ON sync_log(received);
 CREATE TABLE IF NOT EXISTS outbox(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     topic TEXT NOT NULL,
@@ -343,6 +347,11 @@ class Store:
             return [row["node_id"] for row in rows]
         return self._tx(work)
 
+    def prune(self, now: float) -> int:
+        """Drop sync log rows older than ``SYNC_LOG_DAYS``; return how many went."""
+        cutoff = now - SYNC_LOG_DAYS * 86400
+        return self._tx(lambda: self.db.execute("DELETE FROM sync_log WHERE received < ?", (cutoff,)).rowcount)
+
     # --- outbox -----------------------------------------------------------------------
 
     def outbox_batch(self, limit: int = 100) -> list[OutboxRow]:
@@ -414,6 +423,9 @@ class AsyncStore:
 
     async def mark_stale(self, max_silence: float) -> list[str]:
         return await self._run(self.store.mark_stale, time.time(), max_silence)
+
+    async def prune(self) -> int:
+        return await self._run(self.store.prune, time.time())
 
     async def outbox_batch(self, limit: int = 100) -> list[OutboxRow]:
         return await self._run(self.store.outbox_batch, limit)

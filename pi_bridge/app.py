@@ -526,7 +526,9 @@ class Bridge:
             return Ack(command.id, ok=False, code="unknown_probe", message=message)
         try:
             volts = self.sensors.volts(probe)
-            temperature = self.sensors.temperature_or_default()
+            # The latest sample's temperature: reading a DS18B20 again would block the loop ~750 ms.
+            last = self._last_snapshot.readings.get("water_temperature") if self._last_snapshot else None
+            temperature = float(last) if isinstance(last, int | float) else self.sensors.temperature_or_default()
             result = self.calibration.calibrate(probe, command.params, volts, temperature)
         except CalibrationError as err:
             _LOGGER.warning("calibration of %s rejected: %s", probe, err)

@@ -104,6 +104,7 @@ def test_translations_cover_every_option() -> None:
 def test_addon_manifest_rules() -> None:
     config = _config()
     assert config["services"] == ["mqtt:need"]
+    assert config["init"] is False  # s6-overlay v3 in the base image must be PID 1
     assert set(config["arch"]) == {"aarch64", "amd64"}
     assert "ssl" in config["map"]
     # Keys at their default value are noise the add-on linter flags.

@@ -166,5 +166,9 @@ def test_silent_station_goes_offline_and_comes_back(tmp_path: Path) -> None:
         topics = [r.topic.rsplit("/", 1)[1] for r in store.outbox_batch(100)]
         assert topics[-3:] == ["event", "availability", "state"]
         assert store.outbox_batch(100)[-2].payload == b"online"
+        # Sync log retention: rows older than 30 days go, newer ones stay.
+        assert store.prune(now + 30 * 86400 - 50) == 1  # only the first sync, received at now - 100
+        assert store.prune(now + 30 * 86400 + 10) == 1
+        assert store.db.execute("SELECT COUNT(*) FROM stations").fetchone()[0] == 1
     finally:
         store.close()
