@@ -40,11 +40,13 @@ P2_STEADY_SECONDS = 30.0
 @pytest.fixture(autouse=True)
 def production_log_level() -> Iterator[None]:
     """The harness logs at DEBUG; HA runs at WARNING, and MQTT's per-message debug line would dominate."""
-    root = logging.getLogger()
-    previous = root.level
-    root.setLevel(logging.WARNING)
+    loggers = [logging.getLogger(), logging.getLogger("sqlalchemy.engine")]  # the harness echoes SQL
+    previous = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
     yield
-    root.setLevel(previous)
+    for logger, level in zip(loggers, previous, strict=True):
+        logger.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

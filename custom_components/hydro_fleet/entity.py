@@ -30,7 +30,12 @@ class HydroFleetEntity(Entity):
         self.key = key
         # <node>_<key> for what the node announces, <node>_<key>_<aspect> for what we derive.
         self._attr_unique_id = f"{node.node_id}_{key}" if aspect is None else f"{node.node_id}_{key}_{aspect}"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, node.node_id)})
+        if (device := fleet.devices.get(node.node_id)) is not None:
+            # Linking the registered device directly spares HA a device registry
+            # get-or-create per entity (a third of the start-up time of a big fleet).
+            self.device_entry = device
+        else:
+            self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, node.node_id)})
 
     @property
     def available(self) -> bool:

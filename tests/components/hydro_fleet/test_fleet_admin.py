@@ -94,3 +94,17 @@ async def test_health_sensors_appear_when_reported_and_are_diagnostic(
     publish(hass, "pi-1", "availability", "offline")
     await hass.async_block_till_done()
     assert hass.states.get("sensor.pi_1_cpu_temperature").state == STATE_UNAVAILABLE
+
+
+async def test_a_discovery_update_renames_the_device_and_its_entities(
+    hass: HomeAssistant, setup_integration: MockConfigEntry
+) -> None:
+    await online_node(hass)
+    publish(hass, "pi-1", "config", node_config(name="Greenhouse", sw_version="0.2.0"))
+    publish(hass, "pi-1", "state", node_state(seq=2, ph=6.3))
+    await hass.async_block_till_done()
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "pi-1")})
+    assert (device.name, device.sw_version) == ("Greenhouse", "0.2.0")
+    state = hass.states.get("sensor.pi_1_ph")
+    assert state.attributes["friendly_name"] == "Greenhouse pH"
+    assert er.async_get(hass).async_get("sensor.pi_1_ph").device_id == device.id
