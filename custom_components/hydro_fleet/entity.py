@@ -87,7 +87,17 @@ def async_setup_node_platform(
 
     @callback
     def flush() -> None:
-        batch = pending.copy()
+        batch = []
+        for entity in pending:
+            if entity.device_entry is not None:
+                # The node may have been removed (its device with it) or re-registered since the
+                # entity was made: HA refuses an entity whose device is gone ("Device ... does not exist").
+                current = fleet.devices.get(entity.node.node_id)
+                if current is None:
+                    fleet.created_entities.discard((platform, entity.unique_id or ""))
+                    continue
+                entity.device_entry = current
+            batch.append(entity)
         pending.clear()
         if batch:
             async_add_entities(batch)
