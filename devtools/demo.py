@@ -13,6 +13,7 @@ import secrets
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 from types import FrameType
@@ -20,6 +21,7 @@ from types import FrameType
 from devtools.bridges import BridgeProcess
 from devtools.homeassistant import DEMO_INTEGRATIONS, REPO, HomeAssistant
 from devtools.mosquitto import Mosquitto, free_port
+from devtools.receiver import ReceiverProcess
 
 
 def _port_is_free(port: int) -> bool:
@@ -33,6 +35,15 @@ def _port_is_free(port: int) -> bool:
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def main() -> int:
@@ -54,6 +65,11 @@ def main() -> int:
     nodes = [f"pi-{n}" for n in range(1, args.nodes + 1)]
     bridges = [BridgeProcess(node, broker.port, workdir / "bridges", interval=args.interval) for node in nodes]
     username, password = "demo", secrets.token_urlsafe(12)
+    # The add-on's receiver as a plain process, and a simulated Java gateway posting signed
+    # syncs of two charging stations to it, exactly as the real gateway does.
+    gateway_secret, gateway_password = secrets.token_urlsafe(32), secrets.token_urlsafe(12)
+    receiver = ReceiverProcess(workdir / "receiver", secrets=[gateway_secret], email="gateway@example.com",
+                               password=gateway_password, broker_port=broker.port)
 
     with ExitStack() as running:
         try:
@@ -65,6 +81,16 @@ def main() -> int:
             for bridge in bridges:
                 bridge.start()
                 running.callback(bridge.stop)
+            print(f"Starting the add-on receiver on {receiver.url} and a simulated gateway with two stations")
+            running.callback(receiver.stop)
+            receiver.start()
+            gateway_log = (workdir / "gateway.log").open("ab")
+            gateway = subprocess.Popen(
+                [sys.executable, "-m", "devtools.gateway_sim", "--url", receiver.url, "--email", "gateway@example.com",
+                 "--password", gateway_password, "--secret", gateway_secret, "--interval", str(args.interval)],
+                stdout=gateway_log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
+            )
+            running.callback(_stop_process, gateway)
             print(f"Starting Home Assistant on http://localhost:{args.port} (config in {hass.config_dir})")
             running.callback(hass.stop)
             hass.start()
@@ -77,6 +103,8 @@ def main() -> int:
                           60, "the first readings")
             first_state = time.monotonic() - entry_created
             entities = hass.template("{{ integration_entities('hydro_fleet') | count }}")
+            hass.wait_for(lambda: len(hass.devices_of("hydro_fleet")) >= len(nodes) + 3, 60,
+                          "the two stations and the receiver")
             devices = len(hass.devices_of("hydro_fleet"))
             print(
                 "\n"

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+from collections.abc import Callable
 import logging
 from pathlib import Path
-import signal
 import sys
+from typing import TYPE_CHECKING
 
-from .config import BridgeConfig, ConfigError, load_config
+if TYPE_CHECKING:
+    from .app import Bridge
+    from .config import BridgeConfig
+    from .sensors import VoltageSource
 
 _LOGGER = logging.getLogger("pi_bridge")
-_COMMANDS = ("run", "pumps-off", "check-config")
+_COMMANDS = ("run", "pumps-off", "check-config", "provision")
+_DEFAULT_STATE_DIR = Path("/var/lib/hydro-fleet")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,11 +35,21 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--port", type=int, help="MQTT broker port")
         cmd.add_argument("--interval", type=float, help="seconds between samples")
         cmd.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    from .provision import add_arguments
+
+    add_arguments(sub.add_parser("provision", help="create broker credentials, ACL and config files for nodes"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["pumps-off"]:
+        # The safety path stays light: no pydantic, no asyncio (see safe_off.py).
+        from .safe_off import main as pumps_off
+
+        return pumps_off(argv[1:])
+    from .config import ConfigError, load_config
+
     if not argv or (argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help")):
         argv.insert(0, "run")
     args = _parser().parse_args(argv)
@@ -44,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.command == "provision":
+            from .provision import run_provision
+
+            return run_provision(args)
         config = load_config(args.config, {
             "simulate": args.simulate, "node_id": args.node_id, "broker.host": args.broker,
             "broker.port": args.port, "sample_interval": args.interval,
@@ -52,43 +70,80 @@ def main(argv: list[str] | None = None) -> int:
             print(config.model_dump_json(indent=2))  # SecretStr dumps as '**********'
             print(f"effective node id: {config.effective_node_id}")
             return 0
-        if args.command == "pumps-off":
-            _use_pin_factory(config)
-            from .pumps import drive_all_off
-
-            drive_all_off(config.pumps)
-            _LOGGER.info("all %d pumps driven off", len(config.pumps))
-            return 0
         return _run(config)
     except ConfigError as err:
         print(f"hydro-fleet-bridge: {err}", file=sys.stderr)
         return 2
 
 
-def _use_pin_factory(config: BridgeConfig) -> None:
-    """In --simulate the relays are gpiozero mock pins; on a Pi gpiozero picks lgpio or RPi.GPIO."""
+def _use_pin_factory(config: BridgeConfig, state_dir: Path) -> None:
+    """In --simulate the relays are mock pins mirrored to files; on a Pi gpiozero picks lgpio or RPi.GPIO."""
     if config.simulate:
         from gpiozero import Device
-        from gpiozero.pins.mock import MockFactory
 
-        Device.pin_factory = MockFactory()
+        from .relays import FileMockFactory
+
+        Device.pin_factory = FileMockFactory(state_dir)
 
 
-def _build(config: BridgeConfig):  # type: ignore[no-untyped-def]
+def _state_dir(config: BridgeConfig) -> tuple[Path, bool]:
+    """(state directory, whether it is a throwaway temp dir)."""
+    import tempfile
+
+    if config.state_dir is not None:
+        return config.state_dir, False
+    if config.simulate:
+        # A simulated node without a configured state_dir keeps nothing between runs, and two of them
+        # on one machine never share a queue or plans.
+        return Path(tempfile.mkdtemp(prefix=f"hydro-fleet-{config.effective_node_id}-")), True
+    return _DEFAULT_STATE_DIR, False
+
+
+def _build(config: BridgeConfig, state_dir: Path) -> Bridge:
     from .app import Bridge
-    from .sensors import SensorArray, SimulatedSource
-    from .simulation import PlantModel
+    from .calibration import CalibrationStore
+    from .sensors import FloatSwitch, SensorArray, SimulatedSource
+    from .temperature import TemperatureReader
 
-    _use_pin_factory(config)
-    calibration: dict[str, float] = {}
-    if not config.simulate:
-        raise ConfigError("hardware probes are not configured; run with --simulate")
-    source = SimulatedSource(PlantModel(seed=config.effective_node_id), calibration)
-    return Bridge(config, SensorArray(source, calibration))
+    _use_pin_factory(config, state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    calibration = CalibrationStore(state_dir, config.probes)
+    probes = config.probes
+    float_switch = None
+    if probes.water_level.mode == "float_switch":
+        assert probes.water_level.pin is not None
+        float_switch = FloatSwitch(probes.water_level.pin, probes.water_level.low_when_closed)
+    if config.simulate:
+        from .simulation import PlantModel
+
+        plant = PlantModel(seed=config.effective_node_id)
+        source: VoltageSource = SimulatedSource(plant)
+        temperature: Callable[[], float] = TemperatureReader(probes.water_temperature).read
+        if "water_temperature" not in probes.model_fields_set:
+            temperature = plant.current_water_temperature  # the model's own water, unless configured
+    else:
+        from .adc import Ads1115Source
+
+        source = Ads1115Source(probes)
+        temperature = TemperatureReader(probes.water_temperature).read
+    sensors = SensorArray(probes, source, calibration, temperature, float_switch)
+    return Bridge(config, sensors, state_dir)
 
 
 def _run(config: BridgeConfig) -> int:
-    bridge = _build(config)
+    import asyncio
+    import shutil
+    import signal
+
+    from .config import ConfigError
+
+    state_dir, throwaway = _state_dir(config)
+    if throwaway:
+        _LOGGER.info("simulated node state in %s (set state_dir to keep it between runs)", state_dir)
+    try:
+        bridge = _build(config, state_dir)
+    except OSError as err:
+        raise ConfigError(f"cannot use state_dir {state_dir}: {err.strerror}") from None
 
     async def runner() -> None:
         task = asyncio.current_task()
@@ -101,5 +156,9 @@ def _run(config: BridgeConfig) -> int:
         except asyncio.CancelledError:
             _LOGGER.info("stopped; pumps are off")
 
-    asyncio.run(runner())
+    try:
+        asyncio.run(runner())
+    finally:
+        if throwaway:
+            shutil.rmtree(state_dir, ignore_errors=True)
     return 0

@@ -9,7 +9,7 @@ created (after a reboot) and when it is closed (every exit path).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 import logging
 import time
@@ -43,6 +43,7 @@ class Pump:
         self._started_monotonic: float | None = None
         self.until: float | None = None  # wall-clock deadline, reported to HA
         self.ran_seconds = 0.0  # total run time, for flow accounting
+        self._stop_waiters: list[asyncio.Future[tuple[str, float]]] = []
 
     @property
     def key(self) -> str:
@@ -83,7 +84,17 @@ class Pump:
         self.ran_seconds += ran
         self._started_monotonic = None
         _LOGGER.info("pump %s off after %.2f s (%s)", self.key, ran, reason)
+        waiters, self._stop_waiters = self._stop_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result((reason, ran))
         self._on_change(PumpChange(self.key, False, reason, round(ran, 3)))
+
+    def stopped(self) -> asyncio.Future[tuple[str, float]]:
+        """A future for the next stop: (reason, seconds it ran). Take it before ``start``."""
+        waiter: asyncio.Future[tuple[str, float]] = asyncio.get_running_loop().create_future()
+        self._stop_waiters.append(waiter)
+        return waiter
 
     def running_seconds(self) -> float:
         """Total run time including the current run."""
@@ -108,7 +119,7 @@ class PumpBank:
     def __contains__(self, key: object) -> bool:
         return key in self.pumps
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Pump]:
         return iter(self.pumps.values())
 
     def all_off(self, reason: str) -> None:

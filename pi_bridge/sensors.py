@@ -1,12 +1,15 @@
 """The node's probes: where their voltages come from and what they mean.
 
-A ``VoltageSource`` is the only thing that differs between a real Pi (an ADS1115) and
-``--simulate`` (the plant model); conversion, range checks and reporting are the same.
+A voltage source is the only thing that differs between a real Pi (an ADS1115) and
+``--simulate`` (the plant model); smoothing, conversion, calibration, fault detection
+and reporting are the same code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+import logging
 import statistics
 import time
 from typing import Protocol
@@ -14,37 +17,53 @@ from typing import Protocol
 from hydro_fleet_protocol import Reading, SensorConfig, SensorType
 
 from . import probes
+from .adc import ProbeFault
+from .calibration import CalibrationStore
+from .config import ProbeSettings
 from .pumps import Pump
 from .simulation import PlantModel
 
-# Physical ranges of the probes; a value outside is a fault, not a reading.
-_RANGES = {
+_LOGGER = logging.getLogger(__name__)
+
+# Physical ranges of the quantities; a value outside is a fault, not a reading.
+RANGES = {
     "tds": (0.0, 5000.0),
     "ec": (0.0, 10000.0),
     "ph": (0.0, 14.0),
     "moisture": (0.0, 100.0),
     "water_level": (0.0, 100.0),
     "water_temperature": (-10.0, 60.0),
+    "battery": (0.0, 100.0),
 }
+# Below these board voltages the probe's signal is gone: the boards idle well above 0 V
+# (pH ~1.5 V at pH 7, capacitive moisture ~1.2 V in water), so ~0 V means a lost wire.
+_DISCONNECTED_BELOW = {"ph": 0.05, "moisture": 0.05}
 
 
 class VoltageSource(Protocol):
-    """Something that reads a probe's voltage."""
+    """Something that reads a probe's voltage (or raises ProbeFault)."""
 
     def voltage(self, probe: str) -> float: ...
 
 
 class SimulatedSource:
-    """Voltages from the plant model; pump run time drains the reservoir."""
+    """Voltages from the plant model through nominal board constants; pumping drains the reservoir."""
 
-    def __init__(self, plant: PlantModel, calibration: dict[str, float]) -> None:
+    def __init__(self, plant: PlantModel, conversion_seconds: float = 0.0) -> None:
         self.plant = plant
-        self.calibration = calibration
+        # A real ADS1115 at its default 128 SPS blocks ~8 ms per conversion; benchmarks set this
+        # to see the bridge under that load.
+        self.conversion_seconds = conversion_seconds
         self._pumped_seconds: dict[str, float] = {}
         self._last_advance: float | None = None
 
     def voltage(self, probe: str) -> float:
-        return self.plant.voltage(probe, self.calibration)
+        if self.conversion_seconds:
+            time.sleep(self.conversion_seconds)
+        return self.plant.voltage(probe)
+
+    def full_scale(self, probe: str) -> float:
+        return 4.096
 
     def advance(self, pumps: Iterable[Pump], now: float) -> None:
         pumped_ml = 0.0
@@ -58,63 +77,180 @@ class SimulatedSource:
         self.plant.step(elapsed, pumped_ml)
 
 
-class SensorArray:
-    """Reads, smooths, converts and range-checks every probe of the node."""
+class FloatSwitch:
+    """A float switch on a GPIO input with the internal pull-up; closed pulls the pin low."""
 
-    def __init__(self, source: VoltageSource, calibration: dict[str, float], *,
-                 water_temperature_c: float | None = None, samples: int = 5) -> None:
+    def __init__(self, pin: int, low_when_closed: bool) -> None:
+        from gpiozero import DigitalInputDevice
+
+        self._device = DigitalInputDevice(pin, pull_up=True)
+        self.low_when_closed = low_when_closed
+
+    def is_low(self) -> bool:
+        closed = bool(self._device.is_active)
+        return closed if self.low_when_closed else not closed
+
+    def close(self) -> None:
+        self._device.close()
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """One reading of every probe."""
+
+    readings: dict[str, Reading] = field(default_factory=dict)
+    problems: dict[str, Reading] = field(default_factory=dict)
+
+    def status(self) -> dict[str, Reading]:
+        """Per-probe status for health: ``probe_<key>`` is ok or the problem."""
+        return {f"probe_{key}": self.problems.get(key, "ok") for key in self.readings}
+
+
+class SensorArray:
+    """Reads, smooths, converts and fault-checks every fitted probe of the node."""
+
+    def __init__(self, settings: ProbeSettings, source: VoltageSource, calibration: CalibrationStore,
+                 temperature: Callable[[], float], float_switch: FloatSwitch | None = None) -> None:
+        self.settings = settings
         self.source = source
         self.calibration = calibration
-        self.fixed_temperature = water_temperature_c
-        self.samples = samples
+        self.temperature = temperature
+        self.float_switch = float_switch
+        self._logged: set[tuple[str, str]] = set()
+
+    @property
+    def keys(self) -> list[str]:
+        s = self.settings
+        keys = []
+        if s.tds:
+            keys += ["tds", "ec"]
+        if s.ph:
+            keys.append("ph")
+        if s.moisture:
+            keys.append("moisture")
+        keys.append("water_low" if s.water_level.mode == "float_switch" else "water_level")
+        keys.append("water_temperature")
+        if s.battery:
+            keys.append("battery")
+        return keys
 
     def describe(self) -> tuple[SensorConfig, ...]:
-        return (
-            SensorConfig("tds", SensorType.TDS, unit="ppm", minimum=0, maximum=5000, precision=0),
-            SensorConfig("ec", SensorType.EC, unit="uS/cm", minimum=0, maximum=10000, precision=0),
-            SensorConfig("ph", SensorType.PH, minimum=0, maximum=14, precision=2),
-            SensorConfig("moisture", SensorType.MOISTURE, unit="%", minimum=0, maximum=100, precision=1),
-            SensorConfig("water_level", SensorType.WATER_LEVEL, unit="%", minimum=0, maximum=100, precision=0),
-            SensorConfig("water_temperature", SensorType.WATER_TEMPERATURE, unit="°C", minimum=-10, maximum=60,
-                         precision=1),
-        )
+        known = {
+            "tds": SensorConfig("tds", SensorType.TDS, unit="ppm", minimum=0, maximum=5000, precision=0),
+            "ec": SensorConfig("ec", SensorType.EC, unit="uS/cm", minimum=0, maximum=10000, precision=0),
+            "ph": SensorConfig("ph", SensorType.PH, minimum=0, maximum=14, precision=2),
+            "moisture": SensorConfig("moisture", SensorType.MOISTURE, unit="%", minimum=0, maximum=100, precision=1),
+            "water_level": SensorConfig("water_level", SensorType.WATER_LEVEL, unit="%", minimum=0, maximum=100,
+                                        precision=0),
+            "water_low": SensorConfig("water_low", SensorType.WATER_LOW, name="Water low"),
+            "water_temperature": SensorConfig("water_temperature", SensorType.WATER_TEMPERATURE, unit="°C",
+                                              minimum=-10, maximum=60, precision=1),
+            "battery": SensorConfig("battery", SensorType.BATTERY, unit="%", minimum=0, maximum=100, precision=0,
+                                    diagnostic=True),
+        }
+        return tuple(known[key] for key in self.keys)
 
     def advance(self, pumps: Iterable[Pump]) -> None:
         """Let a simulated plant catch up with time and pump runs (no-op on hardware)."""
         if isinstance(self.source, SimulatedSource):
             self.source.advance(pumps, time.monotonic())
 
-    def _volts(self, probe: str) -> float:
-        # Median of a few conversions rejects single-sample spikes from pumps switching.
-        return statistics.median(self.source.voltage(probe) for _ in range(self.samples))
+    @property
+    def calibratable(self) -> list[str]:
+        s = self.settings
+        probes_ = [key for key in ("tds", "ph", "moisture") if getattr(s, key) is not None]
+        if s.water_level.mode == "analog":
+            probes_.append("water_level")
+        return probes_
 
-    def read(self) -> tuple[dict[str, Reading], dict[str, Reading]]:
-        """Return (readings, problems); a faulty probe has a None reading and a problem."""
-        cal = self.calibration
-        if self.fixed_temperature is not None:
-            temperature = self.fixed_temperature
-        elif isinstance(self.source, SimulatedSource):
-            temperature = self.source.plant.water_temperature_c
-        else:
-            temperature = 25.0
-        ec = probes.ec_from_voltage(self._volts("tds"), temperature, cal.get("k_value", 1.0))
-        values = {
-            "ec": ec,
-            "tds": probes.tds_from_ec(ec),
-            "ph": probes.ph_from_mv((self._volts("ph") - cal.get("ph_zero_volts", 1.5)) * 1000.0, temperature),
-            "moisture": probes.percent_between(self._volts("moisture"), cal.get("dry_volts", 2.8),
-                                               cal.get("wet_volts", 1.2)),
-            "water_level": probes.percent_between(self._volts("water_level"), cal.get("empty_volts", 0.2),
-                                                  cal.get("full_volts", 3.0)),
-            "water_temperature": temperature,
-        }
-        readings: dict[str, Reading] = {}
-        problems: dict[str, Reading] = {}
-        for key, value in values.items():
-            low, high = _RANGES[key]
-            if low <= value <= high:
-                readings[key] = round(value, 2)
+    def temperature_or_default(self) -> float:
+        """The water temperature now, or the configured value when the sensor fails."""
+        try:
+            return self.temperature()
+        except ProbeFault:
+            return self.settings.water_temperature.value
+
+    def volts(self, probe: str) -> float:
+        """Median of N conversions: rejects single-sample spikes from pumps switching."""
+        return statistics.median(self.source.voltage(probe) for _ in range(self.settings.median_of))
+
+    def _problem(self, key: str, problem: str, detail: str) -> None:
+        # One log line per probe and kind of fault, not one per sample.
+        if (key, problem) not in self._logged:
+            self._logged.add((key, problem))
+            _LOGGER.warning("probe %s: %s (%s)", key, problem, detail)
+
+    def _checked_volts(self, key: str, snapshot: Snapshot) -> float | None:
+        try:
+            volts = self.volts(key)
+        except ProbeFault as err:
+            snapshot.problems[key] = "unavailable"
+            self._problem(key, "unavailable", str(err))
+            return None
+        full_scale = getattr(self.source, "full_scale", lambda _probe: 4.096)(key)
+        if volts >= full_scale * 0.999:
+            snapshot.problems[key] = "saturated"
+            self._problem(key, "saturated", f"{volts:.3f} V at the top of the {full_scale} V range")
+            return None
+        if volts < _DISCONNECTED_BELOW.get(key, -1.0):
+            snapshot.problems[key] = "disconnected"
+            self._problem(key, "disconnected", f"{volts:.3f} V")
+            return None
+        return volts
+
+    def read(self) -> Snapshot:
+        """Every probe now; a faulty probe has a None reading and a problem."""
+        s, cal = self.settings, self.calibration.current
+        snap = Snapshot()
+        values: dict[str, float | None] = {}
+        try:
+            temperature = self.temperature()
+            values["water_temperature"] = temperature
+        except ProbeFault as err:
+            # Compensate with the configured fallback, but say the reading is missing.
+            temperature = s.water_temperature.value
+            values["water_temperature"] = None
+            snap.problems["water_temperature"] = "unavailable"
+            self._problem("water_temperature", "unavailable", str(err))
+        if s.tds:
+            volts = self._checked_volts("tds", snap)
+            if volts is None:
+                values["ec"] = values["tds"] = None
+                snap.problems["ec"] = snap.problems["tds"]
             else:
-                readings[key] = None
-                problems[key] = "out_of_range"
-        return readings, problems
+                ec = probes.ec_from_voltage(volts, temperature, cal.k_value)
+                values["ec"], values["tds"] = ec, probes.tds_from_ec(ec)
+        if s.ph:
+            volts = self._checked_volts("ph", snap)
+            values["ph"] = None if volts is None else cal.ph.ph(volts, temperature)
+        if s.moisture:
+            volts = self._checked_volts("moisture", snap)
+            values["moisture"] = None if volts is None else probes.percent_between(
+                volts, cal.dry_volts, cal.wet_volts)
+        if s.water_level.mode == "analog":
+            volts = self._checked_volts("water_level", snap)
+            values["water_level"] = None if volts is None else probes.percent_between(
+                volts, cal.empty_volts, cal.full_volts)
+        if s.battery:
+            volts = self._checked_volts("battery", snap)
+            values["battery"] = None if volts is None else probes.percent_between(
+                volts, s.battery.empty_volts, s.battery.full_volts)
+        for key, value in values.items():
+            low, high = RANGES[key]
+            if value is None:
+                snap.readings[key] = None
+            elif low <= value <= high:
+                snap.readings[key] = round(value, 2)
+            else:
+                snap.readings[key] = None
+                snap.problems[key] = "out_of_range"
+                self._problem(key, "out_of_range", f"{value:.2f} outside {low:g}..{high:g}")
+        if self.float_switch is not None:
+            snap.readings["water_low"] = self.float_switch.is_low()
+        ordered = {key: snap.readings.get(key) for key in self.keys}
+        snap.readings = ordered
+        return snap
+
+    def close(self) -> None:
+        if self.float_switch is not None:
+            self.float_switch.close()

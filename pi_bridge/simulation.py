@@ -49,25 +49,32 @@ class PlantModel:
         self.ph += self._rng.gauss(0, 0.002)
         self.water_temperature_c += self._rng.gauss(0, 0.01)
 
+    def current_water_temperature(self) -> float:
+        return self.water_temperature_c
+
     @property
     def water_level_pct(self) -> float:
         return self.reservoir_ml / self.reservoir_capacity_ml * 100.0
 
-    def voltage(self, probe: str, calibration: dict[str, float]) -> float:
-        """What the ADC reads for ``probe``, with a little electrical noise."""
+    def voltage(self, probe: str) -> float:
+        """What the ADC reads for ``probe``, with a little electrical noise.
+
+        The simulated boards have fixed physical constants (the defaults in config), so
+        a calibration changes how the bridge reads them, never what they output.
+        """
         noise = self._rng.gauss(0, 0.002)
         t = self.water_temperature_c
         if probe == "tds":
-            volts = probes.voltage_for_ec(self.ec25_us_cm, t, calibration.get("k_value", 1.0))
+            volts = probes.voltage_for_ec(self.ec25_us_cm, t, 1.0)
         elif probe == "ph":
             mv = (7.0 - self.ph) * probes.nernst_slope_mv(t)
-            volts = calibration.get("ph_zero_volts", 1.5) + mv / 1000.0
+            volts = 1.5 + mv / 1000.0
         elif probe == "moisture":
-            dry, wet = calibration.get("dry_volts", 2.8), calibration.get("wet_volts", 1.2)
-            volts = dry + (wet - dry) * self.moisture_pct / 100.0
+            volts = 2.8 + (1.2 - 2.8) * self.moisture_pct / 100.0
         elif probe == "water_level":
-            empty, full = calibration.get("empty_volts", 0.2), calibration.get("full_volts", 3.0)
-            volts = empty + (full - empty) * self.water_level_pct / 100.0
+            volts = 0.2 + (3.0 - 0.2) * self.water_level_pct / 100.0
+        elif probe == "battery":
+            volts = 1.32
         else:
             raise KeyError(probe)
         return max(0.0, volts + noise)

@@ -93,6 +93,28 @@ ensure_venv() {
   export PATH="$VENV/bin:$PATH"
 }
 
+# ESPHome in a venv of its own (its pins clash with Home Assistant's); the tests run
+# `esphome config` from it. Exports ESPHOME_VENV.
+ensure_esphome_venv() {
+  local key
+  key=$( { "$PY" -c 'import sys; print(sys.version)'; cat "$ROOT/requirements/esphome.txt"; } | sha256sum | cut -c1-16)
+  ESPHOME_VENV=$CACHE/esphome-$key
+  if [[ ! -f $ESPHOME_VENV/.complete ]]; then
+    say "Creating the ESPHome virtualenv $ESPHOME_VENV (first run only)"
+    rm -rf "$ESPHOME_VENV"
+    mkdir -p "$CACHE"
+    "$PY" -m venv "$ESPHOME_VENV"
+    if ! { "$ESPHOME_VENV/bin/python" -m pip install --upgrade pip \
+           && "$ESPHOME_VENV/bin/python" -m pip install -r "$ROOT/requirements/esphome.txt"; } >"$CACHE/pip-esphome.log" 2>&1; then
+      tail -n 40 "$CACHE/pip-esphome.log" >&2
+      say "pip install failed; the whole log is $CACHE/pip-esphome.log"
+      exit 1
+    fi
+    touch "$ESPHOME_VENV/.complete"
+  fi
+  export ESPHOME_VENV
+}
+
 setup_all() {
   PY=$(find_python)
   ensure_mosquitto

@@ -35,6 +35,14 @@ from .messages import (
     UnsupportedVersionError,
     encode,
 )
+from .plans import (
+    CALIBRATE_PARAMS,
+    HEALTH_KEYS,
+    MAX_PLANS,
+    WateringOutcome,
+    WateringPlan,
+    time_of_day_seconds,
+)
 from .topics import (
     AVAILABILITY_OFFLINE,
     AVAILABILITY_ONLINE,
@@ -49,8 +57,11 @@ from .topics import (
 __all__ = [
     "AVAILABILITY_OFFLINE",
     "AVAILABILITY_ONLINE",
+    "CALIBRATE_PARAMS",
     "DEFAULT_PREFIX",
+    "HEALTH_KEYS",
     "MAX_PAYLOAD_BYTES",
+    "MAX_PLANS",
     "PROTOCOL_VERSION",
     "Ack",
     "Backfill",
@@ -75,8 +86,11 @@ __all__ = [
     "Topic",
     "TopicKind",
     "UnsupportedVersionError",
+    "WateringOutcome",
+    "WateringPlan",
     "encode",
     "is_valid_node_id",
     "parse_topic",
+    "time_of_day_seconds",
     "wildcard",
 ]

@@ -110,6 +110,8 @@ class EventType(StrEnum):
     POWER_BANK_RETURNED = "power_bank_returned"
     PUMP_STARTED = "pump_started"
     PUMP_STOPPED = "pump_stopped"
+    DUPLICATE_NODE = "duplicate_node"
+    BUFFER_DROPPED = "buffer_dropped"
 
 
 # --- validation helpers ---------------------------------------------------------

@@ -1,0 +1,239 @@
+"""P3: verified and committed requests per second on one core, against a bare aiohttp handler.
+
+Both servers run in their own process pinned to CPU 0 (``taskset``); this load generator
+(and the Mosquitto broker it starts, which inherits its affinity) is pinned to CPU 1. In
+the same run:
+
+1. a bare aiohttp handler that reads the body, ``json.loads`` it and answers 200;
+2. the receiver (``python -m hydro_fleet_receiver``): allowlist, size, content type, JWT,
+   timestamp, HMAC, idempotency, replay, rate limit, pydantic, one SQLite transaction
+   with ``synchronous=FULL``, then the outbox published to MQTT by the same process.
+
+Closed loop with ``--connections`` clients for ``--seconds`` each: requests per second of
+wall time and per CPU-second of the server process (the fairer "one core" figure when the
+single client core cannot saturate the bare server). Then an open loop at ``--rate``
+requests per second against the receiver: p50/p99 latency from the scheduled send time.
+
+    python -m bench.receiver_throughput [--seconds 10] [--connections 16] [--rate 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+from pathlib import Path
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+import aiohttp
+
+from devtools.gateway_sim import encode, full_payload, returned_payload, signed_headers
+from devtools.mosquitto import Mosquitto, free_port
+from hydro_fleet_receiver.options import default_options_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-secret-0123456789abcdef"
+EMAIL = "bench@example.com"
+PASSWORD = "bench-password"
+DATA_PATH = "/api/internal/stations/data"
+SERVER_CPU = 0
+CLIENT_CPU = 1
+
+
+def serve_bare(port: int) -> None:
+    """The baseline: parse the same JSON, answer 200."""
+    from aiohttp import web
+
+    async def handler(request: web.Request) -> web.Response:
+        payload = json.loads(await request.read())
+        return web.json_response({"status": "ok", "type": payload.get("type")})
+
+    app = web.Application()
+    app.router.add_post(DATA_PATH, handler)
+    app.router.add_get("/api/health", lambda _: web.json_response({"status": "ok"}))
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pin(cpu: int) -> None:
+    if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > cpu:  # type: ignore[operator]
+        os.sched_setaffinity(0, {cpu})
+
+
+class Payloads:
+    """Unique bodies (each needs its own signature anyway): half full syncs, half returns."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def next(self) -> bytes:
+        self.n += 1
+        n = self.n
+        serial = f"BS{n % 20:03d}"
+        if n % 2:
+            return encode(returned_payload(serial, f"PB{n:07d}", 1 + n % 8, n % 101))
+        slots = [{"slot_number": i, "status": "OCCUPIED", "battery_level": (n + i) % 101,
+                  "power_bank_serial": f"{serial}-{i}"} for i in range(1, 9)]
+        banks = [{"serial_number": f"{serial}-{i}", "slot_number": i, "battery_level": (n + i) % 101,
+                  "hardware_info": {"temperature": 25.5, "voltage": 4.1, "current": 0.5}} for i in range(1, 9)]
+        return encode(full_payload(serial, slots, banks, 8, timestamp=1_761_000_000 + n))
+
+
+async def spawn(*args: str) -> asyncio.subprocess.Process:
+    """Start a server process on the server CPU (``taskset`` if present, else unpinned)."""
+    taskset = shutil.which("taskset")
+    prefix = [taskset, "-c", str(SERVER_CPU)] if taskset else []
+    return await asyncio.create_subprocess_exec(*prefix, sys.executable, *args, cwd=ROOT,
+                                                env=os.environ | {"PYTHONPATH": str(ROOT)})
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    proc.terminate()
+    await proc.wait()
+
+
+async def wait_ready(session: aiohttp.ClientSession, url: str, proc: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.returncode is not None:
+            raise RuntimeError("server exited")
+        try:
+            async with session.get(url + "/api/health") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise TimeoutError(url)
+
+
+async def closed_loop(session: aiohttp.ClientSession, url: str, token: str, seconds: float,
+                      connections: int, payloads: Payloads) -> tuple[int, int]:
+    ok = bad = 0
+    stop = time.monotonic() + seconds
+
+    async def client() -> None:
+        nonlocal ok, bad
+        while time.monotonic() < stop:
+            body = payloads.next()
+            async with session.post(url + DATA_PATH, data=body, headers=signed_headers(token, SECRET, body)) as r:
+                await r.read()
+                if r.status == 200:
+                    ok += 1
+                else:
+                    bad += 1
+    await asyncio.gather(*(client() for _ in range(connections)))
+    return ok, bad
+
+
+async def open_loop(session: aiohttp.ClientSession, url: str, token: str, rate: float, seconds: float,
+                    payloads: Payloads) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    failures = 0
+    start = time.monotonic() + 0.2
+    count = int(rate * seconds)
+
+    async def one(at: float) -> None:
+        nonlocal failures
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        body = payloads.next()
+        async with session.post(url + DATA_PATH, data=body, headers=signed_headers(token, SECRET, body)) as r:
+            await r.read()
+            if r.status != 200:
+                failures += 1
+        latencies.append(time.monotonic() - at)
+    await asyncio.gather(*(one(start + i / rate) for i in range(count)))
+    return latencies, failures
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def measure(args: argparse.Namespace, work: Path, broker: Mosquitto) -> None:
+    connector = aiohttp.TCPConnector(limit=args.connections + 8)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        # 1. bare handler
+        port = free_port()
+        bare = await spawn("-m", "bench.receiver_throughput", "--serve-bare", str(port))
+        try:
+            url = f"http://127.0.0.1:{port}"
+            await wait_ready(session, url, bare)
+            await closed_loop(session, url, "x", 1.0, args.connections, Payloads())  # warm up
+            cpu0 = cpu_seconds(bare.pid)
+            t0 = time.monotonic()
+            bare_ok, _ = await closed_loop(session, url, "x", args.seconds, args.connections, Payloads())
+            bare_wall = time.monotonic() - t0
+            bare_cpu = cpu_seconds(bare.pid) - cpu0
+        finally:
+            await stop(bare)
+
+        # 2. the receiver
+        port = free_port()
+        options = work / "options.json"
+        options.write_text(json.dumps(default_options_dict(
+            secrets=[SECRET], admin_email=EMAIL, admin_password=PASSWORD, rate_limit_per_minute=100_000,
+            port=port, log_level="warning")))
+        mqtt = [] if args.no_mqtt else ["--mqtt-host", broker.host, "--mqtt-port", str(broker.port)]
+        receiver = await spawn("-m", "hydro_fleet_receiver", "--options", str(options), "--data-dir",
+                               str(work / "data"), "--host", "127.0.0.1", *mqtt)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            await wait_ready(session, url, receiver)
+            async with session.post(url + "/api/admin/login", json={"email": EMAIL, "password": PASSWORD}) as r:
+                token = (await r.json())["access_token"]
+            payloads = Payloads()
+            await closed_loop(session, url, token, 1.0, args.connections, payloads)  # warm up
+            cpu0 = cpu_seconds(receiver.pid)
+            t0 = time.monotonic()
+            recv_ok, recv_bad = await closed_loop(session, url, token, args.seconds, args.connections, payloads)
+            recv_wall = time.monotonic() - t0
+            recv_cpu = cpu_seconds(receiver.pid) - cpu0
+            await asyncio.sleep(2)  # let the outbox drain before the latency run
+            latencies, failures = await open_loop(session, url, token, args.rate, args.seconds, payloads)
+        finally:
+            await stop(receiver)
+
+    print(f"cpu: servers pinned to CPU {SERVER_CPU}, client and broker on CPU {CLIENT_CPU}; "
+          f"{args.connections} connections, {args.seconds:.0f} s per server; load average {os.getloadavg()[0]:.2f}")
+    print(f"bare aiohttp + json.loads : {bare_ok / bare_wall:8.1f} req/s wall, {bare_ok / bare_cpu:8.1f} req per "
+          f"server CPU-second ({bare_ok} requests, server CPU {100 * bare_cpu / bare_wall:.0f} %)")
+    print(f"receiver verified+committed: {recv_ok / recv_wall:8.1f} req/s wall, {recv_ok / recv_cpu:8.1f} req per "
+          f"server CPU-second ({recv_ok} requests, {recv_bad} non-200, server CPU {100 * recv_cpu / recv_wall:.0f} %)")
+    print(f"ratio receiver/bare: {recv_ok / recv_wall / (bare_ok / bare_wall):.2f}x wall, "
+          f"{(recv_ok / recv_cpu) / (bare_ok / bare_cpu):.2f}x per CPU-second (goal >= 0.5x)")
+    ms = [x * 1000 for x in latencies]
+    print(f"open loop {args.rate:.0f} req/s for {args.seconds:.0f} s against the receiver: {len(ms)} requests, "
+          f"{failures} non-200, p50 {statistics.median(ms):.2f} ms, p99 {quantile(ms, 0.99):.2f} ms, "
+          f"max {max(ms):.2f} ms (goal p99 < 20 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--no-mqtt", action="store_true",
+                        help="run the receiver without a broker (outbox kept, not published)")
+    parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare(args.serve_bare)
+        return
+    pin(CLIENT_CPU)
+    with tempfile.TemporaryDirectory(prefix="hf-bench-") as tmp, Mosquitto() as broker:
+        asyncio.run(measure(args, Path(tmp), broker))
+
+
+if __name__ == "__main__":
+    main()

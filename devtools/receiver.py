@@ -1,0 +1,75 @@
+"""Start the receiver as a real process (``python -m hydro_fleet_receiver``), for e2e tests,
+benchmarks and the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import requests
+
+from devtools.mosquitto import free_port
+from hydro_fleet_receiver.options import default_options_dict
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class ReceiverProcess:
+    """One receiver with its own options file and data directory under ``workdir``."""
+
+    def __init__(self, workdir: Path, *, secrets: list[str], email: str, password: str, broker_port: int | None,
+                 port: int | None = None, python: str = sys.executable, **options: Any) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.options_path = workdir / "options.json"
+        self.options_path.write_text(json.dumps(default_options_dict(
+            secrets=secrets, admin_email=email, admin_password=password, port=self.port, **options)))
+        self.data_dir = workdir / "data"
+        self.log_path = workdir / "receiver.log"
+        self.broker_port = broker_port
+        self.python = python
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        args = [self.python, "-m", "hydro_fleet_receiver", "--options", str(self.options_path),
+                "--data-dir", str(self.data_dir), "--host", "127.0.0.1"]
+        if self.broker_port is not None:
+            args += ["--mqtt-host", "127.0.0.1", "--mqtt-port", str(self.broker_port)]
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+                                        start_new_session=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"receiver exited with {self.process.returncode}:\n{self.log()[-2000:]}")
+            try:
+                if requests.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"receiver did not answer on {self.url} within {timeout:.0f} s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""

@@ -1,0 +1,100 @@
+"""How stations and the receiver look as protocol v1 nodes (discovery config and state)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+import hashlib
+import re
+from typing import Any
+
+from hydro_fleet_protocol import NodeConfig, NodeKind, Reading, SensorConfig, SensorType, is_valid_node_id
+
+from . import __version__
+
+STATION_STATUS_OPTIONS = ("online", "offline", "maintenance")
+SLOT_STATUS_OPTIONS = ("available", "occupied", "error")
+RETURNED_EVENT = "power_bank_returned"
+# Reasons a request can be turned away; each has a counter sensor on the receiver node.
+REJECT_REASONS = ("forbidden_ip", "too_large", "content_type", "unauthorized", "timestamp", "signature",
+                  "replay", "rate_limited", "invalid", "idempotency_conflict", "error")
+
+
+def station_node_id(serial: str, taken: bool = False) -> str:
+    """Node id for a station serial: ``station-<slug>``, with a hash suffix if the slug is taken.
+
+    Slugging loses information (``PS 001`` and ``ps-001`` meet), so a serial whose slug is
+    already owned by another station gets a short digest of its exact serial appended.
+    """
+    slug = re.sub(r"[^a-z0-9_-]+", "-", serial.lower()).strip("-_") or "x"
+    node_id = f"station-{slug}"[:63]
+    if taken:
+        digest = hashlib.sha256(serial.encode()).hexdigest()[:8]
+        node_id = f"station-{slug[:45]}-{digest}"
+    assert is_valid_node_id(node_id)
+    return node_id
+
+
+def station_config(node_id: str, serial: str, total_slots: int) -> NodeConfig:
+    """Discovery config of a station with ``total_slots`` slots."""
+    sensors = [
+        SensorConfig("status", SensorType.TEXT, name="Status", options=STATION_STATUS_OPTIONS),
+        SensorConfig("last_heartbeat", SensorType.TIMESTAMP, name="Last heartbeat"),
+        SensorConfig("total_slots", SensorType.COUNT, name="Total slots", diagnostic=True),
+    ]
+    for n in range(1, total_slots + 1):
+        sensors += [
+            SensorConfig(f"slot_{n}_status", SensorType.TEXT, name=f"Slot {n} status", options=SLOT_STATUS_OPTIONS),
+            SensorConfig(f"slot_{n}_power_bank", SensorType.TEXT, name=f"Slot {n} power bank"),
+            SensorConfig(f"slot_{n}_battery", SensorType.BATTERY, name=f"Slot {n} battery", unit="%",
+                         minimum=0, maximum=100, precision=0),
+            SensorConfig(f"slot_{n}_temperature", SensorType.TEMPERATURE, name=f"Slot {n} temperature",
+                         unit="°C", precision=1, diagnostic=True),
+            SensorConfig(f"slot_{n}_voltage", SensorType.VOLTAGE, name=f"Slot {n} voltage", unit="V",
+                         precision=2, diagnostic=True),
+            SensorConfig(f"slot_{n}_current", SensorType.CURRENT, name=f"Slot {n} current", unit="A",
+                         precision=2, diagnostic=True),
+        ]
+    return NodeConfig(
+        node_id=node_id, kind=NodeKind.STATION, name=f"Station {serial}", model="Power bank station",
+        sw_version=None, sensors=tuple(sensors), extra={"serial_number": serial, "events": [RETURNED_EVENT]},
+    )
+
+
+def station_readings(status: str | None, last_heartbeat: float | None, total_slots: int,
+                     slots: Iterable[Mapping[str, Any]]) -> dict[str, Reading]:
+    """State readings of a station; ``slots`` rows carry slot_number, status, power_bank,
+    battery, temperature, voltage and current (None where unknown)."""
+    readings: dict[str, Reading] = {"status": status, "last_heartbeat": last_heartbeat, "total_slots": total_slots}
+    by_number = {row["slot_number"]: row for row in slots}
+    for n in range(1, total_slots + 1):
+        row = by_number.get(n, {})
+        readings[f"slot_{n}_status"] = row.get("status")
+        readings[f"slot_{n}_power_bank"] = row.get("power_bank")
+        readings[f"slot_{n}_battery"] = row.get("battery")
+        # Hardware figures belong to the bank in the slot: none when the slot is empty.
+        has_bank = row.get("power_bank") is not None
+        for what in ("temperature", "voltage", "current"):
+            readings[f"slot_{n}_{what}"] = row.get(what) if has_bank else None
+    return readings
+
+
+def receiver_config(node_id: str) -> NodeConfig:
+    """Discovery config of the receiver itself, with its sync metrics as sensors."""
+    sensors = [
+        SensorConfig("accepted", SensorType.COUNT, name="Requests accepted"),
+        SensorConfig("rejected", SensorType.COUNT, name="Requests rejected"),
+        *(SensorConfig(f"rejected_{reason}", SensorType.COUNT, name=f"Rejected: {reason.replace('_', ' ')}",
+                       diagnostic=True) for reason in REJECT_REASONS),
+        SensorConfig("success_rate", SensorType.COUNT, name="Sync success rate (last hour)", unit="%",
+                     minimum=0, maximum=100, precision=1),
+        SensorConfig("latency_p50", SensorType.COUNT, name="Processing latency p50", unit="ms", precision=1,
+                     diagnostic=True),
+        SensorConfig("latency_p99", SensorType.COUNT, name="Processing latency p99", unit="ms", precision=1,
+                     diagnostic=True),
+        SensorConfig("last_sync", SensorType.TIMESTAMP, name="Last sync"),
+        SensorConfig("outbox_backlog", SensorType.COUNT, name="Outbox backlog"),
+        SensorConfig("stations", SensorType.COUNT, name="Stations", diagnostic=True),
+    ]
+    return NodeConfig(node_id=node_id, kind=NodeKind.RECEIVER, name="Hydro Fleet receiver",
+                      model="Signed-sync receiver", manufacturer="Hydro Fleet", sw_version=__version__,
+                      sensors=tuple(sensors))

@@ -1,0 +1,138 @@
+"""The transactional outbox publisher: committed messages go to MQTT, in order, at least once.
+
+Rows are read oldest first, published with QoS 1 and deleted only after the broker
+acknowledged all of them, so a crash or a broker outage at any point re-sends rather
+than loses (consumers see the request id in events to tell a re-send). The same loop
+publishes the receiver's own node: retained config, ``online`` (with ``offline`` as its
+last will) and a metrics state every few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+import logging
+import ssl
+
+import aiomqtt
+
+from hydro_fleet_protocol import AVAILABILITY_OFFLINE, AVAILABILITY_ONLINE, State, Topic, encode
+
+from .metrics import Metrics
+from .nodes import receiver_config
+from .storage import AsyncStore
+
+_LOGGER = logging.getLogger(__name__)
+_BACKOFF_START = 0.5
+_BACKOFF_MAX = 30.0
+_BATCH = 200
+# aiomqtt scans its pending calls on each publish and warns above 10 of them: keep the
+# number in flight at once below that (it still saves most round trips).
+_IN_FLIGHT = 8
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    host: str
+    port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+
+
+class Publisher:
+    """Drains the outbox to the broker and keeps the receiver node's state fresh."""
+
+    def __init__(self, store: AsyncStore, metrics: Metrics, mqtt: MqttSettings, prefix: str, node_id: str,
+                 metrics_interval: float = 10.0) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._mqtt = mqtt
+        self._topics = Topic(prefix, node_id)
+        self._node_id = node_id
+        self._metrics_interval = metrics_interval
+        self._wake = asyncio.Event()
+        self._seq = 0
+        self.connected = False
+        self.published = 0
+
+    def wake(self) -> None:
+        """Called after a commit that added outbox rows."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Connect, drain, reconnect with backoff; runs until cancelled."""
+        backoff = _BACKOFF_START
+        while True:
+            try:
+                await self._session()
+            except aiomqtt.MqttError as err:
+                if self.connected or backoff == _BACKOFF_START:
+                    _LOGGER.warning("MQTT broker %s:%s unreachable (%s); outbox kept, retrying",
+                                    self._mqtt.host, self._mqtt.port, err)
+            except Exception:
+                # A database error must not end publishing for good: log it, retry later.
+                _LOGGER.exception("outbox publisher failed; retrying")
+            if self.connected:  # the connection had worked: start the backoff over
+                backoff = _BACKOFF_START
+            self.connected = False
+            await asyncio.sleep(backoff)
+            backoff = min(_BACKOFF_MAX, backoff * 2)
+            if self._wake.is_set():  # new rows are waiting: do not sit out a long backoff for them
+                backoff = min(backoff, 2.0)
+
+    async def _session(self) -> None:
+        will = aiomqtt.Will(self._topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True)
+        tls = ssl.create_default_context() if self._mqtt.tls else None
+        async with aiomqtt.Client(self._mqtt.host, self._mqtt.port, username=self._mqtt.username,
+                                  password=self._mqtt.password, identifier=f"hydro-fleet-{self._node_id}",
+                                  will=will, tls_context=tls, timeout=10) as client:
+            self.connected = True
+            _LOGGER.info("connected to MQTT broker %s:%s", self._mqtt.host, self._mqtt.port)
+            await client.publish(self._topics.config, encode(receiver_config(self._node_id)), qos=1, retain=True)
+            await client.publish(self._topics.availability, AVAILABILITY_ONLINE, qos=1, retain=True)
+            try:
+                await self._serve(client)
+            except asyncio.CancelledError:
+                # A clean disconnect does not fire the last will: say goodbye ourselves.
+                with contextlib.suppress(aiomqtt.MqttError):
+                    await client.publish(self._topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True,
+                                         timeout=2)
+                raise
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        loop = asyncio.get_running_loop()
+        next_metrics = loop.time()
+        while True:
+            await self._drain(client)
+            if loop.time() >= next_metrics:
+                await self._publish_metrics(client)
+                next_metrics = loop.time() + self._metrics_interval
+            try:
+                async with asyncio.timeout(max(0.0, next_metrics - loop.time())):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    async def _drain(self, client: aiomqtt.Client) -> None:
+        while True:
+            # Clear first: a commit landing while we publish sets it again and is not missed.
+            self._wake.clear()
+            rows = await self._store.outbox_batch(_BATCH)
+            if not rows:
+                return
+            # QoS 1 on one connection keeps order; publishing several at once saves round trips.
+            for start in range(0, len(rows), _IN_FLIGHT):
+                await asyncio.gather(*(client.publish(r.topic, r.payload, qos=1, retain=r.retain)
+                                       for r in rows[start:start + _IN_FLIGHT]))
+            await self._store.outbox_delete([r.id for r in rows])
+            self.published += len(rows)
+
+    async def _publish_metrics(self, client: aiomqtt.Client) -> None:
+        backlog = await self._store.outbox_backlog()
+        stations = await self._store.station_count()
+        self._seq += 1
+        state = State(ts=self._metrics.clock(), seq=self._seq, readings=self._metrics.readings(backlog, stations),
+                      problems=self._metrics.problems(backlog))
+        await client.publish(self._topics.state, encode(state), qos=0)

@@ -1,0 +1,264 @@
+"""The verification chain, one aiohttp middleware per check, in the issue's order.
+
+Root application (every route):   errors -> allowlist (403) -> body size (413) -> content type (415)
+Internal sub-application (sync):  bearer (401) -> timestamp (403) -> signature (403)
+                                  -> idempotency (stored answer / 422) -> replay (409) -> rate limit (429)
+The handler then validates the JSON (400) and commits. Each rejection is one JSON body
+``{"error", "detail", "request_id"}``, one log line without secrets, and a metrics count;
+nothing is written to the database before the handler's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+import hashlib
+import ipaddress
+import logging
+import re
+import time
+from typing import Any
+
+from aiohttp import web
+
+from .auth import TokenError
+from .context import CTX, DATA_PATH, Context
+from .signing import decode_signature, verify
+
+_LOGGER = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
+# Request keys (aiohttp has AppKey for apps; per-request values use plain string keys).
+REQUEST_ID = "hf_request_id"
+STARTED = "hf_started"
+CLIENT_IP = "hf_client_ip"
+BODY = "hf_body"
+SIGNATURE = "hf_signature"
+HEADER_TS = "hf_header_ts"
+BODY_SHA256 = "hf_body_sha256"
+IDEMPOTENCY_KEY = "hf_idempotency_key"
+
+
+def error_response(request: web.Request, status: int, error: str, detail: str, *, reason: str | None = None,
+                   headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> web.Response:
+    """A JSON rejection; counted in the metrics under ``reason`` when it is a sync request."""
+    ctx = request.app[CTX] if CTX in request.app else request.config_dict[CTX]
+    request_id = request.get(REQUEST_ID, "-")
+    if reason is not None and request.path == DATA_PATH:
+        ctx.metrics.reject(reason)
+    # One line per rejection, with what identifies it and never a header value.
+    _LOGGER.info("%s %s from %s rejected with %s (%s): %s [request %s]", request.method, request.path,
+                 request.get(CLIENT_IP, "?"), status, error, detail, request_id)
+    body: dict[str, Any] = {"error": error, "detail": detail, "request_id": request_id}
+    if extra:
+        body.update(extra)
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _peer(request: web.Request) -> str:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return "unix" if peer else "?"
+
+
+def client_ip(request: web.Request, ctx: Context) -> str:
+    """The socket's peer, or the first untrusted hop of X-Forwarded-For behind a trusted proxy."""
+    peer = _peer(request)
+    proxies = ctx.trusted_proxies
+    try:
+        peer_ip = ipaddress.ip_address(peer)
+    except ValueError:
+        return peer
+    if not proxies or not any(peer_ip in net for net in proxies):
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        try:
+            hop_ip = ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # a garbled header from a trusted proxy: fall back to what we know
+        if not any(hop_ip in net for net in proxies):
+            return str(hop_ip)
+    return peer
+
+
+# --- root middlewares --------------------------------------------------------------------
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give every request an id; turn HTTP errors into JSON and crashes into a 500."""
+    request[REQUEST_ID] = request.app[CTX].next_request_id()
+    request[STARTED] = time.perf_counter()
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if exc.status == 413:
+            response = error_response(request, 413, "payload_too_large", "body is over the size limit",
+                                      reason="too_large")
+        else:
+            response = error_response(request, exc.status, exc.reason.lower().replace(" ", "_"), exc.reason,
+                                      headers={k: v for k, v in exc.headers.items() if k == "Allow"})
+    except Exception:
+        # The traceback is logged; the client only gets the id to quote.
+        _LOGGER.exception("request %s to %s failed; transaction rolled back", request[REQUEST_ID], request.path)
+        response = error_response(request, 500, "internal_error", "the request was not stored; retry later",
+                                  reason="error")
+    response.headers["X-Request-Id"] = request[REQUEST_ID]
+    return response
+
+
+@web.middleware
+async def allowlist_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    ip = client_ip(request, ctx)
+    request[CLIENT_IP] = ip
+    if ctx.allowed:
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            address = None
+        if address is None or not any(address in net for net in ctx.allowed):
+            return error_response(request, 403, "forbidden", "client address is not allowed",
+                                  reason="forbidden_ip")
+    return await handler(request)
+
+
+@web.middleware
+async def body_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    if request.method == "POST":
+        length = request.content_length
+        if length is not None and length > ctx.options.max_body_bytes:
+            return error_response(request, 413, "payload_too_large",
+                                  f"body of {length} bytes is over the {ctx.options.max_body_bytes} byte limit",
+                                  reason="too_large")
+        # Read once here (aiohttp enforces client_max_size on chunked bodies too) and keep
+        # the raw bytes: the signature is computed over exactly these.
+        request[BODY] = await request.read()
+    return await handler(request)
+
+
+@web.middleware
+async def content_type_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method == "POST" and request.content_type != "application/json":
+        return error_response(request, 415, "unsupported_media_type", "Content-Type must be application/json",
+                              reason="content_type")
+    return await handler(request)
+
+
+# --- sync sub-application middlewares ----------------------------------------------------
+
+
+@web.middleware
+async def bearer_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx: Context = request.config_dict[CTX]
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return error_response(request, 401, "unauthorized", "missing bearer token", reason="unauthorized",
+                              headers={"WWW-Authenticate": 'Bearer realm="hydro-fleet"'})
+    try:
+        ctx.validate_access(token.strip())
+    except TokenError as err:
+        return error_response(request, 401, "unauthorized", str(err), reason="unauthorized",
+                              headers={"WWW-Authenticate": 'Bearer realm="hydro-fleet", error="invalid_token"'})
+    return await handler(request)
+
+
+@web.middleware
+async def timestamp_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx: Context = request.config_dict[CTX]
+    value = request.headers.get("X-Timestamp")
+    if value is None:
+        return error_response(request, 403, "timestamp", "X-Timestamp header is missing", reason="timestamp")
+    if not _TIMESTAMP.fullmatch(value):
+        return error_response(request, 403, "timestamp", "X-Timestamp must be unix seconds (digits only)",
+                              reason="timestamp")
+    skew = int(value) - time.time()
+    if abs(skew) > ctx.options.timestamp_window:
+        return error_response(request, 403, "timestamp",
+                              f"X-Timestamp is {abs(skew):.0f} s {'ahead' if skew > 0 else 'old'}; "
+                              f"the window is ±{ctx.options.timestamp_window} s", reason="timestamp")
+    request[HEADER_TS] = int(value)
+    return await handler(request)
+
+
+@web.middleware
+async def signature_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx: Context = request.config_dict[CTX]
+    header = request.headers.get("X-Signature")
+    if header is None:
+        return error_response(request, 403, "bad_signature", "X-Signature header is missing", reason="signature")
+    raw = decode_signature(header)
+    if raw is None:
+        return error_response(request, 403, "bad_signature", "X-Signature is not Base64 of a 32-byte HMAC",
+                              reason="signature")
+    index = verify(ctx.options.secrets, request[BODY], request.headers["X-Timestamp"], raw)
+    if index is None:
+        return error_response(request, 403, "bad_signature", "signature does not match the body and timestamp",
+                              reason="signature")
+    if index > 0:
+        # Rotation in progress: tells the operator the gateway still uses an older secret.
+        _LOGGER.debug("request %s signed with secret #%d", request[REQUEST_ID], index + 1)
+    request[SIGNATURE] = header
+    request[BODY_SHA256] = hashlib.sha256(request[BODY]).hexdigest()
+    return await handler(request)
+
+
+@web.middleware
+async def idempotency_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A verified repeat of an Idempotency-Key gets the first answer again, changing nothing.
+
+    This runs before replay detection so that resending the very same signed request
+    with its key is answered like the first time instead of 409.
+    """
+    ctx: Context = request.config_dict[CTX]
+    key = request.headers.get("Idempotency-Key")
+    request[IDEMPOTENCY_KEY] = key
+    if key is None:
+        return await handler(request)
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        return error_response(request, 400, "invalid_payload", "Idempotency-Key must be 1-128 printable ASCII",
+                              reason="invalid", extra={"errors": [{"field": "Idempotency-Key",
+                                                                   "message": "1-128 printable ASCII characters"}]})
+    stored = await ctx.store.answer_for_key(key)
+    if stored is None:
+        return await handler(request)
+    return stored_answer(request, stored.body_sha256, stored.response)
+
+
+def stored_answer(request: web.Request, body_sha256: str, response: dict[str, Any]) -> web.Response:
+    ctx: Context = request.config_dict[CTX]
+    if body_sha256 != request[BODY_SHA256]:
+        return error_response(request, 422, "idempotency_conflict",
+                              "Idempotency-Key was already used with a different body", reason="idempotency_conflict")
+    ctx.metrics.accept(time.perf_counter() - request[STARTED])
+    return web.json_response(response, headers={"Idempotent-Replayed": "true"})
+
+
+@web.middleware
+async def replay_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx: Context = request.config_dict[CTX]
+    if ctx.replays.seen(request[SIGNATURE]):
+        return error_response(request, 409, "replay", "this signature was already accepted", reason="replay")
+    return await handler(request)
+
+
+@web.middleware
+async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx: Context = request.config_dict[CTX]
+    wait = ctx.sync_limiter.hit(request[CLIENT_IP])
+    if wait:
+        return error_response(request, 429, "rate_limited",
+                              f"more than {ctx.options.rate_limit_per_minute} requests per minute",
+                              reason="rate_limited", headers={"Retry-After": str(wait)})
+    return await handler(request)
+
+
+ROOT_MIDDLEWARES = (errors_middleware, allowlist_middleware, body_limit_middleware, content_type_middleware)
+SYNC_MIDDLEWARES = (bearer_middleware, timestamp_middleware, signature_middleware, idempotency_middleware,
+                    replay_middleware, rate_limit_middleware)

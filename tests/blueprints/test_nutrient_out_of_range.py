@@ -1,0 +1,52 @@
+"""TDS/EC out of range -> notify; below the lower limit, a dose from the dosing pump."""
+
+from __future__ import annotations
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import UnitOfConductivity
+from homeassistant.core import HomeAssistant, ServiceCall
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from hydro_fleet_protocol import Command
+from tests.components.hydro_fleet.conftest import online_node
+
+from .conftest import actions, advance, report, use_blueprint
+
+
+async def test_weak_solution_notifies_and_doses(
+    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[tuple[str, Command]],
+    notifications: list[ServiceCall], freezer: FrozenDateTimeFactory,
+) -> None:
+    await online_node(hass)
+    await use_blueprint(hass, "nutrient_out_of_range.yaml", {
+        "sensors": ["sensor.pi_1_tds"], "low": 560, "high": 840, "minutes": 15,
+        "dosing_pump": ["switch.pi_1_pump"], "dose_seconds": 5})
+
+    await report(hass, seq=2, tds=410.0)
+    await advance(hass, freezer, minutes=14)
+    assert notifications == []
+    await advance(hass, freezer, minutes=2)
+
+    assert [c.data["message"] for c in notifications] == ["pi-1 TDS is 410.0 ppm (range 560–840), dosing."]
+    assert actions(node_commands) == [("pi-1", "pump_on", "pump")]
+    await advance(hass, freezer, seconds=4)
+    assert actions(node_commands) == [("pi-1", "pump_on", "pump")], "the dose lasts dose_seconds"
+    await advance(hass, freezer, seconds=2)
+    assert actions(node_commands) == [("pi-1", "pump_on", "pump"), ("pi-1", "pump_off", "pump")]
+
+
+async def test_strong_solution_only_notifies(
+    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[tuple[str, Command]],
+    notifications: list[ServiceCall], freezer: FrozenDateTimeFactory,
+) -> None:
+    await online_node(hass)
+    await use_blueprint(hass, "nutrient_out_of_range.yaml", {
+        "sensors": ["sensor.pi_1_ec"], "low": 1100, "high": 1700, "minutes": 5,
+        "dosing_pump": ["switch.pi_1_pump"]})
+
+    await report(hass, seq=2, ec=2300.0)
+    await advance(hass, freezer, minutes=6)
+
+    unit = UnitOfConductivity.MICROSIEMENS_PER_CM
+    assert [c.data["message"] for c in notifications] == [f"pi-1 EC is 2300.0 {unit} (range 1100–1700)."]
+    assert node_commands == []

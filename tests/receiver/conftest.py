@@ -1,0 +1,137 @@
+"""Receiver test harness: the real app on a real loopback socket, a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+import json
+from pathlib import Path
+import sqlite3
+import time
+from typing import Any
+
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+import pytest
+
+from devtools.gateway_sim import full_payload, returned_payload, signature
+from hydro_fleet_receiver.app import DB_NAME, create_app
+from hydro_fleet_receiver.context import CTX, Context
+from hydro_fleet_receiver.options import Options, default_options_dict, parse_options
+from hydro_fleet_receiver.publisher import MqttSettings
+
+SECRET = "test-secret-0123456789-abcdef"
+OLD_SECRET = "old-secret-9876543210-fedcba"
+EMAIL = "janak@powerbank.com"
+PASSWORD = "password123-not-real"
+DATA_PATH = "/api/internal/stations/data"
+
+
+def make_options(**overrides: Any) -> Options:
+    base = {"secrets": [SECRET], "admin_email": EMAIL, "admin_password": PASSWORD,
+            "rate_limit_per_minute": 10_000, "login_rate_limit_per_minute": 1000}
+    return parse_options(default_options_dict(**(base | overrides)))
+
+
+def full_sync(serial: str = "PS001", ts: int | None = None, total: int = 3) -> dict[str, Any]:
+    slots = [{"slot_number": 1, "status": "OCCUPIED", "battery_level": 80, "power_bank_serial": "PB-1"},
+             {"slot_number": 2, "status": "AVAILABLE"}]
+    banks = [{"serial_number": "PB-1", "slot_number": 1, "battery_level": 80, "status": "AVAILABLE",
+              "hardware_info": {"temperature": 26.5, "voltage": 4.12, "current": 0.8}}]
+    return full_payload(serial, slots, banks, total, timestamp=ts)
+
+
+def returned(serial: str = "PS001", bank: str = "PB-9", slot: int = 2, battery: int = 45,
+             ts: int | None = None) -> dict[str, Any]:
+    return returned_payload(serial, bank, slot, battery, timestamp=ts)
+
+
+def body_of(payload: dict[str, Any] | bytes) -> bytes:
+    return payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+
+
+@dataclass
+class Answer:
+    status: int
+    json: dict[str, Any]
+    headers: dict[str, str]
+
+    @classmethod
+    async def of(cls, response: ClientResponse) -> Answer:
+        return cls(response.status, await response.json(content_type=None), dict(response.headers))
+
+
+@dataclass
+class Harness:
+    client: TestClient
+    data_dir: Path
+    token: str = ""
+
+    @property
+    def ctx(self) -> Context:
+        return self.client.app[CTX]  # type: ignore[index]
+
+    async def login(self, email: str = EMAIL, password: str = PASSWORD) -> Answer:
+        answer = await Answer.of(await self.client.post("/api/admin/login", json={"email": email,
+                                                                                   "password": password}))
+        if answer.status == 200:
+            self.token = answer.json["access_token"]
+        return answer
+
+    def headers(self, body: bytes, *, ts: int | str | None = None, secret: str = SECRET,
+                token: str | None = None) -> dict[str, str]:
+        stamp = str(int(time.time()) if ts is None else ts)
+        return {"Authorization": f"Bearer {self.token if token is None else token}",
+                "Content-Type": "application/json", "X-Timestamp": stamp,
+                "X-Signature": signature(secret, body, stamp)}
+
+    async def post(self, payload: dict[str, Any] | bytes, *, headers: dict[str, str] | None = None,
+                   drop: tuple[str, ...] = (), **kwargs: Any) -> Answer:
+        """Sign and post; ``headers`` override the signed ones, ``drop`` removes some."""
+        body = body_of(payload)
+        merged = self.headers(body, **kwargs) | (headers or {})
+        for name in drop:
+            merged.pop(name, None)
+        return await Answer.of(await self.client.post(DATA_PATH, data=body, headers=merged))
+
+    async def raw(self, body: bytes, headers: dict[str, str]) -> Answer:
+        return await Answer.of(await self.client.post(DATA_PATH, data=body, headers=headers))
+
+    @contextmanager
+    def db(self) -> Iterator[sqlite3.Connection]:
+        """A second connection to the live database (WAL lets it read while the app writes)."""
+        conn = sqlite3.connect(self.data_dir / DB_NAME, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table: a rejection must leave this unchanged."""
+        with self.db() as conn:
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
+                                                 " AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+            return {t: sorted((tuple(r) for r in conn.execute(f"SELECT * FROM {t}")), key=repr) for t in tables}
+
+    def count(self, table: str) -> int:
+        with self.db() as conn:
+            return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+@asynccontextmanager
+async def running(data_dir: Path, options: Options | None = None, mqtt: MqttSettings | None = None,
+                  metrics_interval: float = 10.0, login: bool = True) -> AsyncIterator[Harness]:
+    app = create_app(options or make_options(), data_dir, mqtt, metrics_interval=metrics_interval)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        harness = Harness(client, data_dir)
+        if login:
+            assert (await harness.login()).status == 200
+        yield harness
+
+
+@pytest.fixture
+async def receiver(socket_enabled, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with running(tmp_path / "data") as harness:
+        yield harness

@@ -1,0 +1,154 @@
+"""The add-on's files agree with the receiver: options, schema, translations, images, image build."""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, fields
+import json
+from pathlib import Path
+import struct
+import subprocess
+import sys
+import zipfile
+import zlib
+
+import pytest
+import yaml
+
+from hydro_fleet_receiver import __version__
+from hydro_fleet_receiver.cli import main as cli_main
+from hydro_fleet_receiver.options import (
+    OPTION_KEYS,
+    OPTIONAL_KEYS,
+    Options,
+    OptionsError,
+    default_options_dict,
+    load_options,
+    parse_options,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+ADDON = REPO / "addon"
+
+
+def _config() -> dict:
+    return yaml.safe_load((ADDON / "config.yaml").read_text())
+
+
+def test_options_and_schema_match_the_receiver() -> None:
+    config = _config()
+    assert config["version"] == __version__
+    assert set(config["schema"]) == set(OPTION_KEYS)
+    # Optional keys are marked '?' in the schema and have no default; the others have one.
+    for key in OPTION_KEYS:
+        spec = config["schema"][key]
+        optional = isinstance(spec, str) and spec.endswith("?")
+        assert optional == (key in OPTIONAL_KEYS), key
+        assert (key in config["options"]) == (not optional), key
+    defaults = {f.name: f.default for f in fields(Options)}
+    for key, value in config["options"].items():
+        if defaults[key] is MISSING:
+            assert value is None, f"{key} must be null (required from the user)"
+        else:
+            expected = list(defaults[key]) if isinstance(defaults[key], tuple) else defaults[key]
+            assert value == expected, key
+
+
+def test_supervisor_style_options_file(tmp_path: Path) -> None:
+    """What the Supervisor writes: every key, the required ones filled in, optional ones left out."""
+    data = _config()["options"] | {"secrets": ["a-long-enough-secret"], "admin_email": "a@b.c",
+                                   "admin_password": "12345678"}
+    path = tmp_path / "options.json"
+    path.write_text(json.dumps(data))
+    options = load_options(path)
+    assert options.port == 8010 and options.secrets == ("a-long-enough-secret",)
+    assert "a-long-enough-secret" not in repr(options) and "12345678" not in repr(options)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"secrets": None}, "missing option(s): secrets"),
+        ({"secrets": ["short"]}, "shorter than 16"),
+        ({"sekrets": ["x"]}, "unknown option(s): sekrets"),
+        ({"port": "8010"}, "'port' must be an integer"),
+        ({"allowed_ips": ["10.0.0.0/8", "not-an-ip"]}, "'allowed_ips' has an entry"),
+        ({"certfile": "../etc/passwd"}, "'certfile' must be a file name"),
+        ({"node_id": "Receiver!"}, "'node_id' must match"),
+        ({"log_level": "verbose"}, "'log_level' must be one of"),
+        ({"ssl": "yes"}, "'ssl' must be true or false"),
+    ],
+)
+def test_bad_options_are_named(change: dict, message: str) -> None:
+    data = default_options_dict(secrets=["a-long-enough-secret"], admin_email="a@b.c", admin_password="12345678")
+    with pytest.raises(OptionsError) as err:
+        parse_options(data | change)
+    assert message in str(err.value)
+    assert "a-long-enough-secret" not in str(err.value)
+
+
+def test_cli_reports_bad_options_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "options.json"
+    path.write_text("{not json")
+    assert cli_main(["--options", str(path), "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hydro-fleet-receiver: the options file") and "\n" not in err
+
+
+def test_translations_cover_every_option() -> None:
+    translations = yaml.safe_load((ADDON / "translations" / "en.yaml").read_text())
+    assert set(translations["configuration"]) == set(OPTION_KEYS)
+    for key, entry in translations["configuration"].items():
+        assert entry["name"] and entry["description"], key
+
+
+def test_addon_manifest_rules() -> None:
+    config = _config()
+    assert config["services"] == ["mqtt:need"]
+    assert config["init"] is False  # s6-overlay v3 in the base image must be PID 1
+    assert set(config["arch"]) == {"aarch64", "amd64"}
+    assert "ssl" in config["map"]
+    # Keys at their default value are noise the add-on linter flags.
+    for key, default in (("init", True), ("boot", "auto"), ("startup", "application"), ("stage", "stable")):
+        assert config.get(key, object()) != default, key
+    build = yaml.safe_load((ADDON / "build.yaml").read_text())
+    for arch in config["arch"]:
+        assert build["build_from"][arch].startswith(f"ghcr.io/home-assistant/{arch}-base-python:")
+    dockerfile = (ADDON / "Dockerfile").read_text()
+    assert dockerfile.startswith("ARG BUILD_FROM=ghcr.io/home-assistant/")
+    assert "[receiver]" in dockerfile
+    run = (ADDON / "run.sh").read_text()
+    assert "/data/options.json" in run and "bashio::services" in run
+    assert (ADDON / "run.sh").stat().st_mode & 0o111
+    for name in ("DOCS.md", "CHANGELOG.md"):
+        assert (ADDON / name).read_text().strip()
+    assert yaml.safe_load((REPO / "repository.yaml").read_text())["name"]
+
+
+@pytest.mark.parametrize(("name", "size"), [("icon.png", (128, 128)), ("logo.png", (250, 100))])
+def test_images_are_valid_pngs(name: str, size: tuple[int, int]) -> None:
+    data = (ADDON / name).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    offset, chunks = 8, {}
+    while offset < len(data):
+        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        body = data[offset + 8:offset + 8 + length]
+        assert struct.unpack(">I", data[offset + 8 + length:offset + 12 + length])[0] == zlib.crc32(kind + body)
+        chunks[kind] = body
+        offset += 12 + length
+    assert struct.unpack(">II", chunks[b"IHDR"][:8]) == size
+    width, height = size
+    assert len(zlib.decompress(chunks[b"IDAT"])) == height * (1 + 4 * width)
+
+
+def test_addon_wheel_carries_receiver_and_protocol(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(REPO)], check=True, capture_output=True)
+    wheel = zipfile.ZipFile(next(tmp_path.glob("hydro_fleet-*.whl")))
+    names = set(wheel.namelist())
+    for module in ("app", "cli", "storage", "verification", "__main__"):
+        assert f"hydro_fleet_receiver/{module}.py" in names
+    assert "hydro_fleet_protocol/messages.py" in names
+    entry_points = wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "hydro-fleet-receiver = hydro_fleet_receiver.cli:main" in entry_points
+    metadata = wheel.read(next(n for n in names if n.endswith("METADATA"))).decode()
+    assert "Provides-Extra: receiver" in metadata
