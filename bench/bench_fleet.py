@@ -49,6 +49,12 @@ def production_log_level() -> Iterator[None]:
         logger.setLevel(level)
 
 
+@pytest.fixture
+def recorder_config() -> dict[str, Any]:
+    """HA's default commit interval; the harness commits every event (commit_interval 0), which no install does."""
+    return {"commit_interval": 5}
+
+
 @pytest.fixture(autouse=True)
 def mock_recorder_before_hass(async_test_recorder: Any) -> None:
     """Lets the recorder variants set the recorder up before hass, as the harness requires."""
