@@ -87,7 +87,17 @@ def async_setup_node_platform(
 
     @callback
     def flush() -> None:
-        batch = pending.copy()
+        batch = []
+        for entity in pending:
+            node = entity.node
+            device = fleet.devices.get(node.node_id)
+            if fleet.nodes.get(node.node_id) is not node or device is None:
+                # Removed (or removed and rediscovered) since it was queued: forget it, so
+                # that a rediscovered node gets fresh entities.
+                fleet.created_entities.discard((platform, entity.unique_id or ""))
+                continue
+            entity.device_entry = device
+            batch.append(entity)
         pending.clear()
         if batch:
             async_add_entities(batch)
