@@ -89,14 +89,14 @@ def async_setup_node_platform(
     def flush() -> None:
         batch = []
         for entity in pending:
-            if entity.device_entry is not None:
-                # The node may have been removed (its device with it) or re-registered since the
-                # entity was made: HA refuses an entity whose device is gone ("Device ... does not exist").
-                current = fleet.devices.get(entity.node.node_id)
-                if current is None:
-                    fleet.created_entities.discard((platform, entity.unique_id or ""))
-                    continue
-                entity.device_entry = current
+            node = entity.node
+            device = fleet.devices.get(node.node_id)
+            if fleet.nodes.get(node.node_id) is not node or device is None:
+                # Removed (or removed and rediscovered) since it was queued: forget it, so
+                # that a rediscovered node gets fresh entities.
+                fleet.created_entities.discard((platform, entity.unique_id or ""))
+                continue
+            entity.device_entry = device
             batch.append(entity)
         pending.clear()
         if batch:
