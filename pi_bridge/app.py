@@ -34,6 +34,7 @@ from hydro_fleet_protocol import (
     EventType,
     NodeConfig,
     NodeKind,
+    PlanConfig,
     ProtocolError,
     PumpConfig,
     PumpState,
@@ -91,7 +92,7 @@ class Bridge:
         self.queue = SampleQueue(queue_path(state_dir), max_rows=config.buffer.max_rows,
                                  max_days=config.buffer.max_days, on_drop=self._buffer_dropped)
         self.health = Health(state_dir, __version__)
-        self.plans = PlanRunner(state_dir, self, config.tz, on_change=self._plans_changed)
+        self.plans = PlanRunner(state_dir, self, config.tz)
         self.notifier = notifier or Notifier()
         self._client: aiomqtt.Client | None = None
         # seq starts at the time in deciseconds, so it keeps increasing across restarts (queued samples
@@ -102,6 +103,9 @@ class Bridge:
         self._last_sample_at = time.monotonic()
         self._background: set[asyncio.Task[Any]] = set()
         self._live: set[asyncio.Task[Any]] = set()
+        # Published but not yet acknowledged; whatever is left here when that ends goes to the queue.
+        self._unsent: dict[int, State] = {}
+        self._unsent_events: dict[int, tuple[str, bytes]] = {}
         self._queued = asyncio.Event()
         self.duplicate_of: str | None = None
         self._water_low_latched = False
@@ -127,9 +131,18 @@ class Bridge:
                 PumpConfig(key=p.key, name=p.name, max_runtime=p.max_runtime, flow_ml_per_min=p.flow_ml_per_min)
                 for p in self.config.pumps
             ),
-            extra={"plans": self.plans.describe(), "timezone": self.config.timezone,
-                   "water_low_pct": self.config.water_low_pct},
+            plans=tuple(
+                PlanConfig(key=slot.key, pump=slot.pump, name=slot.name,
+                           max_volume_ml=self._max_volume(slot.pump))
+                for slot in self.config.effective_plan_slots
+            ),
+            extra={"timezone": self.config.timezone, "water_low_pct": self.config.water_low_pct},
         )
+
+    def _max_volume(self, pump_key: str) -> float:
+        """The most one run can pump: flow over max runtime (a larger plan volume is clipped)."""
+        pump = self.config.pump(pump_key)
+        return round(pump.flow_ml_per_min * pump.max_runtime / 60.0, 1) if pump else 5000.0
 
     def water_is_low(self, readings: dict[str, Reading]) -> bool:
         """Dry-run protection's test: the analog level under the limit, or the float switch low.
@@ -207,6 +220,7 @@ class Bridge:
             problems=dict(snapshot.problems),
             pumps={p.key: PumpState(on=p.is_on, until=p.until) for p in self.pumps},
             health=health,
+            plans=self.plans.reported([slot.key for slot in self.config.effective_plan_slots]),
         )
         self._last_state = state
         return state
@@ -239,31 +253,41 @@ class Bridge:
         return True
 
     async def _publish_or_keep(self, topic: str, payload: bytes) -> None:
-        delivered = False
-        try:
-            delivered = await self._publish(topic, payload)
-        finally:
-            if not delivered:
-                self.queue.put_message(topic, payload)
-                self._queued.set()
+        key = id(payload)
+        self._unsent_events[key] = (topic, payload)
+        if await self._publish(topic, payload):
+            self._unsent_events.pop(key, None)
+        else:
+            self._keep_event(key)
+
+    def _keep_event(self, key: int) -> None:
+        message = self._unsent_events.pop(key, None)
+        if message is not None:
+            self.queue.put_message(*message)
+            self._queued.set()
 
     def _deliver(self, state: State) -> None:
         """Publish a sample live, or queue it (broker down, or it did not acknowledge)."""
         if not self._connected:
             self._enqueue(state)
             return
+        # Registered before the task exists: a task cancelled before its first step never runs its
+        # own cleanup, so the sample's fate must not depend on it.
+        self._unsent[state.seq] = state
         task = asyncio.get_running_loop().create_task(self._publish_live(state))
         self._live.add(task)
         task.add_done_callback(self._live.discard)
 
     async def _publish_live(self, state: State) -> None:
-        delivered = False
-        try:
-            delivered = await self._publish(self.topics.state, encode(state))
-        finally:
-            # Also on cancellation (the connection dropped): the sample is queued, never lost.
-            if not delivered:
-                self._enqueue(state)
+        if await self._publish(self.topics.state, encode(state)):
+            self._unsent.pop(state.seq, None)
+        else:
+            self._keep_unsent(state.seq)
+
+    def _keep_unsent(self, seq: int) -> None:
+        state = self._unsent.pop(seq, None)
+        if state is not None:
+            self._enqueue(state)
 
     def _enqueue(self, state: State) -> None:
         self.queue.put(Sample(ts=state.ts, seq=state.seq, readings=state.readings))
@@ -361,6 +385,8 @@ class Bridge:
         """The connection is gone: unacknowledged live samples go to the queue now, in order."""
         for task in list(self._live):
             task.cancel()
+        for seq in sorted(self._unsent):
+            self._keep_unsent(seq)
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         """Backfill the queue oldest first, in batches, deleting only what the broker acknowledged.
@@ -494,7 +520,8 @@ class Bridge:
         if command.target is None:
             return Ack(command.id, ok=False, code="invalid_plan", message="set_plan needs a target (the plan key)")
         try:
-            result = self.plans.set_plan(command.target, command.params)
+            slot = next((s for s in self.config.effective_plan_slots if s.key == command.target), None)
+            result = self.plans.set_plan(command.target, command.params, slot.pump if slot else "pump")
         except ProtocolError as err:
             return Ack(command.id, ok=False, code="invalid_plan", message=str(err))
         except KeyError as err:
@@ -510,7 +537,9 @@ class Bridge:
             return Ack(command.id, ok=False, code="unknown_probe", message=message)
         try:
             volts = self.sensors.volts(probe)
-            temperature = self.sensors.temperature_or_default()
+            # The latest sample's temperature: reading a DS18B20 again would block the loop ~750 ms.
+            last = self._last_snapshot.readings.get("water_temperature") if self._last_snapshot else None
+            temperature = float(last) if isinstance(last, int | float) else self.sensors.temperature_or_default()
             result = self.calibration.calibrate(probe, command.params, volts, temperature)
         except CalibrationError as err:
             _LOGGER.warning("calibration of %s rejected: %s", probe, err)
@@ -531,10 +560,6 @@ class Bridge:
     def _buffer_dropped(self, count: int) -> None:
         self.emit(EventType.BUFFER_DROPPED, {"dropped": count, "max_rows": self.config.buffer.max_rows,
                                              "max_days": self.config.buffer.max_days})
-
-    def _plans_changed(self) -> None:
-        if self._connected:
-            self._spawn(self._publish(self.topics.config, encode(self.discovery()), retain=True))
 
     def _on_pump_change(self, change: PumpChange) -> None:
         self.emit(EventType.PUMP_STARTED if change.on else EventType.PUMP_STOPPED,
@@ -570,6 +595,10 @@ class Bridge:
             for task in list(self._background) + list(self._live):
                 task.cancel()
             await asyncio.gather(*self._background, *self._live, return_exceptions=True)
+            for seq in sorted(self._unsent):  # samples and events whose publish never finished
+                self._keep_unsent(seq)
+            for key in list(self._unsent_events):
+                self._keep_event(key)
             self._worker.shutdown(wait=True)
             self.sensors.close()
             self.queue.close()

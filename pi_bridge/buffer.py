@@ -23,7 +23,7 @@ _LOGGER = logging.getLogger(__name__)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS samples (id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, seq INTEGER NOT NULL,
                                     readings TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS samples_ts ON samples (ts);
+CREATE INDEX IF NOT EXISTS samples_order ON samples (ts, seq);
 CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL);
 """
 _AGE_CHECK_EVERY = 60.0
@@ -83,7 +83,8 @@ class SampleQueue:
         dropped = 0
         if self._count > self.max_rows:
             excess = self._count - self.max_rows
-            self._db.execute("DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY id LIMIT ?)", (excess,))
+            self._db.execute("DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY ts, seq LIMIT ?)",
+                             (excess,))
             dropped += excess
         if now - self._age_checked > _AGE_CHECK_EVERY:
             self._age_checked = now
@@ -103,9 +104,13 @@ class SampleQueue:
                 self._unreported = 0
 
     def peek(self, limit: int) -> tuple[list[int], list[Sample]]:
-        """Up to ``limit`` oldest samples and the id of the last one (0 when empty)."""
+        """Up to ``limit`` oldest samples and their row ids.
 
-        rows = self._db.execute("SELECT id, ts, seq, readings FROM samples ORDER BY id LIMIT ?", (limit,)).fetchall()
+        Oldest by timestamp (then seq: two samples can share a millisecond), not by row id: a live
+        sample whose publish failed is queued after samples taken later.
+        """
+        rows = self._db.execute("SELECT id, ts, seq, readings FROM samples ORDER BY ts, seq LIMIT ?",
+                                (limit,)).fetchall()
         samples = []
         for _, ts, seq, readings in rows:
             try:

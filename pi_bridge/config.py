@@ -166,6 +166,14 @@ class BufferSettings(_Strict):
     batch_size: int = Field(500, ge=1, le=1000)
 
 
+class PlanSlot(_Strict):
+    """A watering plan slot the node announces (HA shows one set of plan controls per slot)."""
+
+    key: Key
+    pump: Key = "pump"
+    name: str | None = None
+
+
 class BridgeConfig(_Strict):
     """Everything the bridge needs to run."""
 
@@ -184,6 +192,8 @@ class BridgeConfig(_Strict):
     water_low_pct: float = Field(5.0, ge=0, le=100)
     probes: ProbeSettings = ProbeSettings()
     buffer: BufferSettings = BufferSettings()
+    # Plan slots; default: one per pump, "plan" for the pump "pump", "<pump>_plan" for others.
+    plan_slots: list[PlanSlot] | None = None
     # Where the machine id comes from (duplicate node id detection); tests point it elsewhere.
     machine_id_file: Path = Path("/etc/machine-id")
 
@@ -212,6 +222,21 @@ class BridgeConfig(_Strict):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def effective_plan_slots(self) -> list[PlanSlot]:
+        if self.plan_slots is not None:
+            return self.plan_slots
+        return [PlanSlot(key="plan" if p.key == "pump" else f"{p.key}_plan", pump=p.key, name=f"{p.name} plan")
+                for p in self.pumps]
+
+    @model_validator(mode="after")
+    def _slots_name_pumps(self) -> BridgeConfig:
+        pumps = {p.key for p in self.pumps}
+        for index, slot in enumerate(self.plan_slots or []):
+            if slot.pump not in pumps:
+                raise ValueError(f"plan_slots.{index}.pump: there is no pump {slot.pump!r}")
+        return self
 
     def pump(self, key: str) -> PumpSettings | None:
         return next((p for p in self.pumps if p.key == key), None)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from hydro_fleet_protocol import (
     MAX_PLANS,
     EventType,
+    Plan,
     PlanType,
     ProtocolError,
     Reading,
@@ -95,23 +96,27 @@ class PlanRunner:
     def _save(self) -> None:
         write_json(self.path, {"plans": {k: p.to_params() for k, p in self.plans.items()}, "runs": self.runs})
 
-    def describe(self) -> list[dict[str, Any]]:
-        """Plans as listed in the discovery config."""
-        return [plan.to_dict() for plan in self.plans.values()]
-
     # --- set_plan --------------------------------------------------------------------
 
-    def set_plan(self, key: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Add, replace or delete (``{"delete": true}``) a plan; raises ProtocolError/KeyError."""
-        if params.get("delete") is True:
-            if key not in self.plans:
+    def set_plan(self, key: str, params: dict[str, Any], default_pump: str = "pump") -> dict[str, Any]:
+        """Add, replace or delete a plan; raises ProtocolError/KeyError. Returns the ack's result.
+
+        ``{"delete": true}`` deletes (KeyError if there is none); ``{"type": "off"}`` (the
+        integration's Plan) clears the slot whether or not it held a plan. ``result["plan"]``
+        is the plan as the node now runs it, in the integration's ``Plan`` shape.
+        """
+        off = params.get("type") == str(PlanType.OFF)
+        if params.get("delete") is True or off:
+            if key not in self.plans and not off:
                 raise KeyError(f"no plan {key!r}")
-            del self.plans[key]
+            self.plans.pop(key, None)
             self.runs.pop(key, None)
             self._next_fire.pop(key, None)
             self._save()
             self._changed()
-            return {"plan": key, "deleted": True}
+            return {"plan": Plan(type=PlanType.OFF).to_dict(), "key": key, "deleted": True}
+        if "pump" not in params:
+            params = params | {"pump": default_pump}
         plan = WateringPlan.from_params(key, params)
         if plan.pump not in self.host.pumps:
             raise ProtocolError(f"plan field 'pump': this node has no pump {plan.pump!r}")
@@ -122,11 +127,17 @@ class PlanRunner:
         self._next_fire.pop(key, None)
         self._save()
         self._changed()
-        result: dict[str, Any] = {"plan": key, "type": str(plan.type)}
+        result: dict[str, Any] = {"plan": plan.to_plan().to_dict(), "key": key, "type": str(plan.type)}
         next_run = self.next_run(plan, time.time())
         if next_run is not None:
             result["next_run"] = round(next_run, 3)
         return result
+
+    def reported(self, slots: list[str]) -> dict[str, Plan]:
+        """``State.plans``: every slot (``off`` when empty) and every other stored plan."""
+        plans = {key: Plan(type=PlanType.OFF) for key in slots}
+        plans |= {key: plan.to_plan() for key, plan in self.plans.items()}
+        return plans
 
     def _changed(self) -> None:
         if self.on_change is not None:
@@ -135,7 +146,11 @@ class PlanRunner:
     def next_run(self, plan: WateringPlan, now: float) -> float | None:
         runs = self.runs.setdefault(plan.key, {})
         if plan.type is PlanType.BASIC:
-            return None if runs.get("done") else (plan.start_at or runs.get("set_at", now))
+            first = plan.start_at or runs.get("set_at", now)
+            if plan.check_interval is not None:  # repeating: every check_interval after the first run
+                last = runs.get("last_run")
+                return first if last is None else float(last) + plan.check_interval
+            return None if runs.get("done") else first
         if plan.type is PlanType.TIME_BASED:
             if plan.key not in self._next_fire:
                 # From the later of now and the last run: times missed while the node was off are
@@ -168,8 +183,10 @@ class PlanRunner:
                 continue
             runs = self.runs[plan.key]
             if plan.type is PlanType.BASIC:
-                runs["done"] = True  # stored before watering: a crash mid-run never waters twice
-                self._start(plan, "scheduled volume")
+                # Stored before watering: a crash mid-run never waters twice.
+                runs["done"] = plan.check_interval is None
+                self._start(plan, "scheduled volume" if plan.check_interval is None
+                            else f"every {plan.check_interval:g} s")
             elif plan.type is PlanType.TIME_BASED:
                 self._next_fire[plan.key] = next_time_of_day(plan.times, now, self.tz)
                 local = dt.datetime.fromtimestamp(due, self.tz).strftime("%H:%M:%S %Z")

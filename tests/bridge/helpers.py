@@ -105,15 +105,31 @@ class Recorder:
         assert self._client is not None
         try:
             async for message in self._client.messages:
-                self.messages.append((str(message.topic), bytes(message.payload)))  # type: ignore[arg-type]
-                self._new.set()
+                self._keep(message)
         except aiomqtt.MqttError:
-            pass
+            self._drain_queue()
+
+    def _keep(self, message: aiomqtt.Message) -> None:
+        self.messages.append((str(message.topic), bytes(message.payload)))  # type: ignore[arg-type]
+        self._new.set()
+
+    def _drain_queue(self) -> None:
+        """Keep what the client already received (and acknowledged) but not yet handed out.
+
+        aiomqtt's iterator stops at a disconnect or cancellation with messages still queued;
+        for a QoS 1 session those are gone from the broker, so dropping them here would look
+        like loss on the bridge's side.
+        """
+        assert self._client is not None
+        queue = self._client._queue
+        while not queue.empty():
+            self._keep(queue.get_nowait())
 
     async def __aexit__(self, *exc: object) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+            self._drain_queue()
         if self._client is not None:
             with contextlib.suppress(aiomqtt.MqttError):
                 await self._client.__aexit__(None, None, None)

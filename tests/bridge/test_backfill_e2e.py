@@ -35,7 +35,9 @@ async def test_outage_loses_nothing_and_backfills_in_order(socket_enabled, tmp_p
         with bridge:
             async with Recorder(broker.port, **session) as rec:
                 await rec.wait_for("state", lambda m: True)
-                broker.stop()  # SIGTERM: the broker saves our session; the bridge loses its connection
+            # The recorder leaves first (its session keeps collecting), then the broker stops (SIGTERM: it
+            # saves that session) and the bridge loses its connection.
+            broker.stop()
             db = tmp_path / "state" / "queue.sqlite3"
             await wait_until(lambda: _rows(db) >= OUTAGE_SAMPLES, 60, f"{OUTAGE_SAMPLES} samples queued", 0.1)
             broker.start()

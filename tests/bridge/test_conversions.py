@@ -147,3 +147,16 @@ def test_ds18b20_found_on_the_1wire_bus(tmp_path):
     (device / "w1_slave").write_text("aa 01 4b 46 7f ff 0c 10 1c : crc=1c YES\naa 01 4b 46 7f ff 0c 10 1c t=26625\n")
     assert reader.read() == 26.625
     assert TemperatureReader(TemperatureProbe(source="fixed", value=19.5)).read() == 19.5
+
+
+def test_queue_hands_out_oldest_first_by_time_not_insertion(tmp_path):
+    from hydro_fleet_protocol import Sample
+    from pi_bridge.buffer import SampleQueue
+
+    queue = SampleQueue(tmp_path / "q.sqlite3", max_rows=100, max_days=1)
+    # A sample whose live publish failed is queued after later ones; two samples may share a millisecond.
+    for ts, seq in ((10.0, 3), (10.0, 2), (9.0, 1), (11.0, 4)):
+        queue.put(Sample(ts=1_800_000_000 + ts, seq=seq, readings={}))
+    _, samples = queue.peek(10)
+    assert [s.seq for s in samples] == [1, 2, 3, 4]
+    queue.close()

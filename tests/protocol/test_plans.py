@@ -4,8 +4,6 @@ import pytest
 
 from hydro_fleet_protocol import (
     EventType,
-    NodeConfig,
-    NodeKind,
     PlanType,
     ProtocolError,
     WateringOutcome,
@@ -52,11 +50,13 @@ def test_bad_plans_name_the_field(key, params, message):
         WateringPlan.from_params(key, params)
 
 
-def test_plans_ride_in_node_config_extra():
-    plan = WateringPlan.from_params("b1", {"type": "basic", "volume_ml": 50})
-    config = NodeConfig(node_id="pi-1", kind=NodeKind.PI, name="pi-1", extra={"plans": [plan.to_dict()]})
-    parsed = NodeConfig.parse(encode(config))
-    assert [WateringPlan.from_dict(p) for p in parsed.extra["plans"]] == [plan]
+def test_plans_round_trip_through_a_state():
+    from hydro_fleet_protocol import State
+
+    plan = WateringPlan.from_params("b1", {"type": "basic", "volume_ml": 50, "check_interval": 3600})
+    state = State(ts=1.0, seq=1, readings={}, plans={"b1": plan.to_plan()})
+    parsed = State.parse(encode(state))
+    assert WateringPlan.from_params("b1", parsed.plans["b1"].to_dict()) == plan
 
 
 def test_event_and_outcome_names_are_stable():
@@ -64,3 +64,18 @@ def test_event_and_outcome_names_are_stable():
                                             "calibration", "duplicate_node", "buffer_dropped", "power_bank_returned"}
     assert [o.value for o in WateringOutcome] == ["ok", "skipped_low_water", "skipped_busy", "stopped_safety",
                                                   "failed"]
+
+
+def test_the_integrations_plan_is_accepted_and_reported_back():
+    from hydro_fleet_protocol import Plan
+
+    sent = Plan(type=PlanType.MOISTURE, volume_ml=250, threshold=35, check_interval=600, min_pause=3600)
+    plan = WateringPlan.from_params("plan", sent.to_dict() | {"pump": "pump"})
+    assert plan.threshold_pct == 35
+    assert Plan.from_dict(plan.to_plan().to_dict()) == sent
+    basic = WateringPlan.from_params("plan", Plan(type=PlanType.BASIC, volume_ml=100, check_interval=3600).to_dict())
+    assert basic.check_interval == 3600  # Plan's basic repeats every check_interval
+    timed = WateringPlan.from_params("plan", {"type": "time_based", "volume_ml": 5, "times": ["07:00:30"]})
+    assert timed.to_plan().times == ("07:00",)  # reported to the minute, as Plan allows
+    off = WateringPlan.from_params("plan", {"type": "basic", "volume_ml": 5, "enabled": False})
+    assert off.to_plan() == Plan(type=PlanType.OFF)

@@ -3,11 +3,11 @@
 Additive only: new command params, event types and health keys; no existing field
 changes meaning. Documented in ``docs/bridge.md`` ("Protocol additions").
 
-- ``set_plan``: ``target`` is the plan key, ``params`` a ``WateringPlan`` dict
-  (``WateringPlan.to_params``) or ``{"delete": true}``.
+- ``set_plan``: ``target`` is the plan key (a slot of ``NodeConfig.plans``), ``params``
+  the integration's ``Plan.to_dict()`` or a fuller ``WateringPlan.to_params()``;
+  ``{"type": "off"}`` or ``{"delete": true}`` clears it. The node reports plans as
+  ``Plan`` (``WateringPlan.to_plan``) in every ``State.plans`` and in the ack.
 - ``calibrate``: ``target`` is the probe; params per probe in ``CALIBRATE_PARAMS``.
-- The node lists its plans in ``NodeConfig.extra["plans"]`` (list of plan dicts with
-  ``key``), republished (retained) whenever they change.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from enum import StrEnum
 import re
 from typing import Any, Self
 
-from .messages import PlanType, ProtocolError, _is_key
+from .messages import Plan, PlanType, ProtocolError, _is_key
 
 MAX_PLANS = 16
 _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
@@ -77,7 +77,7 @@ class WateringPlan:
     enabled: bool = True
     start_at: float | None = None  # basic
     threshold_pct: float | None = None  # moisture
-    check_interval: float | None = None  # moisture, seconds
+    check_interval: float | None = None  # moisture (and a repeating basic), seconds
     min_pause: float = 0.0  # moisture, seconds between runs
     times: tuple[str, ...] = ()  # time_based, "HH:MM" or "HH:MM:SS" local time
     settle_seconds: float = 30.0  # wait after the pump stops before reading "after" values
@@ -101,8 +101,12 @@ class WateringPlan:
         settle = params.get("settle_seconds", 30.0)
         if isinstance(settle, bool) or not isinstance(settle, int | float) or not 0 <= settle <= 3600:
             raise ProtocolError("plan field 'settle_seconds' must be 0..3600")
+        if "threshold" in params and "threshold_pct" not in params:
+            params = params | {"threshold_pct": params["threshold"]}  # ``Plan.to_dict()`` spells it so
         fields: dict[str, Any] = {}
         if plan_type is PlanType.BASIC:
+            # With check_interval a basic plan repeats (``Plan``'s meaning); without, it runs once.
+            fields["check_interval"] = _positive(params, "check_interval", required=False, maximum=7 * 86400)
             start = params.get("start_at")
             if start is not None and (isinstance(start, bool) or not isinstance(start, int | float) or start < 0):
                 raise ProtocolError("plan field 'start_at' must be unix seconds")
@@ -128,6 +132,8 @@ class WateringPlan:
                                 "enabled": self.enabled, "settle_seconds": self.settle_seconds}
         if self.type is PlanType.BASIC and self.start_at is not None:
             data["start_at"] = self.start_at
+        if self.type is PlanType.BASIC and self.check_interval is not None:
+            data["check_interval"] = self.check_interval
         if self.type is PlanType.MOISTURE:
             data |= {"threshold_pct": self.threshold_pct, "check_interval": self.check_interval,
                      "min_pause": self.min_pause}
@@ -136,8 +142,19 @@ class WateringPlan:
         return data
 
     def to_dict(self) -> dict[str, Any]:
-        """As listed in ``NodeConfig.extra["plans"]``."""
+        """The stored form with its key."""
         return {"key": self.key} | self.to_params()
+
+    def to_plan(self) -> Plan:
+        """As ``State.plans`` and set_plan acks report it (the integration's ``Plan``).
+
+        A disabled plan is ``off``; times are given to the minute there ("HH:MM").
+        """
+        if not self.enabled:
+            return Plan(type=PlanType.OFF)
+        return Plan(type=self.type, volume_ml=self.volume_ml, threshold=self.threshold_pct,
+                    check_interval=self.check_interval, min_pause=self.min_pause or None,
+                    times=tuple(sorted({t[:5] for t in self.times})))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
