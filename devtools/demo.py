@@ -97,6 +97,8 @@ def main() -> int:
             hass.onboard(username, password)
             hass.setup_mqtt(broker.port)
             hass.accept_discovery()
+            dashboard = hass.add_dashboard()
+            blueprints = hass.install_blueprints()
             entry_created = time.monotonic()
             expected = [f"sensor.{node.replace('-', '_')}_ph" for node in nodes]
             hass.wait_for(lambda: all(hass.state(e) not in (None, "unknown", "unavailable") for e in expected),
@@ -113,6 +115,8 @@ def main() -> int:
                 f"  password:        {password}\n"
                 f"  Hydro Fleet:     {devices} devices, {entities} entities; first readings "
                 f"{first_state:.1f} s after setup ({time.monotonic() - started:.0f} s after start)\n"
+                f"  dashboard:       {dashboard}\n"
+                f"  blueprints:      {len(blueprints)} under Settings > Automations > Blueprints\n"
                 f"  MQTT broker:     127.0.0.1:{broker.port}"
                 f"  (watch it: mosquitto_sub -p {broker.port} -t 'hydro_fleet/#' -v)\n"
                 f"  logs:            {workdir}\n"

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import json
 import os
 from pathlib import Path
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,12 +23,16 @@ from typing import Any
 
 import aiohttp
 import requests
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
 # Extra integrations the demo loads so a person gets history graphs, the logbook,
 # automations and blueprints; the tests keep the minimal set for speed.
-DEMO_INTEGRATIONS = ("recorder", "history", "logbook", "automation", "script", "blueprint", "config", "tag")
+DEMO_INTEGRATIONS = ("frontend", "recorder", "history", "logbook", "automation", "script", "blueprint", "config",
+                     "tag")
+DASHBOARD = REPO / "dashboards" / "hydro_fleet.yaml"
+BLUEPRINTS = REPO / "blueprints"
 
 
 class HomeAssistantError(RuntimeError):
@@ -160,6 +165,21 @@ class HomeAssistant:
         if result.get("type") != "create_entry":
             raise HomeAssistantError(f"{domain} setup did not finish: {result}")
         return flow
+
+    def add_dashboard(self, url_path: str = "hydro-fleet", title: str = "Hydro Fleet",
+                      source: Path = DASHBOARD) -> str:
+        """Add the fleet dashboard (a storage-mode dashboard in the sidebar); returns its URL."""
+        self.ws_command({"type": "lovelace/dashboards/create", "url_path": url_path, "title": title,
+                         "icon": "mdi:sprout", "mode": "storage", "show_in_sidebar": True, "require_admin": False})
+        self.ws_command({"type": "lovelace/config/save", "url_path": url_path,
+                         "config": yaml.safe_load(source.read_text())})
+        return f"{self.url}/{url_path}"
+
+    def install_blueprints(self) -> list[str]:
+        """Copy the repository's blueprints where HA looks for them (Settings > Blueprints)."""
+        target = self.config_dir / "blueprints"
+        shutil.copytree(BLUEPRINTS, target, dirs_exist_ok=True)
+        return sorted(p.stem for p in (target / "automation" / "hydro_fleet").glob("*.yaml"))
 
     # --- REST ----------------------------------------------------------------
 

@@ -138,7 +138,7 @@ async def station_data(request: web.Request) -> web.Response:
     ctx.metrics.accept(time.perf_counter() - request[STARTED])
     kind = "full sync" if isinstance(payload, FullSync) else "return"
     _LOGGER.debug("%s of station %s stored [request %s]", kind, payload.device.serial_number, meta.request_id)
-    return web.json_response(outcome.response)
+    return web.Response(body=outcome.body, content_type="application/json", charset="utf-8")
 
 
 async def health(request: web.Request) -> web.Response:

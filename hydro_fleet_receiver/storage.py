@@ -1,12 +1,18 @@
 """One SQLite database: stations, slots, power banks, return events, sync log, outbox.
 
-Every accepted request is one ``BEGIN IMMEDIATE ... COMMIT`` that writes the domain rows,
-its sync log row and the MQTT messages it causes (the outbox); the HTTP 200 is sent only
-after that commit returns. WAL with ``synchronous=FULL`` makes each commit durable
+Every accepted request atomically writes the domain rows, its sync log row and the MQTT
+messages it causes (the outbox); the HTTP 200 is sent only after the commit holding them
+returns. WAL with ``synchronous=FULL`` makes each commit durable
 against power loss, not just a process crash.
 
 ``Store`` is synchronous and owned by one thread; ``AsyncStore`` runs it on a single
 dedicated worker so writes are serialised and the event loop never waits on fsync.
+
+Group commit: the syncs waiting when the worker becomes free are written together, each
+inside its own ``SAVEPOINT`` (a failing one is rolled back to its savepoint alone), and
+committed with one ``COMMIT``, so one fsync covers the batch. No request is answered
+before that commit returned; if the batch's transaction as a whole fails, every request
+of it is applied again in a transaction of its own (see ``Store.apply_batch``).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from functools import partial
 import json
 from pathlib import Path
 import sqlite3
+import threading
 import time
 from typing import Any
 
@@ -135,6 +142,8 @@ class SyncMeta:
 class Outcome:
     response: dict[str, Any]
     outbox_rows: int
+    # ``response`` as JSON, encoded once for the sync log and reused as the HTTP body.
+    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +188,10 @@ class Store:
         try:
             result = work()
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # SQLite may have rolled back already (I/O error, RAISE(ROLLBACK)); a second
+            # ROLLBACK would fail and hide the original error.
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
         return result
@@ -194,6 +206,48 @@ class Store:
     def apply(self, payload: Payload, meta: SyncMeta) -> Outcome:
         """Apply one verified request in one transaction; raise ``ReplayError`` on a replay."""
         return self._tx(partial(self._apply, payload, meta))
+
+    def apply_batch(self, batch: Sequence[tuple[Payload, SyncMeta]]) -> list[Outcome | Exception]:
+        """Apply several verified requests with one commit; one result (or error) per request.
+
+        Each request runs inside its own SAVEPOINT: one that raises is rolled back to it,
+        so it changes nothing, and the others go on. Nothing is returned before the single
+        COMMIT returned, so every ``Outcome`` here is durable (``synchronous=FULL``). If the
+        transaction as a whole cannot go on or commit (I/O error, disk full: SQLite may
+        then roll back everything), each request is retried alone with ``apply`` so a
+        failure still only ever costs the request that caused it.
+        """
+        if len(batch) == 1:
+            try:
+                return [self.apply(*batch[0])]
+            except Exception as err:
+                return [err]
+        results: list[Outcome | Exception] = []
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            for payload, meta in batch:
+                self.db.execute("SAVEPOINT request")
+                try:
+                    outcome: Outcome | Exception = self._apply(payload, meta)
+                except Exception as err:
+                    outcome = err
+                    # Undo this request's writes only; RELEASE then ends the savepoint.
+                    self.db.execute("ROLLBACK TO request")
+                self.db.execute("RELEASE request")
+                results.append(outcome)
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            # Nothing of this batch is committed: apply each request in its own transaction.
+            return [self._apply_alone(payload, meta) for payload, meta in batch]
+        return results
+
+    def _apply_alone(self, payload: Payload, meta: SyncMeta) -> Outcome | Exception:
+        try:
+            return self.apply(payload, meta)
+        except Exception as err:
+            return err
 
     def _apply(self, payload: Payload, meta: SyncMeta) -> Outcome:
         now = meta.received
@@ -220,19 +274,20 @@ class Store:
                                     "station": serial, "node_id": node_id}
         if not applied:
             response["duplicate"] = True
+        answer = json.dumps(response)
         try:
             self.db.execute(
                 "INSERT INTO sync_log(request_id, received, type, station, signature, header_ts, idempotency_key,"
                 " body_sha256, result, response) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (meta.request_id, now, payload.type, serial, meta.signature, meta.header_ts, meta.idempotency_key,
-                 meta.body_sha256, result, json.dumps(response)))
+                 meta.body_sha256, result, answer))
         except sqlite3.IntegrityError as err:
             if "sync_log.signature" in str(err):
                 raise ReplayError from None
             if "sync_log.idempotency_key" in str(err):
                 raise IdempotencyKeyTakenError from None
             raise
-        return Outcome(response, self._queued)
+        return Outcome(response, self._queued, answer.encode())
 
     def _station(self, serial: str, now: float) -> sqlite3.Row:
         """Return the row of a station, creating it on first sight."""
@@ -359,8 +414,21 @@ class Store:
         return [OutboxRow(r[0], r[1], bytes(r[2]), bool(r[3])) for r in rows]
 
     def outbox_delete(self, ids: Sequence[int]) -> None:
-        if ids:
+        """Forget published rows, without an fsync of its own.
+
+        Losing this delete to a power cut only means its rows are published again, which
+        the outbox's at-least-once delivery allows (events carry their request id). So it
+        commits with ``synchronous=NORMAL``: in WAL mode that skips the fsync, and the next
+        ``FULL`` commit (or checkpoint) syncs it along. It was an fsync per drained batch
+        on the same thread that commits the requests, i.e. latency for every sync.
+        """
+        if not ids:
+            return
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        try:
             self._tx(lambda: self.db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids]))
+        finally:
+            self.db.execute("PRAGMA synchronous=FULL")
 
     def outbox_backlog(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
@@ -385,14 +453,25 @@ class Store:
         return self._tx(work)
 
 
+type _Waiting = tuple[Payload, SyncMeta, asyncio.Future[Outcome]]
+
+
 class AsyncStore:
-    """Runs a ``Store`` on one dedicated thread; every call is awaited in submission order."""
+    """Runs a ``Store`` on one dedicated thread; every call is awaited in submission order.
+
+    ``apply`` calls are grouped: they queue up while the worker is busy (typically with
+    the previous batch's fsync), and the next worker job takes all of them at once.
+    """
 
     def __init__(self, path: Path, prefix: str) -> None:
         self._path = path
         self._prefix = prefix
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-receiver-db")
         self._store: Store | None = None
+        # Requests waiting for the next batch; guarded by the lock (event loop and worker).
+        self._lock = threading.Lock()
+        self._waiting: list[_Waiting] = []
+        self._batch_scheduled = False
 
     async def open(self) -> None:
         self._store = await self._run(Store, self._path, self._prefix)
@@ -413,7 +492,32 @@ class AsyncStore:
         return self._store
 
     async def apply(self, payload: Payload, meta: SyncMeta) -> Outcome:
-        return await self._run(self.store.apply, payload, meta)
+        """Apply one request; returns once the batch holding it is committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
+        store = self.store
+        with self._lock:
+            self._waiting.append((payload, meta, future))
+            schedule = not self._batch_scheduled
+            self._batch_scheduled = True
+        if schedule:
+            # At most one batch job is queued: later requests join it until it starts.
+            self._executor.submit(self._write_batch, store, loop)
+        return await future
+
+    def _write_batch(self, store: Store, loop: asyncio.AbstractEventLoop) -> None:
+        """Worker thread: take every waiting request, apply them with one commit, answer them."""
+        with self._lock:
+            waiting, self._waiting = self._waiting, []
+            self._batch_scheduled = False
+        results: list[Outcome | Exception]
+        try:
+            results = store.apply_batch([(payload, meta) for payload, meta, _ in waiting])
+        except Exception as err:  # apply_batch answers per request; this is a bug's safety net
+            results = [err] * len(waiting)
+        # One wake-up of the event loop for the whole batch, after the commit.
+        loop.call_soon_threadsafe(_resolve, [(future, result) for (_, _, future), result in zip(waiting, results,
+                                                                                               strict=True)])
 
     async def answer_for_key(self, key: str) -> StoredAnswer | None:
         return await self._run(self.store.answer_for_key, key)
@@ -444,3 +548,14 @@ class AsyncStore:
 
     async def use_refresh(self, jti: str) -> bool:
         return await self._run(self.store.use_refresh, jti, time.time())
+
+
+def _resolve(answers: list[tuple[asyncio.Future[Outcome], Outcome | Exception]]) -> None:
+    """Event loop: hand each request of a committed batch its outcome or its error."""
+    for future, result in answers:
+        if future.done():  # the request was cancelled (client gone); its data is committed anyway
+            continue
+        if isinstance(result, Exception):
+            future.set_exception(result)
+        else:
+            future.set_result(result)

@@ -67,6 +67,8 @@ def client_ip(request: web.Request, ctx: Context) -> str:
     """The socket's peer, or the first untrusted hop of X-Forwarded-For behind a trusted proxy."""
     peer = _peer(request)
     proxies = ctx.trusted_proxies
+    if not proxies:  # the common case: no need to parse the address at all
+        return peer
     try:
         peer_ip = ipaddress.ip_address(peer)
     except ValueError:

@@ -40,3 +40,10 @@ def test_pi_wheel_carries_the_protocol(tmp_path: Path) -> None:
     assert "pi_bridge/app.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "hydro-fleet-bridge = pi_bridge.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_pi_code_parses_as_python_3_11() -> None:
+    # Raspberry Pi OS (bookworm) ships Python 3.11; the bridge and the protocol must run there.
+    sources = [*PROTOCOL.glob("*.py"), *(REPO / "pi_bridge").glob("*.py")]
+    for source in sources:
+        ast.parse(source.read_text(), filename=str(source), feature_version=(3, 11))

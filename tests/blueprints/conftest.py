@@ -125,3 +125,8 @@ def node_commands(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> list[tupl
 def actions(sent: list[tuple[str, Command]]) -> list[tuple[str, str, str | None]]:
     """(node id, action, target) of each command, for compact assertions."""
     return [(node_id, str(c.action), c.target) for node_id, c in sent]
+
+
+def durations(sent: list[tuple[str, Command]]) -> list[float | None]:
+    """The duration each command asked for (pump_on through hydro_fleet.run_pump)."""
+    return [c.params.get("duration") for _, c in sent]

@@ -10,7 +10,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from hydro_fleet_protocol import Command
 from tests.components.hydro_fleet.conftest import online_node
 
-from .conftest import actions, advance, report, use_blueprint
+from .conftest import actions, advance, durations, report, use_blueprint
 
 
 async def test_weak_solution_notifies_and_doses(
@@ -28,11 +28,11 @@ async def test_weak_solution_notifies_and_doses(
     await advance(hass, freezer, minutes=2)
 
     assert [c.data["message"] for c in notifications] == ["pi-1 TDS is 410.0 ppm (range 560–840), dosing."]
+    # One command with the dose: the node times it, so no pump_off has to follow.
     assert actions(node_commands) == [("pi-1", "pump_on", "pump")]
-    await advance(hass, freezer, seconds=4)
-    assert actions(node_commands) == [("pi-1", "pump_on", "pump")], "the dose lasts dose_seconds"
-    await advance(hass, freezer, seconds=2)
-    assert actions(node_commands) == [("pi-1", "pump_on", "pump"), ("pi-1", "pump_off", "pump")]
+    assert durations(node_commands) == [5]
+    await advance(hass, freezer, seconds=10)
+    assert len(node_commands) == 1
 
 
 async def test_strong_solution_only_notifies(

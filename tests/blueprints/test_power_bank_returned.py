@@ -1,16 +1,17 @@
-"""A slot going from available to occupied -> a notification and a logbook entry."""
+"""A station's power bank returned event -> a notification and a logbook entry."""
 
 from __future__ import annotations
 
 from homeassistant.core import HomeAssistant, ServiceCall
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 
+from hydro_fleet_protocol import Event
 from tests.components.hydro_fleet.conftest import publish
 
 from .conftest import settle, use_blueprint
 from .stations import station_config, station_state
 
-SLOTS = ["sensor.station_ps_001_slot_1_status", "sensor.station_ps_001_slot_2_status"]
+EVENT = "event.station_ps_001_power_bank_returned"
 
 
 async def _station(hass: HomeAssistant) -> None:
@@ -19,6 +20,14 @@ async def _station(hass: HomeAssistant) -> None:
     publish(hass, "station-ps-001", "state", station_state(
         1, slot_1=("available", None, None), slot_2=("occupied", "PB-2", 40)))
     await settle()
+    assert hass.states.get(EVENT) is not None
+
+
+def returned(seq: int, bank: str, slot: int, battery: float | None) -> Event:
+    data = {"station_serial": "PS-001", "power_bank_serial": bank, "slot_number": slot}
+    if battery is not None:
+        data["battery_level"] = battery
+    return Event(ts=1_700_000_000.0 + seq, type="power_bank_returned", data=data)
 
 
 async def test_returned_power_bank_is_notified_and_logged(
@@ -26,21 +35,21 @@ async def test_returned_power_bank_is_notified_and_logged(
 ) -> None:
     logbook = async_mock_service(hass, "logbook", "log")
     await _station(hass)
-    await use_blueprint(hass, "power_bank_returned.yaml", {"slot_sensors": SLOTS})
+    await use_blueprint(hass, "power_bank_returned.yaml", {"events": [EVENT]})
 
-    # A power bank taken out (occupied -> available) is not a return.
-    publish(hass, "station-ps-001", "state", station_state(
-        2, slot_1=("available", None, None), slot_2=("available", None, None)))
-    await settle()
-    assert notifications == [] and logbook == []
-
-    publish(hass, "station-ps-001", "state", station_state(
-        3, slot_1=("occupied", "PB-7", 83), slot_2=("available", None, None)))
+    publish(hass, "station-ps-001", "event", returned(2, "PB-7", 1, 83))
     await settle()
 
     message = "Power bank PB-7 returned to Station PS-001 slot 1, battery 83 %."
     assert [c.data for c in notifications] == [{"title": "Power bank returned", "message": message}]
-    assert [c.data for c in logbook] == [{"name": "Station PS-001", "message": message, "entity_id": SLOTS[0]}]
+    assert [c.data for c in logbook] == [{"name": "Station PS-001", "message": message, "entity_id": EVENT}]
+
+    # The station going offline and back restores the last event: no second notification.
+    publish(hass, "station-ps-001", "availability", "offline")
+    await settle()
+    publish(hass, "station-ps-001", "availability", "online")
+    await settle()
+    assert len(notifications) == 1
 
 
 async def test_log_only(
@@ -48,9 +57,8 @@ async def test_log_only(
 ) -> None:
     logbook = async_mock_service(hass, "logbook", "log")
     await _station(hass)
-    await use_blueprint(hass, "power_bank_returned.yaml", {"slot_sensors": SLOTS, "notify": False})
-    publish(hass, "station-ps-001", "state", station_state(
-        2, slot_1=("occupied", "PB-9", None), slot_2=("occupied", "PB-2", 40)))
+    await use_blueprint(hass, "power_bank_returned.yaml", {"events": [EVENT], "notify": False})
+    publish(hass, "station-ps-001", "event", returned(2, "PB-9", 2, None))
     await settle()
     assert notifications == []
-    assert [c.data["message"] for c in logbook] == ["Power bank PB-9 returned to Station PS-001 slot 1."]
+    assert [c.data["message"] for c in logbook] == ["Power bank PB-9 returned to Station PS-001 slot 2."]

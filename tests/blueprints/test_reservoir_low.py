@@ -44,4 +44,3 @@ async def test_low_reservoir_blocks_watering_until_refilled(
     assert notifications[-1].data["message"] == "pi-1: water level 80.0 %. Watering is allowed again."
     await advance(hass, freezer, minutes=5)
     assert actions(node_commands) == [("pi-1", "pump_off", "pump"), ("pi-1", "pump_on", "pump")]
-    await advance(hass, freezer, seconds=21)

@@ -12,11 +12,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from hydro_fleet_protocol import Command
 from tests.components.hydro_fleet.conftest import online_node
 
-from .conftest import actions, advance, report, use_blueprint
+from .conftest import actions, advance, durations, report, use_blueprint
 
 INPUTS = {"moisture_sensor": "sensor.pi_1_moisture", "pump": "switch.pi_1_pump", "threshold": 30,
           "run_seconds": 20, "cooldown_minutes": 60, "night_start": "21:00:00", "night_end": "07:00:00"}
-RUN = [("pi-1", "pump_on", "pump"), ("pi-1", "pump_off", "pump")]
+RUN = ("pi-1", "pump_on", "pump")
 
 
 def local(hour: int, minute: int = 0) -> datetime:
@@ -32,22 +32,33 @@ async def test_dry_soil_is_watered_then_waits_for_the_cooldown(
     await use_blueprint(hass, "water_when_dry.yaml", INPUTS)
 
     await report(hass, seq=2, moisture=22.0)
-    assert actions(node_commands) == [("pi-1", "pump_on", "pump")]
+    # One command carrying the duration; the node stops the pump itself after 20 s.
+    assert actions(node_commands) == [RUN]
+    assert durations(node_commands) == [20]
     await report(hass, seq=3, moisture=22.0, pump_on=True)
-    await advance(hass, freezer, seconds=19)
-    assert actions(node_commands) == [("pi-1", "pump_on", "pump")]
-    await advance(hass, freezer, seconds=2)
-    assert actions(node_commands) == RUN
+    await advance(hass, freezer, seconds=21)
     await report(hass, seq=4, moisture=25.0)
 
     # Still dry: the five-minute checks do nothing until the cooldown has passed.
     for _ in range(11):
         await advance(hass, freezer, minutes=5)
-    assert actions(node_commands) == RUN
+    assert actions(node_commands) == [RUN]
     await advance(hass, freezer, minutes=5)
-    assert actions(node_commands) == [*RUN, ("pi-1", "pump_on", "pump")]
-    await advance(hass, freezer, seconds=21)
-    assert actions(node_commands) == RUN * 2
+    assert actions(node_commands) == [RUN, RUN]
+
+
+async def test_no_watering_while_the_pump_runs(
+    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[tuple[str, Command]],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    freezer.move_to(local(10))
+    await online_node(hass, pump_on=True)
+    await use_blueprint(hass, "water_when_dry.yaml", INPUTS)
+    await report(hass, seq=2, moisture=10.0, pump_on=True)
+    assert node_commands == []
+    await report(hass, seq=3, moisture=10.0, pump_on=False)
+    await advance(hass, freezer, minutes=5)
+    assert actions(node_commands) == [RUN]
 
 
 async def test_no_watering_at_night_or_when_moist(
@@ -69,6 +80,4 @@ async def test_no_watering_at_night_or_when_moist(
 
     # Morning and dry: watered at once.
     await report(hass, seq=4, moisture=12.0)
-    assert actions(node_commands) == [("pi-1", "pump_on", "pump")]
-    await advance(hass, freezer, seconds=21)
-    assert actions(node_commands) == RUN
+    assert actions(node_commands) == [RUN]

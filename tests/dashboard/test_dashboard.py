@@ -17,6 +17,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
 
+from hydro_fleet_protocol import Event
 from tests.blueprints.stations import receiver_config, receiver_state, station_config, station_state
 from tests.components.hydro_fleet.conftest import online_node, publish
 
@@ -90,7 +91,7 @@ async def test_fleet_table_has_every_node_with_status_colours(
 
     assert table[0] == "| Node | Status | pH | TDS ppm | EC µS/cm | Moisture % | Water level % | Water °C |"
     rows = {line.split("|")[1].strip(): line for line in table[2:]}
-    assert set(rows) == {"**pi-1**", "**pi-2**", "**pi-3**"}, "stations and the receiver have no readings row"
+    assert list(rows) == ["**pi-1**", "**pi-2**", "**pi-3**"], "in node order; stations and the receiver have no row"
     green, orange = '<font color="#2e7d32"><b>● {}</b></font>', '<font color="#ef6c00"><b>● {}</b></font>'
     assert rows["**pi-1**"].startswith(f"| **pi-1** | online | {green.format('6.1')} | {green.format('700.0')} |")
     red = green.replace("#2e7d32", "#c62828")
@@ -114,3 +115,16 @@ async def test_station_table_shows_slot_occupancy(
     assert "### Station PS-001: 1 of 2 slots occupied" in text
     assert '| 1 | <font color="#2e7d32"><b>■ available</b></font> | – | – % |' in text
     assert '| 2 | <font color="#0277bd"><b>■ occupied</b></font> | PB-2 | 40 % |' in text
+
+
+async def test_pump_table_shows_the_last_watering_report(
+    hass: HomeAssistant, fleet: None, dashboard: dict[str, Any]
+) -> None:
+    publish(hass, "pi-1", "event", Event(ts=1_700_000_100.0, type="watering_report", data={
+        "pump": "pump", "volume_ml": 200, "duration": 20, "moisture_before": 28.5, "moisture_after": 41.0,
+        "reason": "moisture"}))
+    await hass.async_block_till_done()
+    assert hass.states.get("event.pi_1_watering").attributes["event_type"] == "watering_report"
+    table = Template(markdown(dashboard, "pumps"), hass).async_render().splitlines()
+    assert table[2].startswith("| **pi-1 Pump** | off |")
+    assert table[2].endswith("| 200 ml | 28.5 → 41.0 % | moisture |")

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 import json
 import math
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 PROTOCOL_VERSION = 1
 # A discovery config of a station with 48 slots is about 8 KiB; nothing legitimate
@@ -235,7 +235,11 @@ def _readings(data: Mapping[str, Any], key: str, where: str = "") -> dict[str, R
     return out
 
 
-def _enum[E: StrEnum](enum: type[E], data: Mapping[str, Any], key: str, where: str = "") -> E:
+# A TypeVar, not PEP 695 syntax: the Pi runs Raspberry Pi OS's Python 3.11.
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _enum(enum: type[_E], data: Mapping[str, Any], key: str, where: str = "") -> _E:
     value = _text(data, key, where=where)
     try:
         return enum(value or "")
