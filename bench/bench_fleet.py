@@ -32,7 +32,7 @@ from hydro_fleet_protocol import encode  # isort: skip
 
 P1_NODES = 20
 P1_ROUNDS = 40
-P2_NODES = 1000
+P2_NODES = int(os.environ.get("BENCH_NODES", "1000"))
 P2_SAMPLE_INTERVAL = 10.0
 P2_STEADY_SECONDS = 30.0
 
@@ -40,11 +40,19 @@ P2_STEADY_SECONDS = 30.0
 @pytest.fixture(autouse=True)
 def production_log_level() -> Iterator[None]:
     """The harness logs at DEBUG; HA runs at WARNING, and MQTT's per-message debug line would dominate."""
-    root = logging.getLogger()
-    previous = root.level
-    root.setLevel(logging.WARNING)
+    loggers = [logging.getLogger(), logging.getLogger("sqlalchemy.engine")]  # the harness echoes SQL
+    previous = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
     yield
-    root.setLevel(previous)
+    for logger, level in zip(loggers, previous, strict=True):
+        logger.setLevel(level)
+
+
+@pytest.fixture
+def recorder_config() -> dict[str, Any]:
+    """HA's default commit interval; the harness commits every event (commit_interval 0), which no install does."""
+    return {"commit_interval": 5}
 
 
 @pytest.fixture(autouse=True)
@@ -128,6 +136,11 @@ async def test_p1_with_recorder(recorder_mock: Recorder, hass: HomeAssistant, mq
 
 
 async def _p2(hass: HomeAssistant, label: str) -> None:
+    if os.environ.get("BENCH_PROFILE_START"):
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     started = time.perf_counter()
     entry = await _setup_fleet(hass)
     # What the broker hands over on subscribe (retained config and availability) plus a first sample.
@@ -140,6 +153,11 @@ async def _p2(hass: HomeAssistant, label: str) -> None:
     enabled = [e for e in entities if e.disabled_by is None]
     available = [e for e in enabled if (s := hass.states.get(e.entity_id)) and s.state != "unavailable"]
     to_available = time.perf_counter() - started
+    if os.environ.get("BENCH_PROFILE_START"):
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
     assert len(available) == len(enabled)
     sensors = sum(1 for e in enabled if e.entity_id.endswith(("_tds", "_ec", "_ph", "_moisture", "_water_level",
                                                               "_water_temperature")))

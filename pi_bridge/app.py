@@ -34,7 +34,6 @@ from hydro_fleet_protocol import (
     EventType,
     NodeConfig,
     NodeKind,
-    PlanConfig,
     ProtocolError,
     PumpConfig,
     PumpState,
@@ -51,7 +50,7 @@ from .calibration import CalibrationStore
 from .config import BridgeConfig
 from .health import Health
 from .identity import IdentityCheck, machine_id
-from .plans import PlanRunner
+from .plans import PlanRejected, PlanRunner, plan_slots
 from .probes import CalibrationError
 from .pumps import PumpBank, PumpChange
 from .sdnotify import Notifier
@@ -92,7 +91,8 @@ class Bridge:
         self.queue = SampleQueue(queue_path(state_dir), max_rows=config.buffer.max_rows,
                                  max_days=config.buffer.max_days, on_drop=self._buffer_dropped)
         self.health = Health(state_dir, __version__)
-        self.plans = PlanRunner(state_dir, self, config.tz)
+        self.plans = PlanRunner(state_dir, self, plan_slots(config.pumps), config.tz,
+                                settle_seconds=config.plan_settle_seconds)
         self.notifier = notifier or Notifier()
         self._client: aiomqtt.Client | None = None
         # seq starts at the time in deciseconds, so it keeps increasing across restarts (queued samples
@@ -131,18 +131,10 @@ class Bridge:
                 PumpConfig(key=p.key, name=p.name, max_runtime=p.max_runtime, flow_ml_per_min=p.flow_ml_per_min)
                 for p in self.config.pumps
             ),
-            plans=tuple(
-                PlanConfig(key=slot.key, pump=slot.pump, name=slot.name,
-                           max_volume_ml=self._max_volume(slot.pump))
-                for slot in self.config.effective_plan_slots
-            ),
-            extra={"timezone": self.config.timezone, "water_low_pct": self.config.water_low_pct},
+            plans=tuple(self.plans.slots.values()),
+            extra={"timezone": self.config.timezone,
+                   "water_low_pct": self.config.water_low_pct},
         )
-
-    def _max_volume(self, pump_key: str) -> float:
-        """The most one run can pump: flow over max runtime (a larger plan volume is clipped)."""
-        pump = self.config.pump(pump_key)
-        return round(pump.flow_ml_per_min * pump.max_runtime / 60.0, 1) if pump else 5000.0
 
     def water_is_low(self, readings: dict[str, Reading]) -> bool:
         """Dry-run protection's test: the analog level under the limit, or the float switch low.
@@ -220,7 +212,7 @@ class Bridge:
             problems=dict(snapshot.problems),
             pumps={p.key: PumpState(on=p.is_on, until=p.until) for p in self.pumps},
             health=health,
-            plans=self.plans.reported([slot.key for slot in self.config.effective_plan_slots]),
+            plans=self.plans.reported(),
         )
         self._last_state = state
         return state
@@ -517,16 +509,13 @@ class Bridge:
         return Ack(command.id, ok=True)
 
     def _set_plan(self, command: Command) -> Ack:
-        if command.target is None:
-            return Ack(command.id, ok=False, code="invalid_plan", message="set_plan needs a target (the plan key)")
         try:
-            slot = next((s for s in self.config.effective_plan_slots if s.key == command.target), None)
-            result = self.plans.set_plan(command.target, command.params, slot.pump if slot else "pump")
-        except ProtocolError as err:
-            return Ack(command.id, ok=False, code="invalid_plan", message=str(err))
-        except KeyError as err:
-            return Ack(command.id, ok=False, code="unknown_plan", message=str(err.args[0]))
-        return Ack(command.id, ok=True, result=result)
+            plan = self.plans.set_plan(command.target, command.params)
+        except PlanRejected as err:
+            _LOGGER.warning("set_plan %s refused: %s", command.target, err.message)
+            return Ack(command.id, ok=False, code=err.code, message=err.message)
+        # The state published before this ack carries the plan too (State.plans).
+        return Ack(command.id, ok=True, result={"plan": plan.to_dict()})
 
     def _calibrate(self, command: Command) -> Ack:
         probe = command.target or ""

@@ -64,6 +64,9 @@ class PumpSettings(_Strict):
     active_high: bool = True
     max_runtime: float = Field(30.0, gt=0, le=3600)
     flow_ml_per_min: float = Field(600.0, gt=0)
+    # The largest volume a watering plan of this pump may ask for; default: what the pump
+    # delivers in max_runtime (a bigger plan would be clipped every time).
+    max_plan_volume_ml: float | None = Field(None, ge=1, le=100_000)
 
 
 class AnalogInput(_Strict):
@@ -166,14 +169,6 @@ class BufferSettings(_Strict):
     batch_size: int = Field(500, ge=1, le=1000)
 
 
-class PlanSlot(_Strict):
-    """A watering plan slot the node announces (HA shows one set of plan controls per slot)."""
-
-    key: Key
-    pump: Key = "pump"
-    name: str | None = None
-
-
 class BridgeConfig(_Strict):
     """Everything the bridge needs to run."""
 
@@ -190,10 +185,11 @@ class BridgeConfig(_Strict):
     timezone: str = "UTC"
     # Below this water level (%) a pump does not start, and a running one stops.
     water_low_pct: float = Field(5.0, ge=0, le=100)
+    # After a plan's pump stops, wait this long for the water to reach the moisture probe
+    # before reading the "after" values of the watering report.
+    plan_settle_seconds: float = Field(30.0, ge=0, le=3600)
     probes: ProbeSettings = ProbeSettings()
     buffer: BufferSettings = BufferSettings()
-    # Plan slots; default: one per pump, "plan" for the pump "pump", "<pump>_plan" for others.
-    plan_slots: list[PlanSlot] | None = None
     # Where the machine id comes from (duplicate node id detection); tests point it elsewhere.
     machine_id_file: Path = Path("/etc/machine-id")
 
@@ -212,6 +208,9 @@ class BridgeConfig(_Strict):
         keys = [p.key for p in pumps]
         if len(keys) != len(set(keys)):
             raise ValueError("pump keys must be unique")
+        # With several pumps each plan slot is "<pump key>_plan", and a protocol key has at most 64 characters.
+        if len(keys) > 1 and any(len(key) > 59 for key in keys):
+            raise ValueError("with several pumps, pump keys must be at most 59 characters (plan slots add '_plan')")
         return pumps
 
     @property
@@ -222,21 +221,6 @@ class BridgeConfig(_Strict):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-
-    @property
-    def effective_plan_slots(self) -> list[PlanSlot]:
-        if self.plan_slots is not None:
-            return self.plan_slots
-        return [PlanSlot(key="plan" if p.key == "pump" else f"{p.key}_plan", pump=p.key, name=f"{p.name} plan")
-                for p in self.pumps]
-
-    @model_validator(mode="after")
-    def _slots_name_pumps(self) -> BridgeConfig:
-        pumps = {p.key for p in self.pumps}
-        for index, slot in enumerate(self.plan_slots or []):
-            if slot.pump not in pumps:
-                raise ValueError(f"plan_slots.{index}.pump: there is no pump {slot.pump!r}")
-        return self
 
     def pump(self, key: str) -> PumpSettings | None:
         return next((p for p in self.pumps if p.key == key), None)

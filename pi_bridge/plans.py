@@ -1,15 +1,17 @@
 """Watering plans that run on the node, so plants are watered with HA or the broker down.
 
-Plans are set by command, stored in ``<state_dir>/plans.json`` and checked twice a
-second. Each run waters a volume through the pump's flow rate (never past the pump's
-max runtime) and reports before/after moisture and water level, volume, duration,
-reason and outcome as a ``watering_report`` event.
+The node has one plan slot per pump (``NodeConfig.plans``); HA sets a slot's plan with
+``set_plan`` (params: a protocol ``Plan``) and sees it in every ``State.plans``. Plans
+are stored in ``<state_dir>/plans.json`` and checked twice a second. Each run waters a
+volume through the pump's flow rate (never past the pump's max runtime) and reports
+before/after moisture and water level, volume, duration, reason and outcome as a
+``watering_report`` event.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine, Iterable
 import datetime as dt
 import logging
 from pathlib import Path
@@ -18,17 +20,16 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from hydro_fleet_protocol import (
-    MAX_PLANS,
     EventType,
     Plan,
+    PlanConfig,
     PlanType,
     ProtocolError,
     Reading,
     WateringOutcome,
-    WateringPlan,
-    time_of_day_seconds,
 )
 
+from .config import PumpSettings
 from .pumps import PumpBank
 from .store import read_json, write_json
 
@@ -49,18 +50,39 @@ class PlanHost(Protocol):
     def emit(self, event_type: str, data: dict[str, Reading]) -> None: ...
 
 
+class PlanRejected(Exception):
+    """A ``set_plan`` the node refuses: ``code`` and ``message`` go into the ack."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def plan_slots(pumps: Iterable[PumpSettings]) -> tuple[PlanConfig, ...]:
+    """One plan slot per pump: ``plan`` on a single-pump node, else ``<pump key>_plan``."""
+    pumps = list(pumps)
+    single = len(pumps) == 1
+    slots = []
+    for pump in pumps:
+        # What the pump delivers in its max runtime: a larger volume would be clipped on every run.
+        deliverable = round(pump.max_runtime * pump.flow_ml_per_min / 60.0, 1)
+        max_volume = pump.max_plan_volume_ml or min(100_000.0, max(1.0, deliverable))
+        slots.append(PlanConfig(key="plan" if single else f"{pump.key}_plan", pump=pump.key,
+                                name=None if single else f"{pump.name} plan", max_volume_ml=max_volume))
+    return tuple(slots)
+
+
 def next_time_of_day(times: tuple[str, ...], after: float, tz: ZoneInfo) -> float:
-    """The first of ``times`` (local wall clock in ``tz``) strictly after ``after`` (unix seconds)."""
+    """The first of ``times`` ("HH:MM", local wall clock in ``tz``) strictly after ``after`` (unix seconds)."""
     local = dt.datetime.fromtimestamp(after, tz)
     candidates = []
     for day in range(3):
         date = local.date() + dt.timedelta(days=day)
         for value in times:
-            seconds = time_of_day_seconds(value)
             # Built from the wall clock (not midnight + seconds), so days with a DST change are right.
-            clock = dt.time(seconds // 3600, seconds % 3600 // 60, seconds % 60)
-            wall = dt.datetime.combine(date, clock, tzinfo=tz)
-            stamp = wall.timestamp()
+            clock = dt.time(int(value[:2]), int(value[3:5]))
+            stamp = dt.datetime.combine(date, clock, tzinfo=tz).timestamp()
             if stamp > after:
                 candidates.append(stamp)
         if candidates:
@@ -68,16 +90,22 @@ def next_time_of_day(times: tuple[str, ...], after: float, tz: ZoneInfo) -> floa
     raise AssertionError("a time of day always occurs within three days")
 
 
-class PlanRunner:
-    """Holds the node's plans, decides when they are due and runs them."""
+OFF = Plan(type=PlanType.OFF)
 
-    def __init__(self, state_dir: Path, host: PlanHost, tz: ZoneInfo,
-                 on_change: Callable[[], None] | None = None) -> None:
+
+class PlanRunner:
+    """Holds each slot's plan, decides when it is due and runs it."""
+
+    def __init__(self, state_dir: Path, host: PlanHost, slots: Iterable[PlanConfig], tz: ZoneInfo,
+                 settle_seconds: float = 30.0) -> None:
         self.path = state_dir / "plans.json"
         self.host = host
         self.tz = tz
-        self.on_change = on_change
-        self.plans: dict[str, WateringPlan] = {}
+        self.settle_seconds = settle_seconds
+        self.slots = {slot.key: slot for slot in slots}
+        self.plans: dict[str, Plan] = dict.fromkeys(self.slots, OFF)
+        # Per slot: set_at, last_run, last_check, runs, last_outcome; stored with the plans so a
+        # restart neither waters twice nor forgets min_pause.
         self.runs: dict[str, dict[str, Any]] = {}
         self._next_fire: dict[str, float] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -85,80 +113,86 @@ class PlanRunner:
 
     def _load(self) -> None:
         data = read_json(self.path)
-        for key, params in (data.get("plans") or {}).items():
+        if "plans" in data and "slots" not in data:
+            # The first bridge release stored plans under free-form keys with other fields; they do
+            # not map onto slots reliably, so they are dropped, and the file rewritten so this is said once.
+            _LOGGER.warning("ignoring %d plan(s) stored in the old plans.json format; set them again from "
+                            "Home Assistant", len(data.get("plans") or {}))
+            self._save()
+            return
+        for key, raw in (data.get("slots") or {}).items():
+            if key not in self.slots:
+                _LOGGER.warning("ignoring the stored plan of slot %s: this node has no such slot any more", key)
+                continue
             try:
-                self.plans[key] = WateringPlan.from_params(key, params)
+                plan = Plan.from_dict(raw, key)
+                plan.check_runnable()
             except ProtocolError as err:
-                _LOGGER.warning("ignoring stored plan %s: %s", key, err)
+                _LOGGER.warning("ignoring the stored plan of slot %s: %s", key, err)
+                continue
+            self.plans[key] = plan
         runs = data.get("runs") or {}
-        self.runs = {k: dict(v) for k, v in runs.items() if k in self.plans and isinstance(v, dict)}
+        self.runs = {k: dict(v) for k, v in runs.items() if k in self.slots and isinstance(v, dict)}
 
     def _save(self) -> None:
-        write_json(self.path, {"plans": {k: p.to_params() for k, p in self.plans.items()}, "runs": self.runs})
+        write_json(self.path, {"slots": {k: p.to_dict() for k, p in self.plans.items() if p != OFF},
+                               "runs": self.runs})
+
+    def reported(self) -> dict[str, Plan]:
+        """Every slot's current plan, for ``State.plans`` (``off`` when none)."""
+        return dict(self.plans)
 
     # --- set_plan --------------------------------------------------------------------
 
-    def set_plan(self, key: str, params: dict[str, Any], default_pump: str = "pump") -> dict[str, Any]:
-        """Add, replace or delete a plan; raises ProtocolError/KeyError. Returns the ack's result.
-
-        ``{"delete": true}`` deletes (KeyError if there is none); ``{"type": "off"}`` (the
-        integration's Plan) clears the slot whether or not it held a plan. ``result["plan"]``
-        is the plan as the node now runs it, in the integration's ``Plan`` shape.
-        """
-        off = params.get("type") == str(PlanType.OFF)
-        if params.get("delete") is True or off:
-            if key not in self.plans and not off:
-                raise KeyError(f"no plan {key!r}")
-            self.plans.pop(key, None)
-            self.runs.pop(key, None)
-            self._next_fire.pop(key, None)
-            self._save()
-            self._changed()
-            return {"plan": Plan(type=PlanType.OFF).to_dict(), "key": key, "deleted": True}
-        if "pump" not in params:
-            params = params | {"pump": default_pump}
-        plan = WateringPlan.from_params(key, params)
-        if plan.pump not in self.host.pumps:
-            raise ProtocolError(f"plan field 'pump': this node has no pump {plan.pump!r}")
-        if key not in self.plans and len(self.plans) >= MAX_PLANS:
-            raise ProtocolError(f"a node holds at most {MAX_PLANS} plans")
-        self.plans[key] = plan
-        self.runs[key] = {"set_at": time.time()}
-        self._next_fire.pop(key, None)
+    def set_plan(self, key: str | None, params: dict[str, Any]) -> Plan:
+        """Validate and store a slot's plan; raises PlanRejected with the ack's code and message."""
+        slot = self.slots.get(key or "")
+        if slot is None:
+            raise PlanRejected("unknown_plan", f"this node has no plan slot {key!r} "
+                                               f"(slots: {', '.join(self.slots) or 'none'})")
+        try:
+            plan = Plan.from_dict(params, "params")
+            plan.check_runnable()
+        except ProtocolError as err:
+            raise PlanRejected("invalid_plan", str(err)) from None
+        if plan.volume_ml is not None and plan.volume_ml > slot.max_volume_ml:
+            raise PlanRejected("volume_too_large", f"volume_ml {plan.volume_ml:g} is above this slot's "
+                                                   f"max_volume_ml {slot.max_volume_ml:g}")
+        previous = self.plans[slot.key]
+        runs = self.runs.setdefault(slot.key, {})
+        if plan.type is PlanType.OFF:
+            # Off clears the slot's schedule; last_run stays so min_pause holds if it is switched on again.
+            kept: dict[str, Any] = {k: runs[k] for k in ("last_run", "runs", "last_outcome") if k in runs}
+            runs.clear()
+            runs.update(kept)
+        elif plan.type is not previous.type:
+            # A new kind of plan starts counting now; a changed field of the same plan keeps its rhythm.
+            runs["set_at"] = time.time()
+            runs.pop("last_check", None)
+        self._next_fire.pop(slot.key, None)
+        self.plans[slot.key] = plan
         self._save()
-        self._changed()
-        result: dict[str, Any] = {"plan": plan.to_plan().to_dict(), "key": key, "type": str(plan.type)}
-        next_run = self.next_run(plan, time.time())
-        if next_run is not None:
-            result["next_run"] = round(next_run, 3)
-        return result
+        _LOGGER.info("slot %s: plan set to %s", slot.key, plan.to_dict())
+        return plan
 
-    def reported(self, slots: list[str]) -> dict[str, Plan]:
-        """``State.plans``: every slot (``off`` when empty) and every other stored plan."""
-        plans = {key: Plan(type=PlanType.OFF) for key in slots}
-        plans |= {key: plan.to_plan() for key, plan in self.plans.items()}
-        return plans
-
-    def _changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change()
-
-    def next_run(self, plan: WateringPlan, now: float) -> float | None:
-        runs = self.runs.setdefault(plan.key, {})
-        if plan.type is PlanType.BASIC:
-            first = plan.start_at or runs.get("set_at", now)
-            if plan.check_interval is not None:  # repeating: every check_interval after the first run
-                last = runs.get("last_run")
-                return first if last is None else float(last) + plan.check_interval
-            return None if runs.get("done") else first
+    def next_run(self, key: str, plan: Plan, now: float) -> float | None:
+        """When the slot's plan is next due (for moisture: its next check); None when off."""
+        runs = self.runs.setdefault(key, {})
+        if plan.type is PlanType.OFF:
+            return None
         if plan.type is PlanType.TIME_BASED:
-            if plan.key not in self._next_fire:
+            if key not in self._next_fire:
                 # From the later of now and the last run: times missed while the node was off are
                 # skipped, and a restart right after a run does not water twice.
-                self._next_fire[plan.key] = next_time_of_day(plan.times, max(now, runs.get("last_run", 0.0)),
-                                                             self.tz)
-            return self._next_fire[plan.key]
-        return float(runs.get("last_check", 0.0)) + (plan.check_interval or 60.0)
+                self._next_fire[key] = next_time_of_day(plan.times, max(now, runs.get("last_run", 0.0)), self.tz)
+            return self._next_fire[key]
+        interval = plan.check_interval or 60.0
+        if plan.type is PlanType.BASIC:
+            # One interval after it was set, then one after each run (last_run is stored before the
+            # pump starts, so a crash mid-run does not make the next start water again at once).
+            since = max(runs.setdefault("set_at", now), runs.get("last_run", 0.0))
+            return float(since) + interval
+        return float(runs.get("last_check", 0.0)) + interval
 
     # --- scheduling --------------------------------------------------------------------
 
@@ -175,88 +209,89 @@ class PlanRunner:
                 await asyncio.gather(*self._running.values(), return_exceptions=True)
 
     def tick(self, now: float) -> None:
-        for plan in list(self.plans.values()):
-            if not plan.enabled or plan.key in self._running:
+        for key, plan in list(self.plans.items()):
+            if key in self._running:
                 continue
-            due = self.next_run(plan, now)
+            due = self.next_run(key, plan, now)
             if due is None or now < due:
                 continue
-            runs = self.runs[plan.key]
+            runs = self.runs[key]
             if plan.type is PlanType.BASIC:
-                # Stored before watering: a crash mid-run never waters twice.
-                runs["done"] = plan.check_interval is None
-                self._start(plan, "scheduled volume" if plan.check_interval is None
-                            else f"every {plan.check_interval:g} s")
+                self._start(key, plan, f"every {plan.check_interval:g} s")
             elif plan.type is PlanType.TIME_BASED:
-                self._next_fire[plan.key] = next_time_of_day(plan.times, now, self.tz)
-                local = dt.datetime.fromtimestamp(due, self.tz).strftime("%H:%M:%S %Z")
-                self._start(plan, f"time of day {local}")
+                self._next_fire[key] = next_time_of_day(plan.times, now, self.tz)
+                local = dt.datetime.fromtimestamp(due, self.tz).strftime("%H:%M %Z")
+                self._start(key, plan, f"time of day {local}")
             else:
                 runs["last_check"] = now
-                self._track(plan.key, self._check_moisture(plan, now))
+                self._track(key, self._check_moisture(key, plan, now))
             self._save()
 
-    async def _check_moisture(self, plan: WateringPlan, now: float) -> None:
+    async def _check_moisture(self, key: str, plan: Plan, now: float) -> None:
         moisture = (await self.host.fresh_readings()).get("moisture")
         if not isinstance(moisture, int | float) or isinstance(moisture, bool):
-            _LOGGER.warning("plan %s: moisture is not readable; not watering", plan.key)
+            _LOGGER.warning("slot %s: moisture is not readable; not watering", key)
             return
-        if moisture >= (plan.threshold_pct or 0):
+        threshold = plan.threshold or 0.0
+        if moisture >= threshold:
             return
-        last = self.runs[plan.key].get("last_run")
-        if last is not None and now - last < plan.min_pause:
-            _LOGGER.debug("plan %s: moisture low but pausing until %.0f", plan.key, last + plan.min_pause)
+        last = self.runs[key].get("last_run")
+        pause = plan.min_pause or 0.0
+        if last is not None and now - last < pause:
+            _LOGGER.debug("slot %s: moisture low but pausing until %.0f", key, last + pause)
             return
-        self.runs[plan.key]["last_run"] = time.time()
+        self.runs[key]["last_run"] = time.time()
         self._save()
-        await self.water(plan, f"moisture {moisture:.1f} % below {plan.threshold_pct:g} %")
+        await self.water(key, plan, f"moisture {moisture:.1f} % below {threshold:g} %")
 
-    def _start(self, plan: WateringPlan, reason: str) -> None:
-        self.runs[plan.key]["last_run"] = time.time()
-        self._track(plan.key, self.water(plan, reason))
+    def _start(self, key: str, plan: Plan, reason: str) -> None:
+        self.runs[key]["last_run"] = time.time()  # saved by tick() before the task starts
+        self._track(key, self.water(key, plan, reason))
 
     def _track(self, key: str, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run a plan's check or watering as a task; one at a time per plan."""
+        """Run a slot's check or watering as a task; one at a time per slot."""
         task = asyncio.get_running_loop().create_task(coro)
         self._running[key] = task
         task.add_done_callback(lambda _t: self._running.pop(key, None))
 
     # --- one run -----------------------------------------------------------------------
 
-    async def water(self, plan: WateringPlan, reason: str) -> dict[str, Reading]:
-        """Water once for ``plan`` and report it; returns the report's data."""
+    async def water(self, key: str, plan: Plan, reason: str) -> dict[str, Reading]:
+        """Water once for the slot's ``plan`` and report it; returns the report's data."""
+        pump_key = self.slots[key].pump
+        volume = plan.volume_ml or 0.0
         started = time.time()
         before = await self.host.fresh_readings()
         report: dict[str, Reading] = {
-            "plan": plan.key, "plan_type": str(plan.type), "pump": plan.pump, "reason": reason,
-            "start": round(started, 3), "requested_ml": plan.volume_ml, "duration": 0.0, "volume_ml": 0.0,
+            "plan": key, "plan_type": str(plan.type), "pump": pump_key, "reason": reason,
+            "start": round(started, 3), "requested_ml": volume, "duration": 0.0, "volume_ml": 0.0,
             "moisture_before": before.get("moisture"), "water_level_before": before.get("water_level"),
         }
         if "water_low" in before:
             report["water_low_before"] = before.get("water_low")
         try:
-            outcome, message = await self._pump_volume(plan, before, report)
+            outcome, message = await self._pump_volume(key, pump_key, volume, before, report)
         except asyncio.CancelledError:
             outcome, message = WateringOutcome.FAILED, "the bridge stopped during the run"
             self._finish(report, before, outcome, message)
             raise
-        if outcome is not WateringOutcome.SKIPPED_LOW_WATER and plan.settle_seconds:
-            await asyncio.sleep(plan.settle_seconds)  # let water reach the moisture probe
+        if outcome is not WateringOutcome.SKIPPED_LOW_WATER and self.settle_seconds:
+            await asyncio.sleep(self.settle_seconds)  # let water reach the moisture probe
         return self._finish(report, await self.host.fresh_readings(), outcome, message)
 
-    async def _pump_volume(self, plan: WateringPlan, before: dict[str, Reading],
+    async def _pump_volume(self, key: str, pump_key: str, volume: float, before: dict[str, Reading],
                            report: dict[str, Reading]) -> tuple[WateringOutcome, str]:
-        if plan.pump not in self.host.pumps:
-            return WateringOutcome.FAILED, f"no pump {plan.pump!r}"
-        pump = self.host.pumps[plan.pump]
+        if pump_key not in self.host.pumps:
+            return WateringOutcome.FAILED, f"no pump {pump_key!r}"
+        pump = self.host.pumps[pump_key]
         if self.host.water_is_low(before):
             return WateringOutcome.SKIPPED_LOW_WATER, "reservoir water level is low; pump not started"
         if pump.is_on:
             return WateringOutcome.SKIPPED_BUSY, "the pump was already running"
         flow = pump.settings.flow_ml_per_min
-        seconds = plan.volume_ml / flow * 60.0
+        seconds = volume / flow * 60.0
         stopped = pump.stopped()
-        granted, clipped = pump.start(seconds, reason=f"plan {plan.key}")
+        granted, clipped = pump.start(seconds, reason=f"plan {key}")
         report["clipped"] = clipped
         stop_reason, ran = await stopped
         report["duration"] = round(ran, 3)
@@ -267,7 +302,6 @@ class PlanRunner:
         if stop_reason == "water_low":
             return WateringOutcome.STOPPED_SAFETY, "stopped: reservoir water level fell too low"
         return WateringOutcome.FAILED, f"pump stopped early ({stop_reason})"
-
     def _finish(self, report: dict[str, Reading], after: dict[str, Reading], outcome: WateringOutcome,
                 message: str) -> dict[str, Reading]:
         report |= {"moisture_after": after.get("moisture"), "water_level_after": after.get("water_level"),

@@ -93,6 +93,11 @@ class _ProblemBinarySensor(HydroFleetEntity, BinarySensorEntity):
     def _set_extra(self, extra: Any) -> None:
         """Store what ``_compute`` found beside the state (attributes)."""
 
+    def _refresh(self) -> None:
+        is_on, extra = self._compute()
+        self._attr_is_on = is_on
+        self._set_extra(extra)
+
 
 class WaterLowBinarySensor(_ProblemBinarySensor):
     """On when the reservoir needs refilling."""

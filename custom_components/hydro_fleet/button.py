@@ -51,6 +51,9 @@ class CalibrationButton(HydroFleetEntity, ButtonEntity):
     """Press with the probe in the named solution or state; the result shows as a calibration event."""
 
     _attr_entity_category = EntityCategory.CONFIG
+    # Used once a month at most, and eight per Pi: a fleet should not carry them all in the
+    # state machine. Enable the ones you use, or call hydro_fleet.calibrate on the probe.
+    _attr_entity_registry_enabled_default = False
     _sections = NO_SECTIONS
 
     def __init__(

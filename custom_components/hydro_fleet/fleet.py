@@ -83,6 +83,8 @@ class HydroFleet:
         self._reported_bad: set[tuple[str, TopicKind]] = set()
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self.created_entities: set[tuple[str, str]] = set()  # (platform, unique_id)
+        # Each node's device, registered once per discovery; entities link to it directly.
+        self.devices: dict[str, dr.DeviceEntry] = {}
         self.issues = FleetIssues(hass, entry.options)
         # Ranges per node, parsed from the options once (status sensors read them every sample).
         self._ranges: dict[str, dict[SensorType, Range]] = {}
@@ -187,7 +189,7 @@ class HydroFleet:
         node.async_notify()
 
     def _register_device(self, config: NodeConfig) -> None:
-        dr.async_get(self.hass).async_get_or_create(
+        self.devices[config.node_id] = dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.entry.entry_id,
             identifiers={(DOMAIN, config.node_id)},
             name=config.name,
@@ -216,6 +218,7 @@ class HydroFleet:
     def _remove_node(self, node_id: str) -> None:
         """An empty retained config means the node was removed: so is its device."""
         self.issues.node_removed(node_id)
+        self.devices.pop(node_id, None)
         node = self.nodes.pop(node_id, None)
         if node is None:
             return

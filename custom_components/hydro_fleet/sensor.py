@@ -168,6 +168,9 @@ class _ChangeOnlySensor(HydroFleetEntity, SensorEntity):
     def _value(self) -> StateType | datetime:
         raise NotImplementedError
 
+    def _refresh(self) -> None:
+        self._attr_native_value = self._value()
+
     async def async_calibrate_probe(self, **values: Any) -> ServiceResponse:
         """The ``hydro_fleet.calibrate`` action; only probe sensors (below) can."""
         raise ServiceValidationError(

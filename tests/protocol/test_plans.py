@@ -1,62 +1,88 @@
-"""Protocol additions for watering plans, events and calibration (docs/bridge.md, "Protocol additions")."""
+"""Watering plans on the wire: slots in NodeConfig.plans, plans in State.plans and set_plan params."""
+
+import json
 
 import pytest
 
 from hydro_fleet_protocol import (
+    Ack,
+    Command,
+    CommandAction,
     EventType,
+    NodeConfig,
+    NodeKind,
+    Plan,
+    PlanConfig,
     PlanType,
     ProtocolError,
+    PumpConfig,
+    State,
     WateringOutcome,
-    WateringPlan,
     encode,
-    time_of_day_seconds,
 )
 
 
-@pytest.mark.parametrize("params", [
-    {"type": "basic", "volume_ml": 250, "pump": "pump"},
-    {"type": "basic", "volume_ml": 250, "start_at": 1800000000},
-    {"type": "moisture", "volume_ml": 100, "threshold_pct": 30, "check_interval": 600, "min_pause": 3600},
-    {"type": "time_based", "volume_ml": 80, "times": ["19:30", "07:00:15"], "enabled": False},
+@pytest.mark.parametrize("plan", [
+    Plan(type=PlanType.OFF),
+    Plan(type=PlanType.BASIC, volume_ml=250, check_interval=86400),
+    Plan(type=PlanType.MOISTURE, volume_ml=100, threshold=30, check_interval=600, min_pause=3600),
+    Plan(type=PlanType.TIME_BASED, volume_ml=80, times=("07:00", "19:30")),
 ])
-def test_plans_round_trip(params):
-    plan = WateringPlan.from_params("p1", params)
-    assert WateringPlan.from_params("p1", plan.to_params()) == plan
-    assert WateringPlan.from_dict(plan.to_dict()) == plan
-    assert plan.to_dict()["key"] == "p1"
+def test_plans_round_trip_as_command_params_ack_result_and_state(plan):
+    command = Command.parse(encode(Command("c1", CommandAction.SET_PLAN, "plan", plan.to_dict())))
+    assert Plan.from_dict(command.params) == plan
+    ack = Ack.parse(encode(Ack("c1", ok=True, result={"plan": plan.to_dict()})))
+    assert Plan.from_dict(ack.result["plan"]) == plan
+    state = State.parse(encode(State(ts=1.0, seq=1, readings={}, plans={"plan": plan})))
+    assert state.plans == {"plan": plan}
+    plan.check_runnable()
 
 
-def test_times_are_sorted_and_parsed():
-    plan = WateringPlan.from_params("t", {"type": "time_based", "volume_ml": 1, "times": ["19:30", "07:00"]})
+def test_times_are_sorted_and_deduplicated():
+    plan = Plan.from_dict({"type": "time_based", "volume_ml": 1, "times": ["19:30", "07:00", "19:30"]})
     assert plan.times == ("07:00", "19:30")
-    assert plan.type is PlanType.TIME_BASED
-    assert time_of_day_seconds("07:00:15") == 7 * 3600 + 15
 
 
-@pytest.mark.parametrize(("key", "params", "message"), [
-    ("p", {"type": "weekly", "volume_ml": 1}, "'type' must be one of: basic, moisture, time_based"),
-    ("p", {"type": "basic"}, "'volume_ml' is missing"),
-    ("p", {"type": "basic", "volume_ml": -5}, "'volume_ml' must be a number above 0"),
-    ("p", {"type": "basic", "volume_ml": True}, "'volume_ml' must be a number"),
-    ("p", {"type": "moisture", "volume_ml": 5, "check_interval": 60}, "'threshold_pct' is missing"),
-    ("p", {"type": "moisture", "volume_ml": 5, "threshold_pct": 130, "check_interval": 60}, "at most 100"),
-    ("p", {"type": "time_based", "volume_ml": 5, "times": []}, "list of 1..48 times"),
-    ("p", {"type": "time_based", "volume_ml": 5, "times": ["7pm"]}, "use HH:MM or HH:MM:SS"),
-    ("p", {"type": "basic", "volume_ml": 5, "pump": "Main Pump"}, "'pump' must be a pump key"),
-    ("Bad Key", {"type": "basic", "volume_ml": 5}, "plan key"),
+@pytest.mark.parametrize(("params", "message"), [
+    ({"type": "weekly", "volume_ml": 1}, "'type' is 'weekly', expected one of: off, basic, moisture, time_based"),
+    ({"type": "basic", "volume_ml": -5}, "'volume_ml' must be >= 0"),
+    ({"type": "basic", "volume_ml": True}, "'volume_ml' must be a number"),
+    ({"type": "moisture", "threshold": 130}, "'threshold' must be <= 100"),
+    ({"type": "time_based", "times": ["7pm"]}, "'times\\[0\\]' must be a time of day"),
+    ({"type": "time_based", "times": ["25:00"]}, "not a valid time of day"),
+    ({"type": "time_based", "times": ["07:00:15"]}, "must be a time of day \"HH:MM\""),
 ])
-def test_bad_plans_name_the_field(key, params, message):
+def test_bad_plans_name_the_field(params, message):
     with pytest.raises(ProtocolError, match=message):
-        WateringPlan.from_params(key, params)
+        Plan.from_dict(params)
 
 
-def test_plans_round_trip_through_a_state():
-    from hydro_fleet_protocol import State
+@pytest.mark.parametrize(("plan", "message"), [
+    (Plan(type=PlanType.BASIC, volume_ml=50), "a basic plan needs 'check_interval'"),
+    (Plan(type=PlanType.BASIC, check_interval=60), "a basic plan needs 'volume_ml'"),
+    (Plan(type=PlanType.BASIC, volume_ml=0, check_interval=60), "'volume_ml' above 0"),
+    (Plan(type=PlanType.MOISTURE, volume_ml=50, check_interval=60), "a moisture plan needs 'threshold'"),
+    (Plan(type=PlanType.TIME_BASED, volume_ml=50), "a time_based plan needs 'times'"),
+])
+def test_a_node_runs_only_complete_plans(plan, message):
+    with pytest.raises(ProtocolError, match=message):
+        plan.check_runnable()
 
-    plan = WateringPlan.from_params("b1", {"type": "basic", "volume_ml": 50, "check_interval": 3600})
-    state = State(ts=1.0, seq=1, readings={}, plans={"b1": plan.to_plan()})
-    parsed = State.parse(encode(state))
-    assert WateringPlan.from_params("b1", parsed.plans["b1"].to_dict()) == plan
+
+def test_an_off_plan_may_hold_fields_being_prepared():
+    # HA edits a plan one field at a time, so an off slot can carry a volume before it is switched on.
+    Plan(type=PlanType.OFF, volume_ml=250).check_runnable()
+
+
+def test_plan_slots_ride_in_node_config():
+    config = NodeConfig(node_id="pi-1", kind=NodeKind.PI, name="pi-1",
+                        pumps=(PumpConfig("a"), PumpConfig("b")),
+                        plans=(PlanConfig("a_plan", pump="a", name="A plan", max_volume_ml=300),
+                               PlanConfig("b_plan", pump="b", max_volume_ml=50)))
+    assert NodeConfig.parse(encode(config)) == config
+    broken = config.to_dict() | {"plans": [{"key": "x_plan", "pump": "x"}]}
+    with pytest.raises(ProtocolError, match="names no pump"):
+        NodeConfig.parse(json.dumps(broken))
 
 
 def test_event_and_outcome_names_are_stable():
@@ -64,18 +90,3 @@ def test_event_and_outcome_names_are_stable():
                                             "calibration", "duplicate_node", "buffer_dropped", "power_bank_returned"}
     assert [o.value for o in WateringOutcome] == ["ok", "skipped_low_water", "skipped_busy", "stopped_safety",
                                                   "failed"]
-
-
-def test_the_integrations_plan_is_accepted_and_reported_back():
-    from hydro_fleet_protocol import Plan
-
-    sent = Plan(type=PlanType.MOISTURE, volume_ml=250, threshold=35, check_interval=600, min_pause=3600)
-    plan = WateringPlan.from_params("plan", sent.to_dict() | {"pump": "pump"})
-    assert plan.threshold_pct == 35
-    assert Plan.from_dict(plan.to_plan().to_dict()) == sent
-    basic = WateringPlan.from_params("plan", Plan(type=PlanType.BASIC, volume_ml=100, check_interval=3600).to_dict())
-    assert basic.check_interval == 3600  # Plan's basic repeats every check_interval
-    timed = WateringPlan.from_params("plan", {"type": "time_based", "volume_ml": 5, "times": ["07:00:30"]})
-    assert timed.to_plan().times == ("07:00",)  # reported to the minute, as Plan allows
-    off = WateringPlan.from_params("plan", {"type": "basic", "volume_ml": 5, "enabled": False})
-    assert off.to_plan() == Plan(type=PlanType.OFF)

@@ -33,15 +33,8 @@ from .messages import (
     SensorType,
     State,
     UnsupportedVersionError,
-    encode,
-)
-from .plans import (
-    CALIBRATE_PARAMS,
-    HEALTH_KEYS,
-    MAX_PLANS,
     WateringOutcome,
-    WateringPlan,
-    time_of_day_seconds,
+    encode,
 )
 from .topics import (
     AVAILABILITY_OFFLINE,
@@ -57,11 +50,8 @@ from .topics import (
 __all__ = [
     "AVAILABILITY_OFFLINE",
     "AVAILABILITY_ONLINE",
-    "CALIBRATE_PARAMS",
     "DEFAULT_PREFIX",
-    "HEALTH_KEYS",
     "MAX_PAYLOAD_BYTES",
-    "MAX_PLANS",
     "PROTOCOL_VERSION",
     "Ack",
     "Backfill",
@@ -87,10 +77,8 @@ __all__ = [
     "TopicKind",
     "UnsupportedVersionError",
     "WateringOutcome",
-    "WateringPlan",
     "encode",
     "is_valid_node_id",
     "parse_topic",
-    "time_of_day_seconds",
     "wildcard",
 ]

@@ -114,6 +114,16 @@ class EventType(StrEnum):
     BUFFER_DROPPED = "buffer_dropped"
 
 
+class WateringOutcome(StrEnum):
+    """How a plan's run went: the ``outcome`` of a ``watering_report`` event."""
+
+    OK = "ok"
+    SKIPPED_LOW_WATER = "skipped_low_water"
+    SKIPPED_BUSY = "skipped_busy"
+    STOPPED_SAFETY = "stopped_safety"
+    FAILED = "failed"
+
+
 # --- validation helpers ---------------------------------------------------------
 
 
@@ -364,6 +374,23 @@ class Plan:
             min_pause=_number(data, "min_pause", required=False, minimum=0, maximum=604_800, where=w),
             times=tuple(sorted({_time_of_day(t, f"{w}times[{i}]") for i, t in enumerate(times)})),
         )
+
+    def check_runnable(self) -> None:
+        """Raise ProtocolError unless a node can run this plan: every field its type needs is set.
+
+        Parsing accepts partial plans (a state may report an ``off`` plan half filled in, since
+        HA edits a plan one field at a time); a node calls this before it accepts ``set_plan``.
+        """
+        if self.type is PlanType.OFF:
+            return
+        needed = {PlanType.BASIC: ("volume_ml", "check_interval"),
+                  PlanType.MOISTURE: ("volume_ml", "threshold", "check_interval"),
+                  PlanType.TIME_BASED: ("volume_ml", "times")}[self.type]
+        for name in needed:
+            if getattr(self, name) in (None, ()):
+                raise ProtocolError(f"a {self.type} plan needs '{name}'")
+        if not self.volume_ml:
+            raise ProtocolError(f"a {self.type} plan needs 'volume_ml' above 0")
 
     def to_dict(self) -> dict[str, Any]:
         return _compact({

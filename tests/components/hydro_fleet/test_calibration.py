@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from unittest.mock import patch
+
 from homeassistant.const import ATTR_ENTITY_ID, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 import pytest
 
+from custom_components.hydro_fleet.button import CalibrationButton
 from custom_components.hydro_fleet.const import DOMAIN
 from hydro_fleet_protocol import Ack, CommandAction
 
 from .conftest import FakeNode, online_node
+
+
+@pytest.fixture
+def enable_buttons() -> Iterator[None]:
+    """Create the calibration buttons enabled, as a user who enabled them has them."""
+    with patch.object(CalibrationButton, "_attr_entity_registry_enabled_default", True):
+        yield
+
 
 BUTTONS = {
     "button.pi_1_calibrate_tds_707_ppm": ("tds", {"standard_ppm": 707.0}),
@@ -25,10 +37,18 @@ BUTTONS = {
 }
 
 
+async def test_buttons_start_disabled(hass: HomeAssistant, fake_node: FakeNode) -> None:
+    await online_node(hass)
+    for entity_id in BUTTONS:
+        entry = er.async_get(hass).async_get(entity_id)
+        assert entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        assert entry.entity_category == "config"
+
+
+@pytest.mark.usefixtures("enable_buttons")
 async def test_each_button_sends_its_calibration_step(hass: HomeAssistant, fake_node: FakeNode) -> None:
     await online_node(hass)
     for entity_id, (probe, params) in BUTTONS.items():
-        assert er.async_get(hass).async_get(entity_id).entity_category == "config"
         await hass.services.async_call("button", "press", {ATTR_ENTITY_ID: entity_id}, blocking=True)
         command = fake_node.commands[-1]
         assert command.action is CommandAction.CALIBRATE
@@ -74,6 +94,7 @@ async def test_calibration_needs_the_right_params_for_the_probe(hass: HomeAssist
     assert fake_node.commands == []
 
 
+@pytest.mark.usefixtures("enable_buttons")
 async def test_a_failed_calibration_is_a_clear_error(hass: HomeAssistant, fake_node: FakeNode) -> None:
     await online_node(hass)
     fake_node.respond = lambda c: Ack(

@@ -7,6 +7,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient, WebSocketGenerator
 
@@ -94,3 +95,32 @@ async def test_health_sensors_appear_when_reported_and_are_diagnostic(
     publish(hass, "pi-1", "availability", "offline")
     await hass.async_block_till_done()
     assert hass.states.get("sensor.pi_1_cpu_temperature").state == STATE_UNAVAILABLE
+
+
+async def test_a_discovery_update_renames_the_device_and_its_entities(
+    hass: HomeAssistant, setup_integration: MockConfigEntry
+) -> None:
+    await online_node(hass)
+    publish(hass, "pi-1", "config", node_config(name="Greenhouse", sw_version="0.2.0"))
+    publish(hass, "pi-1", "state", node_state(seq=2, ph=6.3))
+    await hass.async_block_till_done()
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "pi-1")})
+    assert (device.name, device.sw_version) == ("Greenhouse", "0.2.0")
+    state = hass.states.get("sensor.pi_1_ph")
+    assert state.attributes["friendly_name"] == "Greenhouse pH"
+    assert er.async_get(hass).async_get("sensor.pi_1_ph").device_id == device.id
+
+
+async def test_a_node_removed_before_its_entities_were_added_leaves_nothing(
+    hass: HomeAssistant, setup_integration: MockConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Entities are added in a batch after the burst; the node is gone by then.
+    publish(hass, "pi-9", "config", node_config("pi-9"))
+    publish(hass, "pi-9", "config", "")
+    await hass.async_block_till_done()
+    assert dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "pi-9")}) is None
+    assert [s.entity_id for s in hass.states.async_all() if "pi_9" in s.entity_id] == []
+    assert "Error adding entity" not in caplog.text
+    # ...and it can come back with all its entities.
+    await online_node(hass, "pi-9")
+    assert hass.states.get("sensor.pi_9_ph").state == "6.1"
