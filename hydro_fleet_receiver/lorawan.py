@@ -19,6 +19,7 @@ from hydro_fleet_protocol import NodeConfig, NodeKind, Reading, SensorConfig, Se
 
 UPLINK_EVENT = "up"
 
+
 class _DeviceInfo(BaseModel):
     model_config = ConfigDict(extra="ignore")
     dev_eui: str = Field(alias="devEui", pattern=r"^[0-9A-Fa-f]{16}$")

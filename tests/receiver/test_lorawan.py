@@ -13,7 +13,7 @@ import pytest
 
 from devtools.mosquitto import Mosquitto
 from hydro_fleet_protocol import NodeConfig, NodeKind, SensorType, State
-from hydro_fleet_receiver.lorawan import parse_uplink
+from hydro_fleet_receiver.lorawan import lorawan_readings, parse_uplink
 from hydro_fleet_receiver.publisher import MqttSettings
 from hydro_fleet_receiver.storage import Store
 
@@ -256,6 +256,16 @@ async def test_root_protections_apply(socket_enabled, tmp_path: Path) -> None:
     async with running(tmp_path, make_options(lorawan_token=TOKEN, rate_limit_per_minute=2), login=False) as h:
         assert (await post(h, UPLINK, headers={"Content-Type": "application/octet-stream"})).status == 415
         assert [(await post(h, UPLINK)).status for _ in range(3)] == [200, 200, 429]
+
+
+def test_documented_uplink_parses() -> None:
+    """The example body in docs/receiver.md is a valid uplink with the documented readings."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "receiver.md").read_text(encoding="utf-8")
+    example = doc.split("Body of an `up` event", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    parsed = parse_uplink(example.encode())
+    assert parsed.dev_eui == "0004a30b001c0530"
+    assert lorawan_readings(parsed) == {"soil_moisture": 41.5, "temperature": 18.2, "battery": 87, "signal": -97,
+                                        "snr": 4.2}
 
 
 def test_silent_device_goes_offline_and_comes_back(tmp_path: Path) -> None:
