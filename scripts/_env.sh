@@ -71,47 +71,42 @@ ensure_mosquitto() {
   fi
 }
 
-# The venv lives outside the clone, keyed on what it installs, so reruns start in seconds.
-ensure_venv() {
-  local key
-  key=$( { "$PY" -c 'import sys; print(sys.version)'; cat "$ROOT/requirements/dev.txt"; } | sha256sum | cut -c1-16)
-  VENV=$CACHE/venv-$key
-  if [[ ! -f $VENV/.complete ]]; then
-    say "Creating the virtualenv $VENV (first run only; a few minutes)"
-    rm -rf "$VENV"
-    mkdir -p "$CACHE"
-    "$PY" -m venv "$VENV"
-    # pip's output goes to a log (the local index prints a warning per package); shown on failure.
-    if ! { "$VENV/bin/python" -m pip install --upgrade pip \
-           && "$VENV/bin/python" -m pip install -r "$ROOT/requirements/dev.txt"; } >"$CACHE/pip.log" 2>&1; then
-      tail -n 40 "$CACHE/pip.log" >&2
-      say "pip install failed; the whole log is $CACHE/pip.log"
+# Prints the path of a virtualenv built from a requirements file, cached outside the clone
+# under a key from the Python version and the file, so reruns start in seconds. A lock keeps
+# two runs at once (a demo and the tests) from building the same venv twice.
+cached_venv() {
+  local name=$1 requirements=$2 key venv lock
+  key=$( { "$PY" -c 'import sys; print(sys.version)'; cat "$requirements"; } | sha256sum | cut -c1-16)
+  venv=$CACHE/$name-$key
+  mkdir -p "$CACHE"
+  exec {lock}>"$venv.lock"
+  flock "$lock"
+  if [[ ! -f $venv/.complete ]]; then
+    say "Creating the virtualenv $venv (first run only; a few minutes)"
+    rm -rf "$venv"
+    "$PY" -m venv "$venv"
+    # pip's output goes to a log (a local index may print a warning per package); shown on failure.
+    if ! { "$venv/bin/python" -m pip install --upgrade pip \
+           && "$venv/bin/python" -m pip install -r "$requirements"; } >"$venv.pip.log" 2>&1; then
+      tail -n 40 "$venv.pip.log" >&2
+      say "pip install failed; the whole log is $venv.pip.log"
       exit 1
     fi
-    touch "$VENV/.complete"
+    touch "$venv/.complete"
   fi
+  flock -u "$lock"
+  echo "$venv"
+}
+
+ensure_venv() {
+  VENV=$(cached_venv venv "$ROOT/requirements/dev.txt")
   export PATH="$VENV/bin:$PATH"
 }
 
-# ESPHome in a venv of its own (its pins clash with Home Assistant's); the tests run
-# `esphome config` from it. Exports ESPHOME_VENV.
+# ESPHome pins versions that conflict with Home Assistant's, so it has a venv of its own;
+# the tests run `esphome config` from it. Exports ESPHOME_VENV.
 ensure_esphome_venv() {
-  local key
-  key=$( { "$PY" -c 'import sys; print(sys.version)'; cat "$ROOT/requirements/esphome.txt"; } | sha256sum | cut -c1-16)
-  ESPHOME_VENV=$CACHE/esphome-$key
-  if [[ ! -f $ESPHOME_VENV/.complete ]]; then
-    say "Creating the ESPHome virtualenv $ESPHOME_VENV (first run only)"
-    rm -rf "$ESPHOME_VENV"
-    mkdir -p "$CACHE"
-    "$PY" -m venv "$ESPHOME_VENV"
-    if ! { "$ESPHOME_VENV/bin/python" -m pip install --upgrade pip \
-           && "$ESPHOME_VENV/bin/python" -m pip install -r "$ROOT/requirements/esphome.txt"; } >"$CACHE/pip-esphome.log" 2>&1; then
-      tail -n 40 "$CACHE/pip-esphome.log" >&2
-      say "pip install failed; the whole log is $CACHE/pip-esphome.log"
-      exit 1
-    fi
-    touch "$ESPHOME_VENV/.complete"
-  fi
+  ESPHOME_VENV=$(cached_venv esphome "$ROOT/requirements/esphome.txt")
   export ESPHOME_VENV
 }
 

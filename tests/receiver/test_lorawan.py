@@ -236,11 +236,15 @@ async def test_missing_event_parameter_is_400(socket_enabled, tmp_path: Path) ->
         assert h.count("lorawan_devices") == 0
 
 
-async def test_disabled_without_a_token(socket_enabled, tmp_path: Path) -> None:
-    async with running(tmp_path, make_options(), login=False) as h:
+@pytest.mark.parametrize("token", [None, ""])
+async def test_disabled_without_a_token(socket_enabled, tmp_path: Path, token: str | None) -> None:
+    """Left out of the options (the Supervisor's way) or empty: the route answers 404."""
+    options = make_options() if token is None else make_options(lorawan_token=token)
+    async with running(tmp_path, options, login=False) as h:
         before = h.snapshot()
         answer = await post(h, UPLINK)
         assert answer.status == 404
+        assert answer.json["error"] == "not_found"
         assert h.snapshot() == before
         # The station API is unaffected.
         assert (await h.login()).status == 200
