@@ -18,7 +18,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .auth import REFRESH, Authenticator, TokenError, load_or_create_key
-from .context import CTX, DATA_PATH, LOGIN_PATH, REFRESH_PATH, Context, ReplayCache
+from .context import CTX, DATA_PATH, LOGIN_PATH, LORAWAN_PATH, REFRESH_PATH, Context, ReplayCache
+from .lorawan import UPLINK_EVENT, parse_uplink
 from .metrics import Metrics
 from .options import Options
 from .publisher import MqttSettings, Publisher
@@ -31,6 +32,7 @@ from .verification import (
     CLIENT_IP,
     HEADER_TS,
     IDEMPOTENCY_KEY,
+    LORAWAN_MIDDLEWARES,
     REQUEST_ID,
     ROOT_MIDDLEWARES,
     SIGNATURE,
@@ -141,6 +143,34 @@ async def station_data(request: web.Request) -> web.Response:
     return web.Response(body=outcome.body, content_type="application/json", charset="utf-8")
 
 
+async def chirpstack_event(request: web.Request) -> web.Response:
+    """POST /api/lorawan/chirpstack?event=<type>: commit an uplink, acknowledge other events.
+
+    ChirpStack posts every event type to this one URL; only ``up`` carries readings. The
+    others get 204 so ChirpStack does not log them as failed deliveries.
+    """
+    ctx = request.config_dict[CTX]
+    event = request.query.get("event")
+    if not event:
+        return error_response(request, 400, "invalid_payload", "the 'event' query parameter is missing",
+                              extra={"errors": [{"field": "event", "message": "query parameter is required"}]})
+    if event != UPLINK_EVENT:
+        return web.Response(status=204)
+    try:
+        uplink = parse_uplink(request[BODY])
+    except ValidationError as err:
+        errors = _field_errors(err)
+        return error_response(request, 400, "invalid_payload", f"invalid uplink ({errors[0]['field']})",
+                              extra={"errors": errors})
+    node_id = await ctx.store.apply_uplink(uplink, time.time())
+    # Committed: the node's MQTT messages are outbox rows now and outlive a broker outage.
+    if ctx.publisher is not None:
+        ctx.publisher.wake()
+    _LOGGER.debug("uplink of %s stored [request %s]", node_id, request[REQUEST_ID])
+    return web.json_response({"status": "ok", "request_id": request[REQUEST_ID], "node_id": node_id,
+                              "dev_eui": uplink.dev_eui})
+
+
 async def health(request: web.Request) -> web.Response:
     """GET /api/health: liveness for the Supervisor watchdog and the tests."""
     ctx = request.app[CTX]
@@ -151,17 +181,17 @@ async def health(request: web.Request) -> web.Response:
 async def _sweep_stale(ctx: Context) -> None:
     """Now and then: mark stations not heard from for ``station_timeout`` offline, and
     drop sync log rows past their retention."""
-    interval = max(1.0, min(60.0, ctx.options.station_timeout / 4))
+    interval = max(1.0, min(60.0, ctx.options.station_timeout / 4, ctx.options.lorawan_timeout / 4))
     while True:
         await asyncio.sleep(interval)
         try:
-            stale = await ctx.store.mark_stale(ctx.options.station_timeout)
+            stale = await ctx.store.mark_stale(ctx.options.station_timeout, ctx.options.lorawan_timeout)
             await ctx.store.prune()
         except sqlite3.Error:
             _LOGGER.exception("liveness sweep failed; trying again in %.0f s", interval)
             continue
         if stale:
-            _LOGGER.info("no data for %d s from %s: marked offline", ctx.options.station_timeout, ", ".join(stale))
+            _LOGGER.info("no data within the timeout from %s: marked offline", ", ".join(stale))
             if ctx.publisher is not None:
                 ctx.publisher.wake()
 
@@ -194,6 +224,11 @@ def create_app(options: Options, data_dir: Path, mqtt: MqttSettings | None,
     internal = web.Application(middlewares=SYNC_MIDDLEWARES, client_max_size=options.max_body_bytes)
     internal.router.add_post(DATA_PATH.removeprefix("/api/internal"), station_data)
     app.add_subapp("/api/internal", internal)
+    # Its own sub-application: a header token instead of JWT + HMAC (ChirpStack can do
+    # neither), the same root protections and rate limit.
+    lorawan = web.Application(middlewares=LORAWAN_MIDDLEWARES, client_max_size=options.max_body_bytes)
+    lorawan.router.add_post(LORAWAN_PATH.removeprefix("/api/lorawan"), chirpstack_event)
+    app.add_subapp("/api/lorawan", lorawan)
     app.cleanup_ctx.append(_resources)
     return app
 

@@ -19,6 +19,7 @@ from .storage import AsyncStore
 LOGIN_PATH = "/api/admin/login"
 REFRESH_PATH = "/api/admin/refresh"
 DATA_PATH = "/api/internal/stations/data"
+LORAWAN_PATH = "/api/lorawan/chirpstack"
 _TOKEN_CACHE_SIZE = 64
 
 

@@ -20,6 +20,8 @@ from hydro_fleet_protocol import DEFAULT_PREFIX, is_valid_node_id
 MIN_SECRET_LEN = 16
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# RFC 9110 token characters, the subset that header names use in practice.
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
 
 type Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -55,6 +57,10 @@ class Options:
     mqtt_port: int | None = None
     mqtt_username: str | None = None
     mqtt_password: str | None = field(default=None, repr=False)
+    # LoRaWAN ingest (ChirpStack HTTP integration); no token leaves the endpoint disabled.
+    lorawan_token: str | None = field(default=None, repr=False)
+    lorawan_header: str = "Authorization"
+    lorawan_timeout: int = 7200
 
     def __repr__(self) -> str:
         # Never print secrets or passwords, even in a traceback or a debug log.
@@ -74,7 +80,7 @@ class Options:
 
 
 # Keys the Supervisor may leave out (schema ``?``); everything else must be present.
-OPTIONAL_KEYS = frozenset({"mqtt_host", "mqtt_port", "mqtt_username", "mqtt_password"})
+OPTIONAL_KEYS = frozenset({"mqtt_host", "mqtt_port", "mqtt_username", "mqtt_password", "lorawan_token"})
 OPTION_KEYS = tuple(f.name for f in fields(Options))
 
 _INT_RANGES: dict[str, tuple[int, int]] = {
@@ -87,6 +93,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "port": (1, 65535),
     "station_timeout": (30, 7 * 86400),
     "mqtt_port": (1, 65535),
+    "lorawan_timeout": (60, 7 * 86400),
 }
 
 
@@ -152,6 +159,10 @@ def _check(options: Options) -> None:
         raise OptionsError("option 'node_id' must match ^[a-z0-9][a-z0-9_-]{0,62}$")
     if not re.fullmatch(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", options.topic_prefix):
         raise OptionsError("option 'topic_prefix' must be MQTT topic levels without wildcards")
+    if options.lorawan_token and len(options.lorawan_token) < MIN_SECRET_LEN:
+        raise OptionsError(f"option 'lorawan_token' is shorter than {MIN_SECRET_LEN} characters")
+    if not _HEADER_NAME.fullmatch(options.lorawan_header):
+        raise OptionsError("option 'lorawan_header' must be an HTTP header name")
     if options.log_level not in _LOG_LEVELS:
         raise OptionsError(f"option 'log_level' must be one of {', '.join(_LOG_LEVELS)}")
 

@@ -38,6 +38,7 @@ from hydro_fleet_protocol import (
     encode,
 )
 
+from .lorawan import Uplink, lorawan_config, lorawan_node_id, lorawan_readings
 from .nodes import RETURNED_EVENT, station_config, station_node_id, station_readings
 from .schema import FullSync, Payload, ReturnedSync
 
@@ -108,6 +109,17 @@ CREATE TABLE IF NOT EXISTS outbox(
     topic TEXT NOT NULL,
     payload BLOB NOT NULL,
     retain INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lorawan_devices(
+    dev_eui TEXT PRIMARY KEY,
+    node_id TEXT NOT NULL UNIQUE,
+    config BLOB NOT NULL,
+    readings TEXT NOT NULL,
+    f_cnt INTEGER,
+    last_seen REAL NOT NULL,
+    online INTEGER NOT NULL DEFAULT 0,
+    seq INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS refresh_tokens(
@@ -377,6 +389,38 @@ class Store:
         # Assistant (re)starting in between must still get the last snapshot at once.
         self._outbox(topics.state, encode(State(ts=now, seq=seq, readings=readings)), True, now)
 
+    # --- LoRaWAN ---------------------------------------------------------------------
+
+    def apply_uplink(self, uplink: Uplink, now: float) -> str:
+        """Store one ChirpStack uplink and queue its node's messages in one transaction; return the node id."""
+        return self._tx(partial(self._apply_uplink, uplink, now))
+
+    def _apply_uplink(self, uplink: Uplink, now: float) -> str:
+        dev_eui = uplink.dev_eui
+        before = self.db.execute("SELECT * FROM lorawan_devices WHERE dev_eui = ?", (dev_eui,)).fetchone()
+        # A devEui is a unique 64-bit id, so the node id needs no collision handling.
+        node_id = lorawan_node_id(dev_eui)
+        topics = Topic(self.prefix, node_id)
+        config = encode(lorawan_config(node_id, uplink))
+        readings = lorawan_readings(uplink)
+        # Config before availability before state, as for stations; the config only when
+        # it changed (a device renamed in ChirpStack), so HA is not re-discovering each uplink.
+        if before is None or bytes(before["config"]) != config:
+            self._outbox(topics.config, config, True, now)
+        if before is None or not before["online"]:
+            self._outbox(topics.availability, AVAILABILITY_ONLINE.encode(), True, now)
+        seq = 1 if before is None else int(before["seq"]) + 1
+        self.db.execute(
+            "INSERT INTO lorawan_devices(dev_eui, node_id, config, readings, f_cnt, last_seen, online, seq, created)"
+            " VALUES(?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT(dev_eui) DO UPDATE SET config = excluded.config,"
+            " readings = excluded.readings, f_cnt = excluded.f_cnt, last_seen = excluded.last_seen, online = 1,"
+            " seq = excluded.seq",
+            (dev_eui, node_id, config, json.dumps(readings), uplink.f_cnt, now, seq, now))
+        # Retained like a station's state: a device sends every few minutes at best.
+        state = State(ts=uplink.measured_at(now), seq=seq, readings=readings)
+        self._outbox(topics.state, encode(state), True, now)
+        return node_id
+
     # --- lookups used by the verification chain ---------------------------------------
 
     def answer_for_key(self, key: str) -> StoredAnswer | None:
@@ -390,16 +434,25 @@ class Store:
 
     # --- liveness ---------------------------------------------------------------------
 
-    def mark_stale(self, now: float, timeout: float) -> list[str]:
-        """Mark stations not heard from for ``timeout`` seconds offline; return their node ids."""
+    def mark_stale(self, now: float, timeout: float, lorawan_timeout: float | None = None) -> list[str]:
+        """Mark stations not heard from for ``timeout`` seconds (LoRaWAN devices:
+        ``lorawan_timeout``, default ``timeout``) offline; return their node ids."""
         def work() -> list[str]:
-            rows = self.db.execute("SELECT serial, node_id FROM stations WHERE online = 1 AND last_seen < ?",
-                                   (now - timeout,)).fetchall()
-            for row in rows:
-                self.db.execute("UPDATE stations SET online = 0 WHERE serial = ?", (row["serial"],))
-                self._outbox(Topic(self.prefix, row["node_id"]).availability, AVAILABILITY_OFFLINE.encode(),
-                             True, now)
-            return [row["node_id"] for row in rows]
+            stale: list[str] = []
+            # Fixed statements per table (no SQL built from strings).
+            for select, update, silence in (
+                ("SELECT serial, node_id FROM stations WHERE online = 1 AND last_seen < ?",
+                 "UPDATE stations SET online = 0 WHERE serial = ?", timeout),
+                ("SELECT dev_eui, node_id FROM lorawan_devices WHERE online = 1 AND last_seen < ?",
+                 "UPDATE lorawan_devices SET online = 0 WHERE dev_eui = ?", lorawan_timeout or timeout),
+            ):
+                rows = self.db.execute(select, (now - silence,)).fetchall()
+                for row in rows:
+                    self.db.execute(update, (row[0],))
+                    self._outbox(Topic(self.prefix, row["node_id"]).availability, AVAILABILITY_OFFLINE.encode(),
+                                 True, now)
+                stale += [row["node_id"] for row in rows]
+            return stale
         return self._tx(work)
 
     def prune(self, now: float) -> int:
@@ -525,8 +578,12 @@ class AsyncStore:
     async def recent_signatures(self, since_ts: int) -> dict[str, int]:
         return await self._run(self.store.recent_signatures, since_ts)
 
-    async def mark_stale(self, max_silence: float) -> list[str]:
-        return await self._run(self.store.mark_stale, time.time(), max_silence)
+    async def mark_stale(self, max_silence: float, lorawan_silence: float | None = None) -> list[str]:
+        return await self._run(self.store.mark_stale, time.time(), max_silence, lorawan_silence)
+
+    async def apply_uplink(self, uplink: Uplink, received: float) -> str:
+        """Commit one uplink (its own transaction on the database thread); return its node id."""
+        return await self._run(self.store.apply_uplink, uplink, received)
 
     async def prune(self) -> int:
         return await self._run(self.store.prune, time.time())

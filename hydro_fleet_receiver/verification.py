@@ -22,6 +22,7 @@ from aiohttp import web
 
 from .auth import TokenError
 from .context import CTX, DATA_PATH, Context
+from .lorawan import token_matches
 from .signing import decode_signature, verify
 
 _LOGGER = logging.getLogger(__name__)
@@ -261,6 +262,28 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
     return await handler(request)
 
 
+# --- LoRaWAN sub-application middlewares ---------------------------------------------------
+
+
+@web.middleware
+async def lorawan_token_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """404 while no ``lorawan_token`` is set (the endpoint does not exist), else 401 without it.
+
+    ChirpStack cannot sign requests or log in, so this route takes a static header token
+    instead of the gateway's JWT and HMAC; allowlist, body size, content type (root) and
+    the rate limit (next) still apply.
+    """
+    ctx: Context = request.config_dict[CTX]
+    token = ctx.options.lorawan_token
+    if not token:
+        return error_response(request, 404, "not_found", "LoRaWAN ingest is disabled")
+    if not token_matches(request.headers.get(ctx.options.lorawan_header, ""), token):
+        return error_response(request, 401, "unauthorized", f"missing or wrong token in {ctx.options.lorawan_header}",
+                              headers={"WWW-Authenticate": 'Bearer realm="hydro-fleet-lorawan"'})
+    return await handler(request)
+
+
 ROOT_MIDDLEWARES = (errors_middleware, allowlist_middleware, body_limit_middleware, content_type_middleware)
 SYNC_MIDDLEWARES = (bearer_middleware, timestamp_middleware, signature_middleware, idempotency_middleware,
                     replay_middleware, rate_limit_middleware)
+LORAWAN_MIDDLEWARES = (lorawan_token_middleware, rate_limit_middleware)

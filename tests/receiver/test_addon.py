@@ -76,6 +76,9 @@ def test_supervisor_style_options_file(tmp_path: Path) -> None:
         ({"node_id": "Receiver!"}, "'node_id' must match"),
         ({"log_level": "verbose"}, "'log_level' must be one of"),
         ({"ssl": "yes"}, "'ssl' must be true or false"),
+        ({"lorawan_token": "short"}, "'lorawan_token' is shorter than 16"),
+        ({"lorawan_header": "Bad Header:"}, "'lorawan_header' must be an HTTP header name"),
+        ({"lorawan_timeout": 10}, "'lorawan_timeout' must be an integer"),
     ],
 )
 def test_bad_options_are_named(change: dict, message: str) -> None:
