@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-import signal
 import subprocess
 import sys
+
+from devtools.processes import stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,13 +50,7 @@ class BridgeProcess:
             self.process.wait()
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        stop_process(self.process, timeout)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -21,6 +21,7 @@ from types import FrameType
 from devtools.bridges import BridgeProcess
 from devtools.homeassistant import DEMO_INTEGRATIONS, REPO, HomeAssistant
 from devtools.mosquitto import Mosquitto, free_port
+from devtools.processes import stop_process
 from devtools.receiver import ReceiverProcess
 
 
@@ -35,15 +36,6 @@ def _port_is_free(port: int) -> bool:
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
-
-
-def _stop_process(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def main() -> int:
@@ -90,7 +82,7 @@ def main() -> int:
                  "--password", gateway_password, "--secret", gateway_secret, "--interval", str(args.interval)],
                 stdout=gateway_log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
             )
-            running.callback(_stop_process, gateway)
+            running.callback(stop_process, gateway)
             print(f"Starting Home Assistant on http://localhost:{args.port} (config in {hass.config_dir})")
             running.callback(hass.stop)
             hass.start()

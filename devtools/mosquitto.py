@@ -11,6 +11,8 @@ import tempfile
 import time
 from types import TracebackType
 
+from devtools.processes import stop_process
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -79,14 +81,7 @@ class Mosquitto:
         raise TimeoutError(f"mosquitto did not listen on {self.port} within {timeout} s")
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, 5)
         self.process = None
 
     def kill(self) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from typing import Any
 import requests
 
 from devtools.mosquitto import free_port
+from devtools.processes import stop_process
 from hydro_fleet_receiver.options import default_options_dict
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,14 +59,7 @@ class ReceiverProcess:
         raise TimeoutError(f"receiver did not answer on {self.url} within {timeout:.0f} s")
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout)
 
     def log(self) -> str:
         try:
