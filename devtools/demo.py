@@ -47,6 +47,8 @@ def main() -> int:
     if not _port_is_free(args.port):
         print(f"Port {args.port} is in use; stop what uses it or pass --port.", file=sys.stderr)
         return 1
+    # Ctrl-C must stop the demo even when a shell started it with SIGINT ignored (in the background).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     signal.signal(signal.SIGHUP, _stop_on_sigterm)
 
