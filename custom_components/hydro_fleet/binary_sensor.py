@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
@@ -76,8 +77,9 @@ class _ProblemBinarySensor(HydroFleetEntity, BinarySensorEntity):
     _sections = frozenset({Section.READINGS})
     _problem_written: tuple[bool | None, bool, Any] | None = None
 
+    @abstractmethod
     def _compute(self) -> tuple[bool | None, Any]:
-        raise NotImplementedError
+        """What the entity shows now; each kind of sensor says how it gets it."""
 
     @callback
     def _handle_node_update(self) -> None:

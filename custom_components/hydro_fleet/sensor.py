@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -165,8 +166,9 @@ class _ChangeOnlySensor(HydroFleetEntity, SensorEntity):
 
     _attr_available_written: bool | None = None
 
+    @abstractmethod
     def _value(self) -> StateType | datetime:
-        raise NotImplementedError
+        """What the entity shows now; each kind of sensor says how it gets it."""
 
     def _refresh(self) -> None:
         self._attr_native_value = self._value()
