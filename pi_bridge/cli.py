@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         from .safe_off import main as pumps_off
 
         return pumps_off(argv[1:])
-    from .config import ConfigError, load_config
+    from .config import ConfigError, dump, load_config, load_config_in_child
 
     if not argv or (argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help")):
         argv.insert(0, "run")
@@ -62,12 +62,14 @@ def main(argv: list[str] | None = None) -> int:
             from .provision import run_provision
 
             return run_provision(args)
-        config = load_config(args.config, {
+        # The long-running bridge validates in a child process and never holds pydantic (config.py says why).
+        load = load_config_in_child if args.command == "run" else load_config
+        config = load(args.config, {
             "simulate": args.simulate, "node_id": args.node_id, "broker.host": args.broker,
             "broker.port": args.port, "sample_interval": args.interval,
         })
         if args.command == "check-config":
-            print(config.model_dump_json(indent=2))  # SecretStr dumps as '**********'
+            print(dump(config))  # secrets as '**********'
             print(f"effective node id: {config.effective_node_id}")
             return 0
         return _run(config)
@@ -118,14 +120,15 @@ def _build(config: BridgeConfig, state_dir: Path) -> Bridge:
 
         plant = PlantModel(seed=config.effective_node_id)
         source: VoltageSource = SimulatedSource(plant)
-        temperature: Callable[[], float] = TemperatureReader(probes.water_temperature).read
-        if "water_temperature" not in probes.model_fields_set:
-            temperature = plant.current_water_temperature  # the model's own water, unless configured
+        # The simulated plant's own water, unless a temperature source is configured.
+        temperature: Callable[[], float] = plant.current_water_temperature
+        if probes.water_temperature is not None:
+            temperature = TemperatureReader(probes.temperature).read
     else:
         from .adc import Ads1115Source
 
         source = Ads1115Source(probes)
-        temperature = TemperatureReader(probes.water_temperature).read
+        temperature = TemperatureReader(probes.temperature).read
     sensors = SensorArray(probes, source, calibration, temperature, float_switch)
     return Bridge(config, sensors, state_dir)
 

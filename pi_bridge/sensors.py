@@ -168,7 +168,7 @@ class SensorArray:
         try:
             return self.temperature()
         except ProbeFault:
-            return self.settings.water_temperature.value
+            return self.settings.temperature.value
 
     def volts(self, probe: str) -> float:
         """Median of N conversions: rejects single-sample spikes from pumps switching."""
@@ -208,7 +208,7 @@ class SensorArray:
             values["water_temperature"] = temperature
         except ProbeFault as err:
             # Compensate with the configured fallback, but say the reading is missing.
-            temperature = s.water_temperature.value
+            temperature = s.temperature.value
             values["water_temperature"] = None
             snap.problems["water_temperature"] = "unavailable"
             self._problem("water_temperature", "unavailable", str(err))

@@ -8,13 +8,13 @@ import pytest
 
 from pi_bridge.adc import Ads1115Source
 from pi_bridge.calibration import CalibrationStore
-from pi_bridge.config import ProbeSettings
+from pi_bridge.config import ProbeSettings, validate
 from pi_bridge.probes import CalibrationError
 from pi_bridge.sensors import FloatSwitch, SensorArray
 
 from .fake_i2c import FakeAdsBus
 
-SETTINGS = ProbeSettings.model_validate({
+SETTINGS = validate(ProbeSettings, {
     "tds": {"channel": 0, "gain": 1},
     "ph": {"channel": 1, "gain": 2},
     "moisture": {"channel": 0, "address": 0x49, "gain": 1},
