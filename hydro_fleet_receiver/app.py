@@ -115,7 +115,7 @@ async def refresh(request: web.Request) -> web.Response:
 
 async def station_data(request: web.Request) -> web.Response:
     """POST /api/internal/stations/data: validate, commit in one transaction, then answer."""
-    ctx = request.config_dict[CTX]
+    ctx = request.app[CTX]
     try:
         payload = parse_payload(request[BODY])
     except PayloadError as err:
@@ -149,7 +149,7 @@ async def chirpstack_event(request: web.Request) -> web.Response:
     ChirpStack posts every event type to this one URL; only ``up`` carries readings. The
     others get 204 so ChirpStack does not log them as failed deliveries.
     """
-    ctx = request.config_dict[CTX]
+    ctx = request.app[CTX]
     event = request.query.get("event")
     if not event:
         return error_response(request, 400, "invalid_payload", "the 'event' query parameter is missing",
@@ -222,11 +222,15 @@ def create_app(options: Options, data_dir: Path, mqtt: MqttSettings | None,
     app.router.add_post(REFRESH_PATH, refresh)
     app.router.add_get("/api/health", health)
     internal = web.Application(middlewares=SYNC_MIDDLEWARES, client_max_size=options.max_body_bytes)
+    # The context on each sub-application too: ``request.app[CTX]`` is a dict lookup,
+    # ``request.config_dict`` builds a chain of the applications on every access.
+    internal[CTX] = ctx
     internal.router.add_post(DATA_PATH.removeprefix("/api/internal"), station_data)
     app.add_subapp("/api/internal", internal)
     # Its own sub-application: a header token instead of JWT + HMAC (ChirpStack can do
     # neither), the same root protections and rate limit.
     lorawan = web.Application(middlewares=LORAWAN_MIDDLEWARES, client_max_size=options.max_body_bytes)
+    lorawan[CTX] = ctx
     lorawan.router.add_post(LORAWAN_PATH.removeprefix("/api/lorawan"), chirpstack_event)
     app.add_subapp("/api/lorawan", lorawan)
     app.cleanup_ctx.append(_resources)
