@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+import functools
 import hashlib
 import re
 from typing import Any
@@ -60,6 +61,16 @@ def station_config(node_id: str, serial: str, total_slots: int) -> NodeConfig:
     )
 
 
+@functools.cache
+def _slot_keys(n: int) -> tuple[str, str, str, str, str, str]:
+    """Reading names of slot ``n`` (built once: a state carries six per slot)."""
+    return (f"slot_{n}_status", f"slot_{n}_power_bank", f"slot_{n}_battery", f"slot_{n}_temperature",
+            f"slot_{n}_voltage", f"slot_{n}_current")
+
+
+_NO_SLOT: Mapping[str, Any] = {}
+
+
 def station_readings(status: str | None, last_heartbeat: float | None, total_slots: int,
                      slots: Iterable[Mapping[str, Any]]) -> dict[str, Reading]:
     """State readings of a station; ``slots`` rows carry slot_number, status, power_bank,
@@ -67,14 +78,17 @@ def station_readings(status: str | None, last_heartbeat: float | None, total_slo
     readings: dict[str, Reading] = {"status": status, "last_heartbeat": last_heartbeat, "total_slots": total_slots}
     by_number = {row["slot_number"]: row for row in slots}
     for n in range(1, total_slots + 1):
-        row = by_number.get(n, {})
-        readings[f"slot_{n}_status"] = row.get("status")
-        readings[f"slot_{n}_power_bank"] = row.get("power_bank")
-        readings[f"slot_{n}_battery"] = row.get("battery")
+        row = by_number.get(n, _NO_SLOT)
+        k_status, k_bank, k_battery, k_temperature, k_voltage, k_current = _slot_keys(n)
+        bank = row.get("power_bank")
+        readings[k_status] = row.get("status")
+        readings[k_bank] = bank
+        readings[k_battery] = row.get("battery")
         # Hardware figures belong to the bank in the slot: none when the slot is empty.
-        has_bank = row.get("power_bank") is not None
-        for what in ("temperature", "voltage", "current"):
-            readings[f"slot_{n}_{what}"] = row.get(what) if has_bank else None
+        has_bank = bank is not None
+        readings[k_temperature] = row.get("temperature") if has_bank else None
+        readings[k_voltage] = row.get("voltage") if has_bank else None
+        readings[k_current] = row.get("current") if has_bank else None
     return readings
 
 

@@ -185,6 +185,10 @@ class Store:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
+        # The savepoint (sub-)journals of a group commit in memory: they only ever serve a
+        # rollback within the open transaction, and spilling them to a temporary file was
+        # a write per touched page, a good part of a request's database CPU.
+        self.db.execute("PRAGMA temp_store=MEMORY")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(_SCHEMA)
         self._queued = 0  # outbox rows written by the current transaction
