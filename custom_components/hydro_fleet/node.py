@@ -23,6 +23,7 @@ class Section(StrEnum):
 
 
 ALL_SECTIONS = frozenset(Section)
+_READINGS_ONLY = frozenset({Section.READINGS})
 NO_SECTIONS: frozenset[Section] = frozenset()
 
 
@@ -39,7 +40,9 @@ class Node:
     plans: dict[str, Plan] = field(default_factory=dict)
     # Health keys the node has reported: their diagnostic sensors exist from then on.
     health_keys: frozenset[str] = frozenset()
-    _listeners: list[tuple[Callable[[], None], frozenset[Section]]] = field(default_factory=list)
+    _listeners: list[tuple[Callable[[], None], frozenset[Section], frozenset[str] | None]] = field(
+        default_factory=list
+    )
     _event_listeners: list[EventListener] = field(default_factory=list)
 
     @property
@@ -52,10 +55,17 @@ class Node:
 
     @callback
     def async_add_listener(
-        self, listener: Callable[[], None], sections: frozenset[Section] = ALL_SECTIONS
+        self,
+        listener: Callable[[], None],
+        sections: frozenset[Section] = ALL_SECTIONS,
+        keys: frozenset[str] | None = None,
     ) -> CALLBACK_TYPE:
-        """Call ``listener`` when one of ``sections`` of a sample changes, and on availability or config changes."""
-        entry = (listener, sections)
+        """Call ``listener`` when one of ``sections`` of a sample changes, and on availability or config changes.
+
+        ``keys`` narrows the readings section to those readings (and their probe problems):
+        the sensor of one reading is not called when only another reading changed.
+        """
+        entry = (listener, sections, keys)
         self._listeners.append(entry)
         return lambda: self._listeners.remove(entry)
 
@@ -66,15 +76,24 @@ class Node:
         return lambda: self._event_listeners.remove(listener)
 
     @callback
-    def async_notify(self, changed: frozenset[Section] | None = None) -> None:
+    def async_notify(self, changed: frozenset[Section] | None = None, keys: frozenset[str] | None = None) -> None:
         """Tell the entities; ``changed`` (the parts of a sample that changed) skips the rest.
 
-        A node resends every value every few seconds and most do not change: an entity
-        that only shows readings is not even called when only the pumps changed.
+        ``keys`` are the readings (or probe problems) that changed when ``changed`` has
+        the readings section; None means any. A node resends every value every few
+        seconds and most do not change: an entity that only shows readings is not even
+        called when only the pumps changed, nor the sensor of a reading that stayed put.
         """
-        for listener, sections in list(self._listeners):
-            if changed is None or sections & changed:
+        for listener, sections, wanted in list(self._listeners):
+            if changed is None:
                 listener()
+                continue
+            hit = sections & changed
+            if not hit:
+                continue
+            if wanted is not None and keys is not None and hit == _READINGS_ONLY and wanted.isdisjoint(keys):
+                continue
+            listener()
 
     @callback
     def async_notify_event(self, event: Event) -> None:

@@ -113,3 +113,18 @@ async def test_options_flow_without_a_node_saves_thresholds_only(
     })
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert dict(setup_integration.options) == {"offline_minutes": 5, "calibration_days": 30, "water_low_percent": 20}
+
+
+async def test_new_ranges_show_even_when_the_status_stays(
+    hass: HomeAssistant, setup_integration: MockConfigEntry
+) -> None:
+    await online_node(hass)
+    assert hass.states.get("sensor.pi_1_ph_status").state == "normal"
+    hass.config_entries.async_update_entry(
+        setup_integration, options={**setup_integration.options, "ranges": {"pi-1": {"ph": [5.0, 5.8, 7.0, 7.5]}}}
+    )
+    await hass.async_block_till_done()
+    status = hass.states.get("sensor.pi_1_ph_status")
+    assert status.state == "normal"
+    assert (status.attributes["normal_min"], status.attributes["normal_max"]) == (5.8, 7.0)
+    assert (status.attributes["critical_min"], status.attributes["critical_max"]) == (5.0, 7.5)
