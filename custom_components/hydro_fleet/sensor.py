@@ -113,7 +113,7 @@ HEALTH_DESCRIPTIONS: dict[HealthKey, SensorEntityDescription] = {
     HealthKey.CPU_TEMPERATURE: SensorEntityDescription(
         key="cpu_temperature", translation_key="cpu_temperature", device_class=SensorDeviceClass.TEMPERATURE,
         native_unit_of_measurement=UnitOfTemperature.CELSIUS, state_class=_MEASUREMENT,
-        suggested_display_precision=0, entity_category=_DIAGNOSTIC,
+        suggested_display_precision=0, entity_category=_DIAGNOSTIC, entity_registry_enabled_default=False,
     ),
     HealthKey.DISK_FREE: SensorEntityDescription(
         key="disk_free", translation_key="disk_free", device_class=SensorDeviceClass.DATA_SIZE,
