@@ -289,9 +289,9 @@ class ProbeStatusSensor(_ChangeOnlySensor):
         self._refresh()
 
     def _refresh(self) -> None:
-        super()._refresh()
         self._range = self.fleet.ranges(self.node.node_id)[self.sensor.type]
         self._attr_extra_state_attributes = self._range_attributes(self._range)
+        super()._refresh()
 
     @staticmethod
     def _range_attributes(probe_range: Range) -> dict[str, float]:
@@ -303,7 +303,7 @@ class ProbeStatusSensor(_ChangeOnlySensor):
     @callback
     def _handle_node_update(self) -> None:
         probe_range = self.fleet.ranges(self.node.node_id)[self.sensor.type]
-        if probe_range != self._range:
+        if probe_range is not self._range and probe_range != self._range:
             # New ranges from the options: the attributes show them even if the status stays.
             self._range = probe_range
             self._attr_extra_state_attributes = self._range_attributes(probe_range)
@@ -317,11 +317,10 @@ class ProbeStatusSensor(_ChangeOnlySensor):
         state = self.node.state
         if state is None:
             return None
-        probe_range = self.fleet.ranges(self.node.node_id)[self.sensor.type]
         status = probe_status(
             valid_number(self.sensor, state.readings.get(self.sensor.key)),
             state.problems.get(self.sensor.key),
-            probe_range,
+            self._range,  # kept current by _refresh and _handle_node_update
         )
         return None if status is None else str(status)
 
