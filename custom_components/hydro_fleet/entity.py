@@ -23,6 +23,8 @@ class HydroFleetEntity(Entity):
     _attr_should_poll = False
     # The parts of a sample the entity shows; none for buttons and events.
     _sections: ClassVar[frozenset[Section]] = ALL_SECTIONS
+    # The readings the entity shows, when it shows only some (see Node.async_add_listener).
+    _keys: frozenset[str] | None = None
 
     def __init__(self, fleet: HydroFleet, node: Node, key: str, aspect: str | None = None) -> None:
         self.fleet = fleet
@@ -44,7 +46,18 @@ class HydroFleetEntity(Entity):
     async def async_added_to_hass(self) -> None:
         # Entities are added in batches: a sample may have come between creation and now.
         self._refresh()
-        self.async_on_remove(self.node.async_add_listener(self._handle_node_update, self._sections))
+        self._listen()
+        self.async_on_remove(self._stop_listening)
+
+    def _listen(self) -> None:
+        """(Re)subscribe to the node, with the current ``_keys``."""
+        self._stop_listening()
+        self._unlisten = self.node.async_add_listener(self._handle_node_update, self._sections, self._keys)
+
+    def _stop_listening(self) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
 
     def _refresh(self) -> None:
         """Recompute what the entity caches from the node (sensors cache their value)."""
@@ -69,6 +82,7 @@ class HydroFleetEntity(Entity):
         self.async_write_ha_state()
 
     _written: tuple[bool, object] | None = None
+    _unlisten: Callable[[], None] | None = None
 
 
 def async_setup_node_platform(

@@ -69,6 +69,15 @@ def _payload(msg: mqtt.ReceiveMessage) -> bytes | str:
     return bytes(payload) if isinstance(payload, bytearray) else payload
 
 
+def _changed_keys(old: Mapping[str, object], new: Mapping[str, object]) -> frozenset[str]:
+    """The keys whose value differs between two samples (added and dropped keys included)."""
+    if old == new:
+        return frozenset()
+    changed = {key for key, value in new.items() if key not in old or old[key] != value}
+    changed.update(old.keys() - new.keys())
+    return frozenset(changed)
+
+
 class HydroFleet:
     """Runtime data of the config entry (``entry.runtime_data``)."""
 
@@ -272,8 +281,15 @@ class HydroFleet:
         previous = node.state
         node.state = state
         changed: set[Section] = set()
-        if previous is None or previous.readings != state.readings or previous.problems != state.problems:
+        changed_keys: frozenset[str] | None = None
+        if previous is None:
             changed.add(Section.READINGS)
+        else:
+            changed_keys = _changed_keys(previous.readings, state.readings) | _changed_keys(
+                previous.problems, state.problems
+            )
+            if changed_keys:
+                changed.add(Section.READINGS)
         if previous is None or previous.pumps != state.pumps:
             changed.add(Section.PUMPS)
         if previous is None or previous.health != state.health:
@@ -291,7 +307,7 @@ class HydroFleet:
         if previous is None or previous.health.get(HealthKey.LAST_CALIBRATION) != last_calibration:
             self.issues.calibration_seen(node_id, node.config.name, last_calibration)
         if changed:
-            node.async_notify(frozenset(changed))
+            node.async_notify(frozenset(changed), changed_keys)
 
     @callback
     def _on_backfill(self, msg: mqtt.ReceiveMessage) -> None:

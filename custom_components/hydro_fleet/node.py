@@ -11,6 +11,7 @@ from homeassistant.core import CALLBACK_TYPE, callback
 from .protocol import Event, NodeConfig, Plan, State, Topic
 
 type EventListener = Callable[[Event], None]
+type _Listener = tuple[Callable[[], None], frozenset["Section"], frozenset[str] | None]
 
 
 class Section(StrEnum):
@@ -23,6 +24,7 @@ class Section(StrEnum):
 
 
 ALL_SECTIONS = frozenset(Section)
+_READINGS_ONLY = frozenset({Section.READINGS})
 NO_SECTIONS: frozenset[Section] = frozenset()
 
 
@@ -39,7 +41,13 @@ class Node:
     plans: dict[str, Plan] = field(default_factory=dict)
     # Health keys the node has reported: their diagnostic sensors exist from then on.
     health_keys: frozenset[str] = frozenset()
-    _listeners: list[tuple[Callable[[], None], frozenset[Section]]] = field(default_factory=list)
+    # The readings the sample being notified changed; None: any (or not a sample at all).
+    changed_keys: frozenset[str] | None = None
+    _listeners: list[_Listener] = field(default_factory=list)
+    # Listeners of some readings only, by reading: a sample calls those of the readings it
+    # changed without going through every entity of the node.
+    _by_key: dict[str, list[Callable[[], None]]] = field(default_factory=dict)
+    _unkeyed: list[_Listener] = field(default_factory=list)
     _event_listeners: list[EventListener] = field(default_factory=list)
 
     @property
@@ -52,12 +60,39 @@ class Node:
 
     @callback
     def async_add_listener(
-        self, listener: Callable[[], None], sections: frozenset[Section] = ALL_SECTIONS
+        self,
+        listener: Callable[[], None],
+        sections: frozenset[Section] = ALL_SECTIONS,
+        keys: frozenset[str] | None = None,
     ) -> CALLBACK_TYPE:
-        """Call ``listener`` when one of ``sections`` of a sample changes, and on availability or config changes."""
-        entry = (listener, sections)
+        """Call ``listener`` when one of ``sections`` of a sample changes, and on availability or config changes.
+
+        ``keys`` narrows the readings section to those readings (and their probe problems):
+        the sensor of one reading is not called when only another reading changed.
+        """
+        entry = (listener, sections, keys)
         self._listeners.append(entry)
-        return lambda: self._listeners.remove(entry)
+        by_key = keys is not None and sections == _READINGS_ONLY
+        if by_key:
+            assert keys is not None
+            for key in keys:
+                self._by_key.setdefault(key, []).append(listener)
+        else:
+            self._unkeyed.append(entry)
+
+        def remove() -> None:
+            self._listeners.remove(entry)
+            if not by_key:
+                self._unkeyed.remove(entry)
+                return
+            assert keys is not None
+            for key in keys:
+                listeners = self._by_key[key]
+                listeners.remove(listener)
+                if not listeners:
+                    del self._by_key[key]
+
+        return remove
 
     @callback
     def async_add_event_listener(self, listener: EventListener) -> CALLBACK_TYPE:
@@ -66,15 +101,41 @@ class Node:
         return lambda: self._event_listeners.remove(listener)
 
     @callback
-    def async_notify(self, changed: frozenset[Section] | None = None) -> None:
+    def async_notify(self, changed: frozenset[Section] | None = None, keys: frozenset[str] | None = None) -> None:
         """Tell the entities; ``changed`` (the parts of a sample that changed) skips the rest.
 
-        A node resends every value every few seconds and most do not change: an entity
-        that only shows readings is not even called when only the pumps changed.
+        ``keys`` are the readings (or probe problems) that changed when ``changed`` has
+        the readings section; None means any. A node resends every value every few
+        seconds and most do not change: an entity that only shows readings is not even
+        called when only the pumps changed, nor the sensor of a reading that stayed put.
         """
-        for listener, sections in list(self._listeners):
-            if changed is None or sections & changed:
+        if changed is None:
+            self.changed_keys = None
+            for listener, _, _ in list(self._listeners):
                 listener()
+            return
+        readings = Section.READINGS in changed
+        self.changed_keys = keys if readings else None
+        due: dict[Callable[[], None], None] = {}
+        if readings:
+            if keys is None:
+                for listeners in self._by_key.values():
+                    due.update(dict.fromkeys(listeners))
+            else:
+                for key in keys:
+                    if (key_listeners := self._by_key.get(key)) is not None:
+                        due.update(dict.fromkeys(key_listeners))
+        for listener, sections, wanted in self._unkeyed:
+            if sections.isdisjoint(changed):
+                continue
+            if (
+                wanted is not None and keys is not None and wanted.isdisjoint(keys)
+                and sections.isdisjoint(changed - _READINGS_ONLY)
+            ):
+                continue  # only readings of this listener's concern changed, and not its
+            due[listener] = None
+        for listener in due:
+            listener()
 
     @callback
     def async_notify_event(self, event: Event) -> None:

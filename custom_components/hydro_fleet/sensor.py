@@ -35,7 +35,7 @@ from .entity import HydroFleetEntity, async_setup_node_platform
 from .fleet import HydroFleet, HydroFleetConfigEntry
 from .node import Node, Section
 from .protocol import HealthKey, Reading, SensorConfig, SensorType
-from .ranges import STATUS_TYPES, ProbeStatus, probe_status
+from .ranges import STATUS_TYPES, ProbeStatus, Range, probe_status
 from .readings import valid_number, valid_text, valid_timestamp
 
 PARALLEL_UPDATES = 0
@@ -113,7 +113,7 @@ HEALTH_DESCRIPTIONS: dict[HealthKey, SensorEntityDescription] = {
     HealthKey.CPU_TEMPERATURE: SensorEntityDescription(
         key="cpu_temperature", translation_key="cpu_temperature", device_class=SensorDeviceClass.TEMPERATURE,
         native_unit_of_measurement=UnitOfTemperature.CELSIUS, state_class=_MEASUREMENT,
-        suggested_display_precision=0, entity_category=_DIAGNOSTIC,
+        suggested_display_precision=0, entity_category=_DIAGNOSTIC, entity_registry_enabled_default=False,
     ),
     HealthKey.DISK_FREE: SensorEntityDescription(
         key="disk_free", translation_key="disk_free", device_class=SensorDeviceClass.DATA_SIZE,
@@ -199,6 +199,7 @@ class HydroFleetSensor(_ChangeOnlySensor):
     def __init__(self, fleet: HydroFleet, node: Node, sensor: SensorConfig) -> None:
         super().__init__(fleet, node, sensor.key)
         self.sensor = sensor
+        self._keys = frozenset({sensor.key})
         description = DESCRIPTIONS[sensor.type]
         if sensor.type is SensorType.TEXT and sensor.options:
             self._attr_device_class = SensorDeviceClass.ENUM
@@ -280,29 +281,46 @@ class ProbeStatusSensor(_ChangeOnlySensor):
         super().__init__(fleet, node, sensor.key, "status")
         self._attr_options = [str(s) for s in ProbeStatus]
         self.sensor = sensor
+        self._keys = frozenset({sensor.key})
         self._attr_translation_key = f"{sensor.type}_status"
         if sensor.name:
             self._attr_translation_key = "probe_status"
             self._attr_translation_placeholders = {"probe": sensor.name}
-        self._attr_native_value = self._value()
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self._range = self.fleet.ranges(self.node.node_id)[self.sensor.type]
+        self._attr_extra_state_attributes = self._range_attributes(self._range)
+        super()._refresh()
+
+    @staticmethod
+    def _range_attributes(probe_range: Range) -> dict[str, float]:
+        return {
+            "normal_min": probe_range.normal_min, "normal_max": probe_range.normal_max,
+            "critical_min": probe_range.critical_min, "critical_max": probe_range.critical_max,
+        }
+
+    @callback
+    def _handle_node_update(self) -> None:
+        probe_range = self.fleet.ranges(self.node.node_id)[self.sensor.type]
+        if probe_range is not self._range and probe_range != self._range:
+            # New ranges from the options: the attributes show them even if the status stays.
+            self._range = probe_range
+            self._attr_extra_state_attributes = self._range_attributes(probe_range)
+            self._attr_native_value = self._value()
+            self._attr_available_written = self.available
+            self.async_write_ha_state()
+            return
+        super()._handle_node_update()
 
     def _value(self) -> StateType | datetime:
         state = self.node.state
         if state is None:
             return None
-        probe_range = self.fleet.ranges(self.node.node_id)[self.sensor.type]
         status = probe_status(
             valid_number(self.sensor, state.readings.get(self.sensor.key)),
             state.problems.get(self.sensor.key),
-            probe_range,
+            self._range,  # kept current by _refresh and _handle_node_update
         )
         return None if status is None else str(status)
-
-    @property
-    def extra_state_attributes(self) -> dict[str, float]:
-        probe_range = self.fleet.ranges(self.node.node_id)[self.sensor.type]
-        return {
-            "normal_min": probe_range.normal_min, "normal_max": probe_range.normal_max,
-            "critical_min": probe_range.critical_min, "critical_max": probe_range.critical_max,
-        }
 

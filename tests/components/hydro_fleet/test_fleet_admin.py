@@ -78,7 +78,6 @@ async def test_health_sensors_appear_when_reported_and_are_diagnostic(
     await hass.async_block_till_done()
     ent_reg = er.async_get(hass)
     enabled = {
-        "sensor.pi_1_cpu_temperature": "48.3",
         "sensor.pi_1_battery": "87",
         "sensor.pi_1_last_calibration": "2023-11-03T08:26:40+00:00",
     }
@@ -86,7 +85,7 @@ async def test_health_sensors_appear_when_reported_and_are_diagnostic(
         assert hass.states.get(entity_id).state == value, entity_id
         assert ent_reg.async_get(entity_id).entity_category == "diagnostic"
     for entity_id in ("sensor.pi_1_last_restart", "sensor.pi_1_signal_strength", "sensor.pi_1_free_disk",
-                      "sensor.pi_1_firmware"):
+                      "sensor.pi_1_firmware", "sensor.pi_1_cpu_temperature"):
         entry = ent_reg.async_get(entity_id)
         assert entry is not None, entity_id
         assert entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
@@ -94,7 +93,7 @@ async def test_health_sensors_appear_when_reported_and_are_diagnostic(
 
     publish(hass, "pi-1", "availability", "offline")
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.pi_1_cpu_temperature").state == STATE_UNAVAILABLE
+    assert hass.states.get("sensor.pi_1_battery").state == STATE_UNAVAILABLE
 
 
 async def test_a_discovery_update_renames_the_device_and_its_entities(
