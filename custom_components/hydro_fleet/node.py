@@ -11,7 +11,6 @@ from homeassistant.core import CALLBACK_TYPE, callback
 from .protocol import Event, NodeConfig, Plan, State, Topic
 
 type EventListener = Callable[[Event], None]
-type _Listener = tuple[Callable[[], None], frozenset["Section"], frozenset[str] | None]
 
 
 class Section(StrEnum):
@@ -43,11 +42,9 @@ class Node:
     health_keys: frozenset[str] = frozenset()
     # The readings the sample being notified changed; None: any (or not a sample at all).
     changed_keys: frozenset[str] | None = None
-    _listeners: list[_Listener] = field(default_factory=list)
-    # Listeners of some readings only, by reading: a sample calls those of the readings it
-    # changed without going through every entity of the node.
-    _by_key: dict[str, list[Callable[[], None]]] = field(default_factory=dict)
-    _unkeyed: list[_Listener] = field(default_factory=list)
+    _listeners: list[tuple[Callable[[], None], frozenset[Section], frozenset[str] | None]] = field(
+        default_factory=list
+    )
     _event_listeners: list[EventListener] = field(default_factory=list)
 
     @property
@@ -72,27 +69,7 @@ class Node:
         """
         entry = (listener, sections, keys)
         self._listeners.append(entry)
-        by_key = keys is not None and sections == _READINGS_ONLY
-        if by_key:
-            assert keys is not None
-            for key in keys:
-                self._by_key.setdefault(key, []).append(listener)
-        else:
-            self._unkeyed.append(entry)
-
-        def remove() -> None:
-            self._listeners.remove(entry)
-            if not by_key:
-                self._unkeyed.remove(entry)
-                return
-            assert keys is not None
-            for key in keys:
-                listeners = self._by_key[key]
-                listeners.remove(listener)
-                if not listeners:
-                    del self._by_key[key]
-
-        return remove
+        return lambda: self._listeners.remove(entry)
 
     @callback
     def async_add_event_listener(self, listener: EventListener) -> CALLBACK_TYPE:
@@ -109,32 +86,16 @@ class Node:
         seconds and most do not change: an entity that only shows readings is not even
         called when only the pumps changed, nor the sensor of a reading that stayed put.
         """
-        if changed is None:
-            self.changed_keys = None
-            for listener, _, _ in list(self._listeners):
+        self.changed_keys = keys if changed is not None and Section.READINGS in changed else None
+        for listener, sections, wanted in list(self._listeners):
+            if changed is None:
                 listener()
-            return
-        readings = Section.READINGS in changed
-        self.changed_keys = keys if readings else None
-        due: dict[Callable[[], None], None] = {}
-        if readings:
-            if keys is None:
-                for listeners in self._by_key.values():
-                    due.update(dict.fromkeys(listeners))
-            else:
-                for key in keys:
-                    if (key_listeners := self._by_key.get(key)) is not None:
-                        due.update(dict.fromkeys(key_listeners))
-        for listener, sections, wanted in self._unkeyed:
-            if sections.isdisjoint(changed):
                 continue
-            if (
-                wanted is not None and keys is not None and wanted.isdisjoint(keys)
-                and sections.isdisjoint(changed - _READINGS_ONLY)
-            ):
-                continue  # only readings of this listener's concern changed, and not its
-            due[listener] = None
-        for listener in due:
+            hit = sections & changed
+            if not hit:
+                continue
+            if wanted is not None and keys is not None and hit == _READINGS_ONLY and wanted.isdisjoint(keys):
+                continue
             listener()
 
     @callback
