@@ -14,7 +14,7 @@ from .const import CONF_WATER_LOW_PERCENT, DEFAULT_WATER_LOW_PERCENT
 from .entity import HydroFleetEntity, async_setup_node_platform
 from .fleet import HydroFleet, HydroFleetConfigEntry
 from .node import Node, Section
-from .protocol import NodeConfig, SensorType
+from .protocol import SensorType
 from .ranges import STATUS_TYPES, ProbeStatus, probe_status
 from .readings import valid_number
 
@@ -52,9 +52,6 @@ def water_low(fleet: HydroFleet, node: Node) -> bool | None:
     return level_seen
 
 
-_QUIET = (None, ProbeStatus.NORMAL)
-
-
 def attention_reasons(fleet: HydroFleet, node: Node) -> list[str]:
     """Why a node needs attention: probes out of their normal range or faulty, water low."""
     state = node.state
@@ -75,41 +72,17 @@ def attention_reasons(fleet: HydroFleet, node: Node) -> list[str]:
     return reasons
 
 
-_WATER_TYPES = frozenset({SensorType.WATER_LOW, SensorType.WATER_LEVEL})
-
-
 class _ProblemBinarySensor(HydroFleetEntity, BinarySensorEntity):
     _attr_device_class = BinarySensorDeviceClass.PROBLEM
     _sections = frozenset({Section.READINGS})
     _problem_written: tuple[bool | None, bool, Any] | None = None
-    _keys_config: NodeConfig | None = None
 
     @abstractmethod
     def _compute(self) -> tuple[bool | None, Any]:
         """What the entity shows now; each kind of sensor says how it gets it."""
 
-    @abstractmethod
-    def _types(self) -> frozenset[SensorType]:
-        """The types of reading the entity looks at: a change of another reading does not call it."""
-
-    def _watch_config(self) -> None:
-        """Listen to the readings of the types the entity looks at, as the node's config has them now."""
-        config = self.node.config
-        self._keys_config = config
-        self._keys = frozenset(s.key for s in config.sensors if s.type in self._types())
-
-    async def async_added_to_hass(self) -> None:
-        self._watch_config()
-        await super().async_added_to_hass()
-
     @callback
     def _handle_node_update(self) -> None:
-        if self.node.config is not self._keys_config:
-            # A discovery update may have added or dropped readings.
-            keys = self._keys
-            self._watch_config()
-            if keys != self._keys:
-                self._listen()
         is_on, extra = self._compute()
         written = (is_on, self.available, extra)
         if written == self._problem_written:
@@ -137,9 +110,6 @@ class WaterLowBinarySensor(_ProblemBinarySensor):
         super().__init__(fleet, node, "water_low", "problem")
         self._attr_is_on = self._compute()[0]
 
-    def _types(self) -> frozenset[SensorType]:
-        return _WATER_TYPES
-
     def _compute(self) -> tuple[bool | None, Any]:
         return water_low(self.fleet, self.node), None
 
@@ -151,52 +121,15 @@ class NeedsAttentionBinarySensor(_ProblemBinarySensor):
 
     def __init__(self, fleet: HydroFleet, node: Node) -> None:
         super().__init__(fleet, node, "needs_attention")
-        # Each probe's status and the water, kept between samples: a sample recomputes
-        # only what its changed readings affect.
-        # None: recompute everything at the next call.
-        self._statuses: dict[str, ProbeStatus | None] | None = None
-        self._water_low: bool | None = None
-        self._refresh()
-
-    def _types(self) -> frozenset[SensorType]:
-        return STATUS_TYPES | _WATER_TYPES
+        is_on, reasons = self._compute()
+        self._attr_is_on = is_on
+        self._set_extra(reasons)
 
     def _compute(self) -> tuple[bool | None, Any]:
-        state = self.node.state
-        if state is None:
-            self._statuses = None
+        if self.node.state is None:
             return None, ()
-        changed = self.node.changed_keys
-        ranges = None
-        water = False
-        if changed is None or self._statuses is None:
-            # Not a sample (availability, config, options), the first one, or the entity is new: everything.
-            changed = None
-            self._statuses = {}
-            ranges = self.fleet.ranges(self.node.node_id)
-            water = True
-        for sensor in self.node.config.sensors:
-            if changed is not None and sensor.key not in changed:
-                continue
-            if sensor.type in _WATER_TYPES:
-                water = True
-            if sensor.type in STATUS_TYPES:
-                if ranges is None:
-                    ranges = self.fleet.ranges(self.node.node_id)
-                self._statuses[sensor.key] = probe_status(
-                    valid_number(sensor, state.readings.get(sensor.key)), state.problems.get(sensor.key),
-                    ranges[sensor.type],
-                )
-        if water:
-            self._water_low = water_low(self.fleet, self.node)
-        reasons = [f"{key}: {status}" for key, status in self._statuses.items() if status not in _QUIET]
-        if self._water_low:
-            reasons.append("water low")
-        return bool(reasons), tuple(reasons)
-
-    def _refresh(self) -> None:
-        self._statuses = None
-        super()._refresh()
+        reasons = tuple(attention_reasons(self.fleet, self.node))
+        return bool(reasons), reasons
 
     def _set_extra(self, extra: Any) -> None:
         self._attr_extra_state_attributes = {"reasons": list(extra)}

@@ -46,18 +46,7 @@ class HydroFleetEntity(Entity):
     async def async_added_to_hass(self) -> None:
         # Entities are added in batches: a sample may have come between creation and now.
         self._refresh()
-        self._listen()
-        self.async_on_remove(self._stop_listening)
-
-    def _listen(self) -> None:
-        """(Re)subscribe to the node, with the current ``_keys``."""
-        self._stop_listening()
-        self._unlisten = self.node.async_add_listener(self._handle_node_update, self._sections, self._keys)
-
-    def _stop_listening(self) -> None:
-        if self._unlisten is not None:
-            self._unlisten()
-            self._unlisten = None
+        self.async_on_remove(self.node.async_add_listener(self._handle_node_update, self._sections, self._keys))
 
     def _refresh(self) -> None:
         """Recompute what the entity caches from the node (sensors cache their value)."""
@@ -82,7 +71,6 @@ class HydroFleetEntity(Entity):
         self.async_write_ha_state()
 
     _written: tuple[bool, object] | None = None
-    _unlisten: Callable[[], None] | None = None
 
 
 def async_setup_node_platform(

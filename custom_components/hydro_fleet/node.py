@@ -40,8 +40,6 @@ class Node:
     plans: dict[str, Plan] = field(default_factory=dict)
     # Health keys the node has reported: their diagnostic sensors exist from then on.
     health_keys: frozenset[str] = frozenset()
-    # The readings the sample being notified changed; None: any (or not a sample at all).
-    changed_keys: frozenset[str] | None = None
     _listeners: list[tuple[Callable[[], None], frozenset[Section], frozenset[str] | None]] = field(
         default_factory=list
     )
@@ -86,7 +84,6 @@ class Node:
         seconds and most do not change: an entity that only shows readings is not even
         called when only the pumps changed, nor the sensor of a reading that stayed put.
         """
-        self.changed_keys = keys if changed is not None and Section.READINGS in changed else None
         for listener, sections, wanted in list(self._listeners):
             if changed is None:
                 listener()

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import random
-
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.hydro_fleet.binary_sensor import attention_reasons
 from hydro_fleet_protocol import SensorConfig, SensorType
 
 from .conftest import node_config, node_state, online_node, publish
@@ -131,34 +128,3 @@ async def test_new_ranges_show_even_when_the_status_stays(
     assert status.state == "normal"
     assert (status.attributes["normal_min"], status.attributes["normal_max"]) == (5.8, 7.0)
     assert (status.attributes["critical_min"], status.attributes["critical_max"]) == (5.0, 7.5)
-
-
-async def test_needs_attention_kept_between_samples_matches_the_rule(
-    hass: HomeAssistant, setup_integration: MockConfigEntry
-) -> None:
-    """Needs attention recomputes only what a sample changed; it must always agree with the full rule."""
-    rng = random.Random(5)
-    await online_node(hass)
-    fleet = setup_integration.runtime_data
-    choices = {
-        "ph": [6.1, 6.8, 7.4, 4.0, None], "tds": [700.0, 400.0, 200.0], "ec": [1400.0, 900.0],
-        "moisture": [45.5, 20.0, 95.0], "water_level": [80.0, 22.0, 5.0], "water_temperature": [21.5, 26.0],
-    }
-    for seq in range(2, 80):
-        if seq == 30:  # a discovery update adds a float switch
-            sensors = (*node_config().sensors, SensorConfig("float", SensorType.WATER_LOW))
-            publish(hass, "pi-1", "config", node_config(sensors=sensors))
-        if seq == 50:  # new ranges and threshold from the options
-            hass.config_entries.async_update_entry(setup_integration, options={
-                **setup_integration.options, "water_low_percent": 30, "ranges": {"pi-1": {"ph": [5.0, 5.8, 7.0, 7.5]}},
-            })
-        changed = rng.sample(sorted(choices), rng.randint(0, 3))
-        readings = {key: rng.choice(choices[key]) for key in changed}
-        if seq >= 30:
-            readings["float"] = rng.random() < 0.2
-        problems = {"ph": "disconnected"} if rng.random() < 0.1 else {}
-        await _send(hass, seq=seq, problems=problems, **readings)
-        expected = attention_reasons(fleet, fleet.nodes["pi-1"])
-        attention = hass.states.get("binary_sensor.pi_1_needs_attention")
-        assert attention.attributes["reasons"] == expected, seq
-        assert attention.state == (STATE_ON if expected else STATE_OFF), seq
