@@ -85,8 +85,9 @@ async def _p1(hass: HomeAssistant, label: str) -> None:
         rounds = []
         for seq in range(first_seq, first_seq + P1_ROUNDS):
             if kind == "ours":
-                rounds.append([(f"hydro_fleet/{node_id(i)}/state", our_state(i, seq, changed))
-                               for i in range(P1_NODES)])
+                rounds.append(
+                    [(f"hydro_fleet/{node_id(i)}/state", our_state(i, seq, changed)) for i in range(P1_NODES)]
+                )
             elif kind == "baseline":  # the harness's delivery path alone: nobody subscribes
                 rounds.append([(f"nobody/{node_id(i)}/state", ha_state(i, seq, changed)) for i in range(P1_NODES)])
             else:
@@ -119,11 +120,13 @@ async def _p1(hass: HomeAssistant, label: str) -> None:
         # The fastest of five runs: on a shared machine noise only ever adds time.
         ours_us, ha_us = min(results["ours"]) * 1e6, min(results["ha"]) * 1e6
         base_us = min(results["baseline"]) * 1e6
-        print(f"\nP1 [{label}] event-loop CPU per node sample, {changed} of 6 readings changed: "
-              f"hydro_fleet {ours_us:.0f} us, HA MQTT discovery (1 JSON topic, 6 sensors) {ha_us:.0f} us, "
-              f"ratio {ours_us / ha_us:.2f}x (goal <= 0.5x); net of the harness's delivery path "
-              f"({base_us:.0f} us/message): {ours_us - base_us:.0f} vs {ha_us - base_us:.0f} us, "
-              f"ratio {(ours_us - base_us) / (ha_us - base_us):.2f}x")
+        print(
+            f"\nP1 [{label}] event-loop CPU per node sample, {changed} of 6 readings changed: "
+            f"hydro_fleet {ours_us:.0f} us, HA MQTT discovery (1 JSON topic, 6 sensors) {ha_us:.0f} us, "
+            f"ratio {ours_us / ha_us:.2f}x (goal <= 0.5x); net of the harness's delivery path "
+            f"({base_us:.0f} us/message): {ours_us - base_us:.0f} vs {ha_us - base_us:.0f} us, "
+            f"ratio {(ours_us - base_us) / (ha_us - base_us):.2f}x"
+        )
 
 
 async def test_p1_without_recorder(hass: HomeAssistant, mqtt_mock: Any) -> None:
@@ -166,8 +169,11 @@ async def _start(
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
     assert len(available) == len(enabled)
-    sensors = sum(1 for e in enabled if e.entity_id.endswith(("_tds", "_ec", "_ph", "_moisture", "_water_level",
-                                                              "_water_temperature")))
+    sensors = sum(
+        1
+        for e in enabled
+        if e.entity_id.endswith(("_tds", "_ec", "_ph", "_moisture", "_water_level", "_water_temperature"))
+    )
     assert sensors == P2_NODES * 6
     return entry, to_available, len(enabled)
 
@@ -206,10 +212,12 @@ async def _p2(hass: HomeAssistant, label: str) -> None:
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     _, to_available_again, _ = await _start(hass, entry, profile == "restart")
-    print(f"\nP2 [{label}] {P2_NODES} nodes x 6 sensors ({enabled} enabled entities): "
-          f"start to all available {to_available:.2f} s first discovery, {to_available_again:.2f} s restart "
-          f"(goal < 15 s){catch_up}; steady {sent / P2_STEADY_SECONDS:.0f} msg/s "
-          f"for {P2_STEADY_SECONDS:.0f} s: {probe.summary()} (goal p99 < 50 ms), event-loop CPU {cpu * 100:.0f} %")
+    print(
+        f"\nP2 [{label}] {P2_NODES} nodes x 6 sensors ({enabled} enabled entities): "
+        f"start to all available {to_available:.2f} s first discovery, {to_available_again:.2f} s restart "
+        f"(goal < 15 s){catch_up}; steady {sent / P2_STEADY_SECONDS:.0f} msg/s "
+        f"for {P2_STEADY_SECONDS:.0f} s: {probe.summary()} (goal p99 < 50 ms), event-loop CPU {cpu * 100:.0f} %"
+    )
 
 
 async def test_p2_without_recorder(hass: HomeAssistant, mqtt_mock: Any) -> None:

@@ -34,8 +34,14 @@ from pi_bridge.buffer import SampleQueue, queue_path  # noqa: E402
 
 def fill(state: Path, count: int) -> float:
     queue = SampleQueue(queue_path(state), max_rows=1_000_000, max_days=365)
-    readings = {"tds": 712.4, "ec": 1424.8, "ph": 6.02, "moisture": 44.1, "water_level": 88.0,
-                "water_temperature": 21.5}
+    readings = {
+        "tds": 712.4,
+        "ec": 1424.8,
+        "ph": 6.02,
+        "moisture": 44.1,
+        "water_level": 88.0,
+        "water_temperature": 21.5,
+    }
     start = time.monotonic()
     base = time.time() - count
     for n in range(count):
@@ -52,10 +58,27 @@ async def measure(port: int, config: Path, count: int, interval: float) -> None:
     async with aiomqtt.Client("127.0.0.1", port) as client:
         await client.subscribe("hydro_fleet/pi-1/#", qos=1)
         bridge = subprocess.Popen(  # noqa: ASYNC220  (started once, not awaited)
-            [sys.executable, "-m", "pi_bridge", "--simulate", "--node-id", "pi-1", "--broker", "127.0.0.1",
-             "--port", str(port), "--interval", str(interval), "--config", str(config)],
-            cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "pi_bridge",
+                "--simulate",
+                "--node-id",
+                "pi-1",
+                "--broker",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--interval",
+                str(interval),
+                "--config",
+                str(config),
+            ],
+            cwd=ROOT,
+            env=os.environ | {"PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             async with asyncio.timeout(120):
                 async for message in client.messages:
@@ -77,12 +100,16 @@ async def measure(port: int, config: Path, count: int, interval: float) -> None:
             bridge.wait(10)
     assert online_at is not None and done_at is not None
     drain = done_at - online_at
-    print(f"backfill of {received} samples (bridge sampling every {interval} s): "
-          f"{drain:.2f} s from online to the last one "
-          f"({received / drain:,.0f} samples/s) (goal < 20 s)")
+    print(
+        f"backfill of {received} samples (bridge sampling every {interval} s): "
+        f"{drain:.2f} s from online to the last one "
+        f"({received / drain:,.0f} samples/s) (goal < 20 s)"
+    )
     if live:
-        print(f"  live states during the drain: {len(live)}, latency median {statistics.median(live):.1f} ms, "
-              f"max {max(live):.1f} ms")
+        print(
+            f"  live states during the drain: {len(live)}, latency median {statistics.median(live):.1f} ms, "
+            f"max {max(live):.1f} ms"
+        )
 
 
 def main() -> None:

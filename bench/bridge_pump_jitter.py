@@ -34,9 +34,18 @@ from pi_bridge.config import load_config  # noqa: E402
 
 async def run(runs: int, duration: float) -> list[float]:
     tmp = Path(tempfile.mkdtemp(prefix="hf-jitter-"))
-    config = load_config(None, {"simulate": True, "node_id": "pi-1", "broker.host": "127.0.0.1",
-                                "broker.port": free_port(), "sample_interval": 0.25, "state_dir": str(tmp),
-                                "machine_id_file": str(tmp / "machine-id")})
+    config = load_config(
+        None,
+        {
+            "simulate": True,
+            "node_id": "pi-1",
+            "broker.host": "127.0.0.1",
+            "broker.port": free_port(),
+            "sample_interval": 0.25,
+            "state_dir": str(tmp),
+            "machine_id_file": str(tmp / "machine-id"),
+        },
+    )
     bridge = _build(config, tmp)
     # Each simulated conversion blocks 8 ms, as an ADS1115 does at 128 SPS: a sample is then
     # 6 probes x median of 5 = ~0.25 s of blocking I/O, which must not delay the pump's timer.
@@ -48,8 +57,9 @@ async def run(runs: int, duration: float) -> list[float]:
     for index in range(runs):
         pump = bridge.pumps["pump"]
         stopped = pump.stopped()
-        ack = bridge.execute(Command(id=f"j{index}", action=CommandAction.PUMP_ON, target="pump",
-                                     params={"duration": duration}))
+        ack = bridge.execute(
+            Command(id=f"j{index}", action=CommandAction.PUMP_ON, target="pump", params={"duration": duration})
+        )
         assert ack.ok, ack
         deadline = pump.until
         assert deadline is not None
@@ -71,8 +81,10 @@ def main() -> None:
     ms = [x * 1000 for x in late]
     p = statistics.quantiles(ms, n=100, method="inclusive")
     print(f"pump stop after deadline, {len(ms)} runs of {args.duration} s, broker down:")
-    print(f"  min {ms[0]:.2f} ms, median {statistics.median(ms):.2f} ms, p95 {p[94]:.2f} ms, p99 {p[98]:.2f} ms, "
-          f"max {ms[-1]:.2f} ms (goal p99 < 100 ms)")
+    print(
+        f"  min {ms[0]:.2f} ms, median {statistics.median(ms):.2f} ms, p95 {p[94]:.2f} ms, p99 {p[98]:.2f} ms, "
+        f"max {ms[-1]:.2f} ms (goal p99 < 100 ms)"
+    )
 
 
 if __name__ == "__main__":

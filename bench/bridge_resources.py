@@ -43,8 +43,10 @@ def floor_mb() -> float:
 
     pydantic is not in it: the bridge validates its config in a child process (pi_bridge/config.py).
     """
-    probe = ("import asyncio, ssl, sqlite3, aiomqtt, gpiozero, yaml, annotated_types; from pathlib import Path; "
-             "print([l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmRSS')][0])")
+    probe = (
+        "import asyncio, ssl, sqlite3, aiomqtt, gpiozero, yaml, annotated_types; from pathlib import Path; "
+        "print([l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmRSS')][0])"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     return int(out.split()[1]) / 1024
 
@@ -58,11 +60,28 @@ def main() -> None:
         config = Path(tmp) / "bridge.yaml"
         config.write_text(f"state_dir: {tmp}/state\nmachine_id_file: {tmp}/machine-id\n")
         bridge = subprocess.Popen(
-            [sys.executable, "-m", "pi_bridge", "--simulate", "--node-id", "pi-1", "--broker", "127.0.0.1",
-             "--port", str(broker.port), "--interval", "1", "--config", str(config)],
+            [
+                sys.executable,
+                "-m",
+                "pi_bridge",
+                "--simulate",
+                "--node-id",
+                "pi-1",
+                "--broker",
+                "127.0.0.1",
+                "--port",
+                str(broker.port),
+                "--interval",
+                "1",
+                "--config",
+                str(config),
+            ],
             # The environment the systemd unit sets.
-            cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT), "MALLOC_ARENA_MAX": "2"},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=ROOT,
+            env=os.environ | {"PYTHONPATH": str(ROOT), "MALLOC_ARENA_MAX": "2"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             time.sleep(args.warmup)
             rss_start, cpu_start, wall_start = rss_mb(bridge.pid), cpu_seconds(bridge.pid), time.monotonic()
@@ -78,8 +97,10 @@ def main() -> None:
     floor = floor_mb()
     print(f"bridge at 1 Hz, --simulate, real broker, {wall:.0f} s window after {args.warmup:.0f} s warm-up")
     print(f"  RSS start {rss_start:.1f} MB, end {rss_end:.1f} MB, peak {peak:.1f} MB (goal < 40 MB)")
-    print(f"  for scale: this interpreter with only asyncio, ssl, sqlite3, aiomqtt, gpiozero and PyYAML "
-          f"imported is {floor:.1f} MB")
+    print(
+        f"  for scale: this interpreter with only asyncio, ssl, sqlite3, aiomqtt, gpiozero and PyYAML "
+        f"imported is {floor:.1f} MB"
+    )
     print(f"  CPU {cpu_pct:.2f} % of one core ({cpu_end - cpu_start:.2f} s CPU in {wall:.0f} s) (goal < 2 %)")
 
 

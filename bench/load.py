@@ -24,8 +24,12 @@ SENSORS = (
 )
 # HA MQTT discovery equivalents: (unit, device_class) of each reading.
 HA_TWIN = {
-    "tds": ("ppm", None), "ec": ("µS/cm", "conductivity"), "ph": (None, "ph"), "moisture": ("%", "moisture"),
-    "water_level": ("%", None), "water_temperature": ("°C", "temperature"),
+    "tds": ("ppm", None),
+    "ec": ("µS/cm", "conductivity"),
+    "ph": (None, "ph"),
+    "moisture": ("%", "moisture"),
+    "water_level": ("%", None),
+    "water_temperature": ("°C", "temperature"),
 }
 
 
@@ -36,7 +40,11 @@ def node_id(index: int) -> str:
 def node_config(index: int, *, full: bool) -> NodeConfig:
     """A Pi with the six probes; ``full`` adds the pump and plan a real Pi has."""
     return NodeConfig(
-        node_id=node_id(index), kind=NodeKind.PI, name=node_id(index), model="Raspberry Pi 4", sensors=SENSORS,
+        node_id=node_id(index),
+        kind=NodeKind.PI,
+        name=node_id(index),
+        model="Raspberry Pi 4",
+        sensors=SENSORS,
         pumps=(PumpConfig("pump", max_runtime=30),) if full else (),
         plans=(PlanConfig("plan", pump="pump"),) if full else (),
     )
@@ -49,10 +57,22 @@ def readings(index: int, seq: int, changed: int = 6) -> dict[str, float]:
     precision, so between two 5 s samples typically only moisture or temperature moves.
     """
     wobble = (seq % 50) / 100
-    values = {"moisture": 45 + wobble, "water_temperature": 21 + wobble, "tds": 700 + wobble * 10 + index % 7,
-              "ec": 1400 + wobble * 20, "ph": round(6.0 + wobble / 10, 3), "water_level": 80 - wobble}
-    steady = {"moisture": 45.0, "water_temperature": 21.0, "tds": 700.0 + index % 7, "ec": 1400.0, "ph": 6.1,
-              "water_level": 80.0}
+    values = {
+        "moisture": 45 + wobble,
+        "water_temperature": 21 + wobble,
+        "tds": 700 + wobble * 10 + index % 7,
+        "ec": 1400 + wobble * 20,
+        "ph": round(6.0 + wobble / 10, 3),
+        "water_level": 80 - wobble,
+    }
+    steady = {
+        "moisture": 45.0,
+        "water_temperature": 21.0,
+        "tds": 700.0 + index % 7,
+        "ec": 1400.0,
+        "ph": 6.1,
+        "water_level": 80.0,
+    }
     return {key: values[key] if position < changed else steady[key] for position, key in enumerate(values)}
 
 
@@ -65,8 +85,11 @@ def ha_discovery(index: int) -> Iterator[tuple[str, str]]:
     node = node_id(index)
     for key, (unit, device_class) in HA_TWIN.items():
         config = {
-            "name": key, "unique_id": f"twin_{node}_{key}", "state_topic": f"twin/{node}/state",
-            "value_template": f"{{{{ value_json.{key} }}}}", "state_class": "measurement",
+            "name": key,
+            "unique_id": f"twin_{node}_{key}",
+            "state_topic": f"twin/{node}/state",
+            "value_template": f"{{{{ value_json.{key} }}}}",
+            "state_class": "measurement",
             "device": {"identifiers": [f"twin_{node}"], "name": f"twin {node}"},
         }
         if unit:
@@ -113,6 +136,7 @@ class LagProbe:
         return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
 
     def summary(self) -> str:
-        return (f"lag p50 {self.percentile(50) * 1000:.2f} ms, p99 {self.percentile(99) * 1000:.2f} ms, "
-                f"max {max(self.lags) * 1000:.2f} ms over {len(self.lags)} probes")
-
+        return (
+            f"lag p50 {self.percentile(50) * 1000:.2f} ms, p99 {self.percentile(99) * 1000:.2f} ms, "
+            f"max {max(self.lags) * 1000:.2f} ms over {len(self.lags)} probes"
+        )

@@ -33,9 +33,16 @@ PASSWORD = "fuzz-password"
 
 
 async def run(count: int, seed: int, concurrency: int, data_dir: Path) -> int:
-    options = parse_options(default_options_dict(
-        secrets=SECRETS, admin_email=EMAIL, admin_password=PASSWORD, rate_limit_per_minute=100_000,
-        max_body_kb=64, log_level="warning"))
+    options = parse_options(
+        default_options_dict(
+            secrets=SECRETS,
+            admin_email=EMAIL,
+            admin_password=PASSWORD,
+            rate_limit_per_minute=100_000,
+            max_body_kb=64,
+            log_level="warning",
+        )
+    )
     runner = web.AppRunner(create_app(options, data_dir, None), access_log=None)
     await runner.setup()
     port = free_port()
@@ -45,9 +52,17 @@ async def run(count: int, seed: int, concurrency: int, data_dir: Path) -> int:
         async with aiohttp.ClientSession() as session:
             async with session.post(url + "/api/admin/login", json={"email": EMAIL, "password": PASSWORD}) as r:
                 tokens = await r.json()
-            fuzzer = Fuzzer(url, session, secrets=SECRETS, token=tokens["access_token"],
-                            refresh_token=tokens["refresh_token"], jwt_key=(data_dir / KEY_NAME).read_bytes(),
-                            email=EMAIL, seed=seed, max_body=64 * 1024)
+            fuzzer = Fuzzer(
+                url,
+                session,
+                secrets=SECRETS,
+                token=tokens["access_token"],
+                refresh_token=tokens["refresh_token"],
+                jwt_key=(data_dir / KEY_NAME).read_bytes(),
+                email=EMAIL,
+                seed=seed,
+                max_body=64 * 1024,
+            )
             started = time.monotonic()
             result = await fuzzer.run(count, concurrency=concurrency)
             elapsed = time.monotonic() - started
@@ -60,8 +75,10 @@ async def run(count: int, seed: int, concurrency: int, data_dir: Path) -> int:
         rows = db.execute("SELECT COUNT(*) FROM sync_log").fetchone()[0]
     print(f"fuzz: {result.summary()}")
     print(f"mutations: {dict(sorted(result.kinds.items()))}")
-    print(f"sync_log rows {rows} == accepted {result.accepted}: {rows == result.accepted}; "
-          f"server alive after the run: {alive}; {result.sent / elapsed:.0f} req/s")
+    print(
+        f"sync_log rows {rows} == accepted {result.accepted}: {rows == result.accepted}; "
+        f"server alive after the run: {alive}; {result.sent / elapsed:.0f} req/s"
+    )
     for violation in result.violations[:20]:
         print(f"VIOLATION: {violation}")
     ok = not result.violations and rows == result.accepted and alive and result.sent >= count

@@ -80,10 +80,24 @@ class Payloads:
         serial = f"BS{n % 20:03d}"
         if n % 2:
             return encode(returned_payload(serial, f"PB{n:07d}", 1 + n % 8, n % 101))
-        slots = [{"slot_number": i, "status": "OCCUPIED", "battery_level": (n + i) % 101,
-                  "power_bank_serial": f"{serial}-{i}"} for i in range(1, 9)]
-        banks = [{"serial_number": f"{serial}-{i}", "slot_number": i, "battery_level": (n + i) % 101,
-                  "hardware_info": {"temperature": 25.5, "voltage": 4.1, "current": 0.5}} for i in range(1, 9)]
+        slots = [
+            {
+                "slot_number": i,
+                "status": "OCCUPIED",
+                "battery_level": (n + i) % 101,
+                "power_bank_serial": f"{serial}-{i}",
+            }
+            for i in range(1, 9)
+        ]
+        banks = [
+            {
+                "serial_number": f"{serial}-{i}",
+                "slot_number": i,
+                "battery_level": (n + i) % 101,
+                "hardware_info": {"temperature": 25.5, "voltage": 4.1, "current": 0.5},
+            }
+            for i in range(1, 9)
+        ]
         return encode(full_payload(serial, slots, banks, 8, timestamp=1_761_000_000 + n))
 
 
@@ -95,8 +109,9 @@ def _pin_server() -> None:
 
 async def spawn(*args: str) -> asyncio.subprocess.Process:
     """Start a server process pinned to the server CPU."""
-    return await asyncio.create_subprocess_exec(sys.executable, *args, cwd=ROOT, preexec_fn=_pin_server,
-                                                env=os.environ | {"PYTHONPATH": str(ROOT)})
+    return await asyncio.create_subprocess_exec(
+        sys.executable, *args, cwd=ROOT, preexec_fn=_pin_server, env=os.environ | {"PYTHONPATH": str(ROOT)}
+    )
 
 
 async def stop(proc: asyncio.subprocess.Process) -> None:
@@ -119,8 +134,9 @@ async def wait_ready(session: aiohttp.ClientSession, url: str, proc: asyncio.sub
     raise TimeoutError(url)
 
 
-async def closed_loop(session: aiohttp.ClientSession, url: str, token: str, seconds: float,
-                      connections: int, payloads: Payloads) -> tuple[int, int]:
+async def closed_loop(
+    session: aiohttp.ClientSession, url: str, token: str, seconds: float, connections: int, payloads: Payloads
+) -> tuple[int, int]:
     ok = bad = 0
     stop = time.monotonic() + seconds
 
@@ -134,12 +150,14 @@ async def closed_loop(session: aiohttp.ClientSession, url: str, token: str, seco
                     ok += 1
                 else:
                     bad += 1
+
     await asyncio.gather(*(client() for _ in range(connections)))
     return ok, bad
 
 
-async def open_loop(session: aiohttp.ClientSession, url: str, token: str, rate: float, seconds: float,
-                    payloads: Payloads) -> tuple[list[float], int]:
+async def open_loop(
+    session: aiohttp.ClientSession, url: str, token: str, rate: float, seconds: float, payloads: Payloads
+) -> tuple[list[float], int]:
     latencies: list[float] = []
     failures = 0
     start = time.monotonic() + 0.2
@@ -154,6 +172,7 @@ async def open_loop(session: aiohttp.ClientSession, url: str, token: str, rate: 
             if r.status != 200:
                 failures += 1
         latencies.append(time.monotonic() - at)
+
     await asyncio.gather(*(one(start + i / rate) for i in range(count)))
     return latencies, failures
 
@@ -184,13 +203,31 @@ async def measure(args: argparse.Namespace, work: Path, broker: Mosquitto) -> No
         # 2. the receiver
         port = free_port()
         options = work / "options.json"
-        options.write_text(json.dumps(default_options_dict(
-            secrets=[SECRET], admin_email=EMAIL, admin_password=PASSWORD, rate_limit_per_minute=100_000,
-            port=port, log_level="warning")))
+        options.write_text(
+            json.dumps(
+                default_options_dict(
+                    secrets=[SECRET],
+                    admin_email=EMAIL,
+                    admin_password=PASSWORD,
+                    rate_limit_per_minute=100_000,
+                    port=port,
+                    log_level="warning",
+                )
+            )
+        )
         mqtt = [] if args.no_mqtt else ["--mqtt-host", broker.host, "--mqtt-port", str(broker.port)]
         profile = ["-m", "cProfile", "-o", str(args.profile), "-m"] if args.profile else ["-m"]
-        receiver = await spawn(*profile, "hydro_fleet_receiver", "--options", str(options), "--data-dir",
-                               str(work / "data"), "--host", "127.0.0.1", *mqtt)
+        receiver = await spawn(
+            *profile,
+            "hydro_fleet_receiver",
+            "--options",
+            str(options),
+            "--data-dir",
+            str(work / "data"),
+            "--host",
+            "127.0.0.1",
+            *mqtt,
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             await wait_ready(session, url, receiver)
@@ -208,23 +245,35 @@ async def measure(args: argparse.Namespace, work: Path, broker: Mosquitto) -> No
         finally:
             await stop(receiver)
 
-    print(f"cpu: servers pinned to CPU {SERVER_CPU}, client and broker on CPU {CLIENT_CPU}; "
-          f"{args.connections} connections, {args.seconds:.0f} s per server; load average {os.getloadavg()[0]:.2f}")
-    print(f"bare aiohttp + json.loads : {bare_ok / bare_wall:8.1f} req/s wall, {bare_ok / bare_cpu:8.1f} req per "
-          f"server CPU-second ({bare_ok} requests, server CPU {100 * bare_cpu / bare_wall:.0f} %)")
-    print(f"receiver verified+committed: {recv_ok / recv_wall:8.1f} req/s wall, {recv_ok / recv_cpu:8.1f} req per "
-          f"server CPU-second ({recv_ok} requests, {recv_bad} non-200, server CPU {100 * recv_cpu / recv_wall:.0f} %)")
-    print(f"ratio receiver/bare: {recv_ok / recv_wall / (bare_ok / bare_wall):.2f}x wall, "
-          f"{(recv_ok / recv_cpu) / (bare_ok / bare_cpu):.2f}x per CPU-second (goal >= 0.5x)")
+    print(
+        f"cpu: servers pinned to CPU {SERVER_CPU}, client and broker on CPU {CLIENT_CPU}; "
+        f"{args.connections} connections, {args.seconds:.0f} s per server; load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"bare aiohttp + json.loads : {bare_ok / bare_wall:8.1f} req/s wall, {bare_ok / bare_cpu:8.1f} req per "
+        f"server CPU-second ({bare_ok} requests, server CPU {100 * bare_cpu / bare_wall:.0f} %)"
+    )
+    print(
+        f"receiver verified+committed: {recv_ok / recv_wall:8.1f} req/s wall, {recv_ok / recv_cpu:8.1f} req per "
+        f"server CPU-second ({recv_ok} requests, {recv_bad} non-200, server CPU {100 * recv_cpu / recv_wall:.0f} %)"
+    )
+    print(
+        f"ratio receiver/bare: {recv_ok / recv_wall / (bare_ok / bare_wall):.2f}x wall, "
+        f"{(recv_ok / recv_cpu) / (bare_ok / bare_cpu):.2f}x per CPU-second (goal >= 0.5x)"
+    )
     if bare_cpu / bare_wall < 0.9:
         # Say which figure to believe: the wall ratio compares against what one client core
         # can send, not against what the bare server could do with its core.
-        print(f"note: the bare server used {100 * bare_cpu / bare_wall:.0f} % of its core, so its wall figure is "
-              "bounded by the load generator; the per CPU-second ratio is the one-core comparison")
+        print(
+            f"note: the bare server used {100 * bare_cpu / bare_wall:.0f} % of its core, so its wall figure is "
+            "bounded by the load generator; the per CPU-second ratio is the one-core comparison"
+        )
     ms = [x * 1000 for x in latencies]
-    print(f"open loop {args.rate:.0f} req/s for {args.seconds:.0f} s against the receiver: {len(ms)} requests, "
-          f"{failures} non-200, p50 {statistics.median(ms):.2f} ms, p99 {quantile(ms, 0.99):.2f} ms, "
-          f"max {max(ms):.2f} ms (goal p99 < 20 ms)")
+    print(
+        f"open loop {args.rate:.0f} req/s for {args.seconds:.0f} s against the receiver: {len(ms)} requests, "
+        f"{failures} non-200, p50 {statistics.median(ms):.2f} ms, p99 {quantile(ms, 0.99):.2f} ms, "
+        f"max {max(ms):.2f} ms (goal p99 < 20 ms)"
+    )
 
 
 def main() -> None:
@@ -232,10 +281,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--no-mqtt", action="store_true",
-                        help="run the receiver without a broker (outbox kept, not published)")
-    parser.add_argument("--profile", type=Path,
-                        help="run the receiver under cProfile and write its statistics to this file")
+    parser.add_argument(
+        "--no-mqtt", action="store_true", help="run the receiver without a broker (outbox kept, not published)"
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="run the receiver under cProfile and write its statistics to this file"
+    )
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:

@@ -15,8 +15,16 @@ REPO = Path(__file__).resolve().parent.parent
 class BridgeProcess:
     """One simulated node."""
 
-    def __init__(self, node_id: str, broker_port: int, workdir: Path, *, interval: float = 5.0,
-                 max_runtime: float = 30.0, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        broker_port: int,
+        workdir: Path,
+        *,
+        interval: float = 5.0,
+        max_runtime: float = 30.0,
+        python: str = sys.executable,
+    ) -> None:
         self.node_id = node_id
         self.workdir = workdir
         self.config_path = workdir / f"{node_id}.yaml"
@@ -39,7 +47,10 @@ class BridgeProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [self.python, "-m", "pi_bridge", "run", "--config", str(self.config_path)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
 

@@ -41,30 +41,57 @@ def station_messages() -> list[tuple[str, bytes, bool]]:
     """A 6-slot station and the receiver, as the add-on receiver publishes them."""
     sensors = [SensorConfig("status", SensorType.TEXT, name="Status", options=("online", "offline", "maintenance"))]
     readings: dict[str, object] = {"status": "online"}
-    slots = [("occupied", "PB-1041", 92), ("occupied", "PB-1187", 64), ("available", None, None),
-             ("occupied", "PB-0977", 23), ("error", None, None), ("available", None, None)]
+    slots = [
+        ("occupied", "PB-1041", 92),
+        ("occupied", "PB-1187", 64),
+        ("available", None, None),
+        ("occupied", "PB-0977", 23),
+        ("error", None, None),
+        ("available", None, None),
+    ]
     for n, (status, bank, battery) in enumerate(slots, 1):
-        sensors += [SensorConfig(f"slot_{n}_status", SensorType.TEXT, name=f"Slot {n} status",
-                                 options=("available", "occupied", "error")),
-                    SensorConfig(f"slot_{n}_power_bank", SensorType.TEXT, name=f"Slot {n} power bank"),
-                    SensorConfig(f"slot_{n}_battery", SensorType.BATTERY, name=f"Slot {n} battery", unit="%")]
+        sensors += [
+            SensorConfig(
+                f"slot_{n}_status", SensorType.TEXT, name=f"Slot {n} status", options=("available", "occupied", "error")
+            ),
+            SensorConfig(f"slot_{n}_power_bank", SensorType.TEXT, name=f"Slot {n} power bank"),
+            SensorConfig(f"slot_{n}_battery", SensorType.BATTERY, name=f"Slot {n} battery", unit="%"),
+        ]
         readings |= {f"slot_{n}_status": status, f"slot_{n}_power_bank": bank, f"slot_{n}_battery": battery}
-    station = NodeConfig(node_id="station-ps-001", kind=NodeKind.STATION, name="Station PS-001",
-                         model="Power bank station", sensors=tuple(sensors))
-    receiver = NodeConfig(node_id="receiver", kind=NodeKind.RECEIVER, name="Hydro Fleet receiver",
-                          sensors=(SensorConfig("success_rate", SensorType.COUNT, name="Sync success rate (last hour)",
-                                                unit="%", precision=1),
-                                   SensorConfig("accepted", SensorType.COUNT, name="Requests accepted"),
-                                   SensorConfig("rejected", SensorType.COUNT, name="Requests rejected"),
-                                   SensorConfig("outbox_backlog", SensorType.COUNT, name="Outbox backlog")))
+    station = NodeConfig(
+        node_id="station-ps-001",
+        kind=NodeKind.STATION,
+        name="Station PS-001",
+        model="Power bank station",
+        sensors=tuple(sensors),
+    )
+    receiver = NodeConfig(
+        node_id="receiver",
+        kind=NodeKind.RECEIVER,
+        name="Hydro Fleet receiver",
+        sensors=(
+            SensorConfig("success_rate", SensorType.COUNT, name="Sync success rate (last hour)", unit="%", precision=1),
+            SensorConfig("accepted", SensorType.COUNT, name="Requests accepted"),
+            SensorConfig("rejected", SensorType.COUNT, name="Requests rejected"),
+            SensorConfig("outbox_backlog", SensorType.COUNT, name="Outbox backlog"),
+        ),
+    )
     now = time.time()
     messages = []
-    for config, state in ((station, State(ts=now, seq=1, readings=readings)),
-                          (receiver, State(ts=now, seq=1, readings={"success_rate": 98.6, "accepted": 1412,
-                                                                    "rejected": 20, "outbox_backlog": 0}))):
-        messages += [(f"hydro_fleet/{config.node_id}/config", encode(config), True),
-                     (f"hydro_fleet/{config.node_id}/availability", b"online", True),
-                     (f"hydro_fleet/{config.node_id}/state", encode(state), False)]
+    for config, state in (
+        (station, State(ts=now, seq=1, readings=readings)),
+        (
+            receiver,
+            State(
+                ts=now, seq=1, readings={"success_rate": 98.6, "accepted": 1412, "rejected": 20, "outbox_backlog": 0}
+            ),
+        ),
+    ):
+        messages += [
+            (f"hydro_fleet/{config.node_id}/config", encode(config), True),
+            (f"hydro_fleet/{config.node_id}/availability", b"online", True),
+            (f"hydro_fleet/{config.node_id}/state", encode(state), False),
+        ]
     return messages
 
 
@@ -96,9 +123,20 @@ class Browser:
         if chromium is None:
             raise SystemExit("chromium is missing: apt-get install -y chromium")
         self.process = subprocess.Popen(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-             f"--remote-debugging-port={self.port}", f"--user-data-dir={self.profile.name}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--no-first-run",
+                f"--remote-debugging-port={self.port}",
+                f"--user-data-dir={self.profile.name}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self._id = 0
         self.console: list[str] = []
 
@@ -120,15 +158,30 @@ class Browser:
             async with session.ws_connect(pages[0]["webSocketDebuggerUrl"], max_msg_size=0) as ws:
                 await self._call(ws, "Runtime.enable")
                 await self._call(ws, "Log.enable")
-                await self._call(ws, "Emulation.setDeviceMetricsOverride",
-                                 width=self.width, height=self.height, deviceScaleFactor=1, mobile=False)
+                await self._call(
+                    ws,
+                    "Emulation.setDeviceMetricsOverride",
+                    width=self.width,
+                    height=self.height,
+                    deviceScaleFactor=1,
+                    mobile=False,
+                )
                 # Any page of HA's origin, to write the frontend's token storage there.
                 await self._navigate(ws, f"{self.hass_url}/manifest.json", wait=1)
-                tokens = {"access_token": self.token, "token_type": "Bearer", "expires_in": 315360000,
-                          "hassUrl": self.hass_url, "clientId": f"{self.hass_url}/",
-                          "expires": int((time.time() + 315360000) * 1000), "refresh_token": ""}
-                await self._call(ws, "Runtime.evaluate",
-                                 expression=f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(tokens))})")
+                tokens = {
+                    "access_token": self.token,
+                    "token_type": "Bearer",
+                    "expires_in": 315360000,
+                    "hassUrl": self.hass_url,
+                    "clientId": f"{self.hass_url}/",
+                    "expires": int((time.time() + 315360000) * 1000),
+                    "refresh_token": "",
+                }
+                await self._call(
+                    ws,
+                    "Runtime.evaluate",
+                    expression=f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(tokens))})",
+                )
                 for url, path in shots.items():
                     await self._navigate(ws, url, wait=12)
                     shot = await self._call(ws, "Page.captureScreenshot", format="png")
@@ -182,15 +235,17 @@ def main() -> int:
             bridge = BridgeProcess(node, broker.port, work / "bridges", interval=5.0)
             bridge.start()
             running.callback(bridge.stop)
-        hass = HomeAssistant(work / "homeassistant", free_port(), integrations=DEMO_INTEGRATIONS,
-                             log_level="warning")
+        hass = HomeAssistant(work / "homeassistant", free_port(), integrations=DEMO_INTEGRATIONS, log_level="warning")
         running.callback(hass.stop)
         hass.start()
         hass.onboard("demo", secrets.token_urlsafe(12))
         hass.setup_mqtt(broker.port)
         hass.accept_discovery()
-        hass.wait_for(lambda: all(hass.state(f"sensor.pi_{n}_ph") not in (None, "unknown") for n in (1, 2, 3)),
-                      60, "the first readings")
+        hass.wait_for(
+            lambda: all(hass.state(f"sensor.pi_{n}_ph") not in (None, "unknown") for n in (1, 2, 3)),
+            60,
+            "the first readings",
+        )
         messages = station_messages()
         publish(broker.port, messages)
         hass.wait_for(lambda: hass.state("sensor.station_ps_001_slot_1_status") is not None, 60, "the station")
@@ -203,8 +258,7 @@ def main() -> int:
         print(f"Collecting {args.history:.0f} s of readings for the history graphs...", flush=True)
         time.sleep(args.history)
         args.out.mkdir(parents=True, exist_ok=True)
-        token = hass.ws_command({"type": "auth/long_lived_access_token", "client_name": "screenshot",
-                                 "lifespan": 1})
+        token = hass.ws_command({"type": "auth/long_lived_access_token", "client_name": "screenshot", "lifespan": 1})
         browser = Browser(hass.url, token, 1400, 1100)
         running.callback(browser.close)
         shots = {f"{hass.url}/{URL_PATH}/{view}": args.out / f"dashboard-{view}.png" for view in VIEWS}

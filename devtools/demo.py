@@ -62,8 +62,13 @@ def main() -> int:
     # The add-on's receiver as a plain process, and a simulated Java gateway posting signed
     # syncs of two charging stations to it, exactly as the real gateway does.
     gateway_secret, gateway_password = secrets.token_urlsafe(32), secrets.token_urlsafe(12)
-    receiver = ReceiverProcess(workdir / "receiver", secrets=[gateway_secret], email="gateway@example.com",
-                               password=gateway_password, broker_port=broker.port)
+    receiver = ReceiverProcess(
+        workdir / "receiver",
+        secrets=[gateway_secret],
+        email="gateway@example.com",
+        password=gateway_password,
+        broker_port=broker.port,
+    )
 
     with ExitStack() as running:
         try:
@@ -80,9 +85,25 @@ def main() -> int:
             receiver.start()
             gateway_log = (workdir / "gateway.log").open("ab")
             gateway = subprocess.Popen(
-                [sys.executable, "-m", "devtools.gateway_sim", "--url", receiver.url, "--email", "gateway@example.com",
-                 "--password", gateway_password, "--secret", gateway_secret, "--interval", str(args.interval)],
-                stdout=gateway_log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "devtools.gateway_sim",
+                    "--url",
+                    receiver.url,
+                    "--email",
+                    "gateway@example.com",
+                    "--password",
+                    gateway_password,
+                    "--secret",
+                    gateway_secret,
+                    "--interval",
+                    str(args.interval),
+                ],
+                stdout=gateway_log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+                start_new_session=True,
             )
             running.callback(stop_process, gateway)
             print(f"Starting Home Assistant on http://localhost:{args.port} (config in {hass.config_dir})")
@@ -95,12 +116,16 @@ def main() -> int:
             blueprints = hass.install_blueprints()
             entry_created = time.monotonic()
             expected = [f"sensor.{node.replace('-', '_')}_ph" for node in nodes]
-            hass.wait_for(lambda: all(hass.state(e) not in (None, "unknown", "unavailable") for e in expected),
-                          60, "the first readings")
+            hass.wait_for(
+                lambda: all(hass.state(e) not in (None, "unknown", "unavailable") for e in expected),
+                60,
+                "the first readings",
+            )
             first_state = time.monotonic() - entry_created
             entities = hass.template("{{ integration_entities('hydro_fleet') | count }}")
-            hass.wait_for(lambda: len(hass.devices_of("hydro_fleet")) >= len(nodes) + 3, 60,
-                          "the two stations and the receiver")
+            hass.wait_for(
+                lambda: len(hass.devices_of("hydro_fleet")) >= len(nodes) + 3, 60, "the two stations and the receiver"
+            )
             devices = len(hass.devices_of("hydro_fleet"))
             print(
                 "\n"

@@ -41,25 +41,44 @@ def signature(secret: str, body: bytes, timestamp: str) -> str:
 
 def signed_headers(token: str, secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
-    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "X-Timestamp": ts,
-            "X-Signature": signature(secret, body, ts)}
+    return {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "X-Timestamp": ts,
+        "X-Signature": signature(secret, body, ts),
+    }
 
 
-def full_payload(serial: str, slots: list[dict[str, Any]], power_banks: list[dict[str, Any]], total_slots: int,
-                 status: str = "ONLINE", timestamp: int | None = None) -> dict[str, Any]:
+def full_payload(
+    serial: str,
+    slots: list[dict[str, Any]],
+    power_banks: list[dict[str, Any]],
+    total_slots: int,
+    status: str = "ONLINE",
+    timestamp: int | None = None,
+) -> dict[str, Any]:
     now = int(time.time()) if timestamp is None else timestamp
     return {
-        "type": "full", "timestamp": now,
-        "device": {"serial_number": serial, "status": status,
-                   "last_heartbeat": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},
-        "station": {"total_slots": total_slots}, "slots": slots, "power_banks": power_banks,
+        "type": "full",
+        "timestamp": now,
+        "device": {
+            "serial_number": serial,
+            "status": status,
+            "last_heartbeat": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        "station": {"total_slots": total_slots},
+        "slots": slots,
+        "power_banks": power_banks,
     }
 
 
 def returned_payload(serial: str, bank: str, slot: int, battery: int, timestamp: int | None = None) -> dict[str, Any]:
-    return {"type": "returned", "timestamp": int(time.time()) if timestamp is None else timestamp,
-            "device": {"serial_number": serial},
-            "return_event": {"power_bank_serial": bank, "slot_number": slot, "battery_level": battery}}
+    return {
+        "type": "returned",
+        "timestamp": int(time.time()) if timestamp is None else timestamp,
+        "device": {"serial_number": serial},
+        "return_event": {"power_bank_serial": bank, "slot_number": slot, "battery_level": battery},
+    }
 
 
 def encode(payload: dict[str, Any]) -> bytes:
@@ -110,8 +129,9 @@ class GatewayClient:
             try:
                 assert self.access_token is not None
                 # Signed afresh for each attempt, as the Java code does: a new timestamp each time.
-                async with self.session.post(self.url + DATA_PATH, data=body,
-                                             headers=signed_headers(self.access_token, self.secret, body)) as r:
+                async with self.session.post(
+                    self.url + DATA_PATH, data=body, headers=signed_headers(self.access_token, self.secret, body)
+                ) as r:
                     status, answer = r.status, await r.json(content_type=None)
                     retry_after = float(r.headers.get("Retry-After", "0") or 0)
             except (aiohttp.ClientError, TimeoutError) as err:
@@ -169,15 +189,28 @@ class SimStation:
         slots, banks = [], []
         for slot in range(1, self.total_slots + 1):
             bank = self.banks.get(slot)
-            slots.append({"slot_number": slot, "status": "OCCUPIED" if bank else "AVAILABLE",
-                          "battery_level": bank["battery_level"] if bank else None,
-                          "power_bank_serial": bank["serial_number"] if bank else None})
+            slots.append(
+                {
+                    "slot_number": slot,
+                    "status": "OCCUPIED" if bank else "AVAILABLE",
+                    "battery_level": bank["battery_level"] if bank else None,
+                    "power_bank_serial": bank["serial_number"] if bank else None,
+                }
+            )
             if bank:
-                banks.append({"serial_number": bank["serial_number"], "slot_number": slot,
-                              "battery_level": bank["battery_level"], "status": "AVAILABLE",
-                              "hardware_info": {"temperature": round(rng.uniform(22, 35), 1),
-                                                "voltage": round(rng.uniform(3.7, 4.2), 2),
-                                                "current": round(rng.uniform(0.0, 2.0), 2)}})
+                banks.append(
+                    {
+                        "serial_number": bank["serial_number"],
+                        "slot_number": slot,
+                        "battery_level": bank["battery_level"],
+                        "status": "AVAILABLE",
+                        "hardware_info": {
+                            "temperature": round(rng.uniform(22, 35), 1),
+                            "voltage": round(rng.uniform(3.7, 4.2), 2),
+                            "current": round(rng.uniform(0.0, 2.0), 2),
+                        },
+                    }
+                )
         return full_payload(self.serial, slots, banks, self.total_slots)
 
 
@@ -200,8 +233,13 @@ async def run(args: argparse.Namespace) -> None:
                         status, answer = await gateway.send(payload)
                     except (aiohttp.ClientError, RuntimeError, OSError) as err:
                         status, answer = 0, {"error": str(err)}
-                    _LOGGER.info("%s %s -> %s %s", payload["type"], station.serial, status,
-                                 answer.get("error") or answer.get("node_id"))
+                    _LOGGER.info(
+                        "%s %s -> %s %s",
+                        payload["type"],
+                        station.serial,
+                        status,
+                        answer.get("error") or answer.get("node_id"),
+                    )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), args.interval)
 

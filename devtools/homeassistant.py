@@ -29,8 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Extra integrations the demo loads so a person gets history graphs, the logbook,
 # automations and blueprints; the tests keep the minimal set for speed.
-DEMO_INTEGRATIONS = ("frontend", "recorder", "history", "logbook", "automation", "script", "blueprint", "config",
-                     "tag")
+DEMO_INTEGRATIONS = ("frontend", "recorder", "history", "logbook", "automation", "script", "blueprint", "config", "tag")
 DASHBOARD = REPO / "dashboards" / "hydro_fleet.yaml"
 BLUEPRINTS = REPO / "blueprints"
 
@@ -42,8 +41,15 @@ class HomeAssistantError(RuntimeError):
 class HomeAssistant:
     """One ``hass`` process and a REST client for it."""
 
-    def __init__(self, config_dir: Path, port: int, *, integrations: tuple[str, ...] = (),
-                 python: str = sys.executable, log_level: str = "info") -> None:
+    def __init__(
+        self,
+        config_dir: Path,
+        port: int,
+        *,
+        integrations: tuple[str, ...] = (),
+        python: str = sys.executable,
+        log_level: str = "info",
+    ) -> None:
         self.config_dir = config_dir
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -87,7 +93,9 @@ class HomeAssistant:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [self.python, "-m", "homeassistant", "--config", str(self.config_dir), "--skip-pip"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             env={**os.environ, "PYTHONPATH": ""},
         )
         # /auth/providers answers (400 before onboarding, 200 after) once HTTP is up.
@@ -131,31 +139,52 @@ class HomeAssistant:
     def onboard(self, username: str, password: str, name: str = "Hydro Fleet Demo") -> None:
         """Create the owner user, log in, and finish every onboarding step."""
         client_id = f"{self.url}/"
-        response = self.session.post(f"{self.url}/api/onboarding/users", json={
-            "client_id": client_id, "name": name, "username": username, "password": password, "language": "en",
-        }, timeout=30)
+        response = self.session.post(
+            f"{self.url}/api/onboarding/users",
+            json={
+                "client_id": client_id,
+                "name": name,
+                "username": username,
+                "password": password,
+                "language": "en",
+            },
+            timeout=30,
+        )
         self._check(response, "create the owner user")
         code = response.json()["auth_code"]
-        response = self.session.post(f"{self.url}/auth/token", data={
-            "grant_type": "authorization_code", "code": code, "client_id": client_id,
-        }, timeout=30)
+        response = self.session.post(
+            f"{self.url}/auth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "client_id": client_id,
+            },
+            timeout=30,
+        )
         self._check(response, "log in")
         self.token = response.json()["access_token"]
         self.session.headers["Authorization"] = f"Bearer {self.token}"
-        for step, body in (("core_config", {}), ("analytics", {}),
-                           ("integration", {"client_id": client_id, "redirect_uri": f"{self.url}/?auth_callback=1"})):
-            self._check(self.session.post(f"{self.url}/api/onboarding/{step}", json=body, timeout=30),
-                        f"finish onboarding step {step}")
+        for step, body in (
+            ("core_config", {}),
+            ("analytics", {}),
+            ("integration", {"client_id": client_id, "redirect_uri": f"{self.url}/?auth_callback=1"}),
+        ):
+            self._check(
+                self.session.post(f"{self.url}/api/onboarding/{step}", json=body, timeout=30),
+                f"finish onboarding step {step}",
+            )
 
     def setup_mqtt(self, broker_port: int, broker_host: str = "127.0.0.1") -> None:
         flow = self.post("/api/config/config_entries/flow", {"handler": "mqtt"})
-        result = self.post(f"/api/config/config_entries/flow/{flow['flow_id']}",
-                           {"broker": broker_host, "port": broker_port})
+        result = self.post(
+            f"/api/config/config_entries/flow/{flow['flow_id']}", {"broker": broker_host, "port": broker_port}
+        )
         if result.get("type") != "create_entry":
             raise HomeAssistantError(f"MQTT setup did not finish: {result}")
 
     def accept_discovery(self, domain: str = "hydro_fleet", timeout: float = 60.0) -> dict[str, Any]:
         """Wait for the config flow that MQTT discovery starts and confirm it, as a user would."""
+
         def discovered() -> dict[str, Any] | None:
             flows = self.ws_command({"type": "config_entries/flow/progress"})
             return next((f for f in flows if f["handler"] == domain), None)
@@ -166,13 +195,22 @@ class HomeAssistant:
             raise HomeAssistantError(f"{domain} setup did not finish: {result}")
         return flow
 
-    def add_dashboard(self, url_path: str = "hydro-fleet", title: str = "Hydro Fleet",
-                      source: Path = DASHBOARD) -> str:
+    def add_dashboard(self, url_path: str = "hydro-fleet", title: str = "Hydro Fleet", source: Path = DASHBOARD) -> str:
         """Add the fleet dashboard (a storage-mode dashboard in the sidebar); returns its URL."""
-        self.ws_command({"type": "lovelace/dashboards/create", "url_path": url_path, "title": title,
-                         "icon": "mdi:sprout", "mode": "storage", "show_in_sidebar": True, "require_admin": False})
-        self.ws_command({"type": "lovelace/config/save", "url_path": url_path,
-                         "config": yaml.safe_load(source.read_text())})
+        self.ws_command(
+            {
+                "type": "lovelace/dashboards/create",
+                "url_path": url_path,
+                "title": title,
+                "icon": "mdi:sprout",
+                "mode": "storage",
+                "show_in_sidebar": True,
+                "require_admin": False,
+            }
+        )
+        self.ws_command(
+            {"type": "lovelace/config/save", "url_path": url_path, "config": yaml.safe_load(source.read_text())}
+        )
         return f"{self.url}/{url_path}"
 
     def install_blueprints(self) -> list[str]:

@@ -23,15 +23,30 @@ REPO = Path(__file__).resolve().parent.parent
 class ReceiverProcess:
     """One receiver with its own options file and data directory under ``workdir``."""
 
-    def __init__(self, workdir: Path, *, secrets: list[str], email: str, password: str, broker_port: int | None,
-                 port: int | None = None, python: str = sys.executable, **options: Any) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        secrets: list[str],
+        email: str,
+        password: str,
+        broker_port: int | None,
+        port: int | None = None,
+        python: str = sys.executable,
+        **options: Any,
+    ) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.options_path = workdir / "options.json"
-        self.options_path.write_text(json.dumps(default_options_dict(
-            secrets=secrets, admin_email=email, admin_password=password, port=self.port, **options)))
+        self.options_path.write_text(
+            json.dumps(
+                default_options_dict(
+                    secrets=secrets, admin_email=email, admin_password=password, port=self.port, **options
+                )
+            )
+        )
         self.data_dir = workdir / "data"
         self.log_path = workdir / "receiver.log"
         self.broker_port = broker_port
@@ -39,13 +54,28 @@ class ReceiverProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> None:
-        args = [self.python, "-m", "hydro_fleet_receiver", "--options", str(self.options_path),
-                "--data-dir", str(self.data_dir), "--host", "127.0.0.1"]
+        args = [
+            self.python,
+            "-m",
+            "hydro_fleet_receiver",
+            "--options",
+            str(self.options_path),
+            "--data-dir",
+            str(self.data_dir),
+            "--host",
+            "127.0.0.1",
+        ]
         if self.broker_port is not None:
             args += ["--mqtt-host", "127.0.0.1", "--mqtt-port", str(self.broker_port)]
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                                        start_new_session=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        self.process = subprocess.Popen(
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -30,8 +30,27 @@ from devtools.gateway_sim import full_payload, returned_payload
 
 DATA_PATH = "/api/internal/stations/data"
 _TS = re.compile(r"[0-9]{1,12}")
-_WEIRD_VALUES: list[Any] = [None, -1, 0, 10**20, -(10**20), 1.5, "x" * 300, "", [], {}, True, "ONLINE", "é\u0000",
-                            [1, 2], {"a": 1}, 101, 129, 1e308, "1700000000"]
+_WEIRD_VALUES: list[Any] = [
+    None,
+    -1,
+    0,
+    10**20,
+    -(10**20),
+    1.5,
+    "x" * 300,
+    "",
+    [],
+    {},
+    True,
+    "ONLINE",
+    "é\u0000",
+    [1, 2],
+    {"a": 1},
+    101,
+    129,
+    1e308,
+    "1700000000",
+]
 
 
 @dataclass
@@ -45,8 +64,10 @@ class FuzzResult:
 
     def summary(self) -> str:
         statuses = ", ".join(f"{s}: {n}" for s, n in sorted(self.statuses.items()))
-        return (f"{self.sent} requests, {self.accepted} accepted, {len(self.violations)} accepted-but-invalid or 5xx,"
-                f" {self.transport_errors} transport errors; statuses {{{statuses}}}")
+        return (
+            f"{self.sent} requests, {self.accepted} accepted, {len(self.violations)} accepted-but-invalid or 5xx,"
+            f" {self.transport_errors} transport errors; statuses {{{statuses}}}"
+        )
 
 
 @dataclass
@@ -63,9 +84,20 @@ def _sig(secret: str, body: bytes, ts: str) -> str:
 
 
 class Fuzzer:
-    def __init__(self, url: str, session: aiohttp.ClientSession, *, secrets: list[str], token: str,
-                 refresh_token: str, jwt_key: bytes, email: str, seed: int, window: int = 300,
-                 max_body: int = 256 * 1024) -> None:
+    def __init__(
+        self,
+        url: str,
+        session: aiohttp.ClientSession,
+        *,
+        secrets: list[str],
+        token: str,
+        refresh_token: str,
+        jwt_key: bytes,
+        email: str,
+        seed: int,
+        window: int = 300,
+        max_body: int = 256 * 1024,
+    ) -> None:
         self.url = url.rstrip("/")
         self.session = session
         self.secrets = secrets
@@ -75,10 +107,20 @@ class Fuzzer:
         self.window = window
         self.max_body = max_body
         now = int(time.time())
-        claims = {"sub": email, "typ": "access", "iat": now - 7200, "exp": now - 60, "jti": "e",
-                  "iss": "hydro-fleet-receiver"}
+        claims = {
+            "sub": email,
+            "typ": "access",
+            "iat": now - 7200,
+            "exp": now - 60,
+            "jti": "e",
+            "iss": "hydro-fleet-receiver",
+        }
         self.bad_tokens = [
-            "", "garbage", token[:-3] + "abc", refresh_token, jwt.encode(claims, jwt_key, algorithm="HS256"),
+            "",
+            "garbage",
+            token[:-3] + "abc",
+            refresh_token,
+            jwt.encode(claims, jwt_key, algorithm="HS256"),
             jwt.encode(claims | {"exp": now + 600}, b"some other key that is long enough!", algorithm="HS256"),
             jwt.encode(claims | {"exp": now + 600}, None, algorithm="none"),
             jwt.encode(claims | {"exp": now + 600, "typ": "refresh"}, jwt_key, algorithm="HS256"),
@@ -97,11 +139,24 @@ class Fuzzer:
         if self.rng.random() < 0.5:
             return returned_payload(serial, f"PB{n:06d}", self.rng.randint(1, 8), self.rng.randint(0, 100))
         total = self.rng.randint(1, 8)
-        slots = [{"slot_number": i, "status": self.rng.choice(["AVAILABLE", "OCCUPIED", "ERROR"]),
-                  "battery_level": self.rng.randint(0, 100), "power_bank_serial": f"PB{n:06d}-{i}"}
-                 for i in range(1, total + 1)]
-        banks = [{"serial_number": f"PB{n:06d}-{i}", "slot_number": i, "battery_level": self.rng.randint(0, 100),
-                  "hardware_info": {"temperature": 25.0, "voltage": 4.0, "current": 1.0}} for i in range(1, total + 1)]
+        slots = [
+            {
+                "slot_number": i,
+                "status": self.rng.choice(["AVAILABLE", "OCCUPIED", "ERROR"]),
+                "battery_level": self.rng.randint(0, 100),
+                "power_bank_serial": f"PB{n:06d}-{i}",
+            }
+            for i in range(1, total + 1)
+        ]
+        banks = [
+            {
+                "serial_number": f"PB{n:06d}-{i}",
+                "slot_number": i,
+                "battery_level": self.rng.randint(0, 100),
+                "hardware_info": {"temperature": 25.0, "voltage": 4.0, "current": 1.0},
+            }
+            for i in range(1, total + 1)
+        ]
         return full_payload(serial, slots, banks, total, timestamp=int(time.time()) - n % 50)
 
     def _mutate_json(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +172,7 @@ class Fuzzer:
                 for index in range(len(node)):
                     paths.append((node, index))
                     walk(node[index])
+
         walk(payload)
         container, key = self.rng.choice(paths)
         action = self.rng.random()
@@ -138,11 +194,11 @@ class Fuzzer:
             if op == 0 and data:
                 data[pos] ^= 1 << self.rng.randrange(8)
             elif op == 1 and data:
-                del data[pos:pos + self.rng.randint(1, 8)]
+                del data[pos : pos + self.rng.randint(1, 8)]
             elif op == 2:
                 data[pos:pos] = bytes(self.rng.randrange(256) for _ in range(self.rng.randint(1, 8)))
             else:
-                data[pos:pos] = data[pos:pos + self.rng.randint(1, 40)]
+                data[pos:pos] = data[pos : pos + self.rng.randint(1, 40)]
         return bytes(data)
 
     def make(self) -> _Request:
@@ -166,12 +222,21 @@ class Fuzzer:
         ts_ok = True
         if rng.random() < 0.12:
             kinds.append("timestamp")
-            ts_value = rng.choice([
-                str(int(time.time()) - self.window - rng.randint(5, 10**6)),
-                str(int(time.time()) + self.window + rng.randint(5, 10**6)),
-                "", "abc", "+" + ts_value, ts_value + ".0", "1" * 13, "-" + ts_value, "٣" * 10, ts_value + " x",
-                str(int(time.time()) - rng.randint(0, self.window - 5)),  # inside the window: fine
-            ])
+            ts_value = rng.choice(
+                [
+                    str(int(time.time()) - self.window - rng.randint(5, 10**6)),
+                    str(int(time.time()) + self.window + rng.randint(5, 10**6)),
+                    "",
+                    "abc",
+                    "+" + ts_value,
+                    ts_value + ".0",
+                    "1" * 13,
+                    "-" + ts_value,
+                    "٣" * 10,
+                    ts_value + " x",
+                    str(int(time.time()) - rng.randint(0, self.window - 5)),  # inside the window: fine
+                ]
+            )
             ts_ok = bool(_TS.fullmatch(ts_value)) and abs(int(ts_value) - time.time()) <= self.window - 2
             # A value right at the edge could go either way by the time it arrives: skip those.
             if _TS.fullmatch(ts_value) and self.window - 2 < abs(int(ts_value) - time.time()) <= self.window + 2:
@@ -195,11 +260,20 @@ class Fuzzer:
             raw = base64.b64decode(signature) if len(signature) == 44 else b"\0" * 32
             flipped = bytearray(raw)
             flipped[rng.randrange(32)] ^= 1 << rng.randrange(8)
-            signature = rng.choice([
-                "", signature[:-1], signature + "=", signature.rstrip("="), base64.urlsafe_b64encode(raw).decode(),
-                base64.b64encode(bytes(flipped)).decode(), _sig("not-the-secret-at-all!!", body, ts_value),
-                base64.b64encode(raw * 2).decode(), signature.lower(), signature[:-2] + "A=",
-            ])
+            signature = rng.choice(
+                [
+                    "",
+                    signature[:-1],
+                    signature + "=",
+                    signature.rstrip("="),
+                    base64.urlsafe_b64encode(raw).decode(),
+                    base64.b64encode(bytes(flipped)).decode(),
+                    _sig("not-the-secret-at-all!!", body, ts_value),
+                    base64.b64encode(raw * 2).decode(),
+                    signature.lower(),
+                    signature[:-2] + "A=",
+                ]
+            )
             sig_ok = sig_ok and hmac.compare_digest(signature.encode(), _sig(secret, body, ts_value).encode())
         token_ok = True
         token = self.token
@@ -207,13 +281,18 @@ class Fuzzer:
             kinds.append("token")
             token = rng.choice(self.bad_tokens)
             token_ok = False
-        headers = {"Authorization": f"Bearer {token}", "X-Timestamp": ts_value, "X-Signature": signature,
-                   "Content-Type": "application/json"}
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "X-Timestamp": ts_value,
+            "X-Signature": signature,
+            "Content-Type": "application/json",
+        }
         ctype_ok = True
         if rng.random() < 0.05:
             kinds.append("content_type")
-            headers["Content-Type"] = rng.choice(["text/plain", "application/x-www-form-urlencoded",
-                                                  "application/jsonx", "multipart/form-data"])
+            headers["Content-Type"] = rng.choice(
+                ["text/plain", "application/x-www-form-urlencoded", "application/jsonx", "multipart/form-data"]
+            )
             ctype_ok = False
         if rng.random() < 0.04:
             kinds.append("missing_header")

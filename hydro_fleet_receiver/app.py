@@ -61,16 +61,21 @@ class _Refresh(BaseModel):
 def _field_errors(err: Exception) -> list[dict[str, str]]:
     if not isinstance(err, ValidationError):
         return [{"field": "body", "message": str(err)}]
-    return [{"field": ".".join(str(p) for p in e["loc"]) or "body",
-             "message": "body is not valid JSON" if e["type"] == "json_invalid" else e["msg"]}
-            for e in err.errors(include_url=False, include_input=False)]
+    return [
+        {
+            "field": ".".join(str(p) for p in e["loc"]) or "body",
+            "message": "body is not valid JSON" if e["type"] == "json_invalid" else e["msg"],
+        }
+        for e in err.errors(include_url=False, include_input=False)
+    ]
 
 
 def _login_limited(request: web.Request, ctx: Context) -> web.Response | None:
     wait = ctx.login_limiter.hit(request[CLIENT_IP])
     if wait:
-        return error_response(request, 429, "rate_limited", "too many login attempts",
-                              headers={"Retry-After": str(wait)})
+        return error_response(
+            request, 429, "rate_limited", "too many login attempts", headers={"Retry-After": str(wait)}
+        )
     return None
 
 
@@ -82,8 +87,9 @@ async def login(request: web.Request) -> web.Response:
     try:
         creds = _Credentials.model_validate_json(request[BODY])
     except ValueError as err:
-        return error_response(request, 400, "invalid_payload", "login needs email and password",
-                              extra={"errors": _field_errors(err)})
+        return error_response(
+            request, 400, "invalid_payload", "login needs email and password", extra={"errors": _field_errors(err)}
+        )
     if not ctx.auth.check_credentials(creds.email, creds.password):
         return error_response(request, 401, "invalid_credentials", "wrong email or password")
     tokens = ctx.auth.issue()
@@ -100,8 +106,9 @@ async def refresh(request: web.Request) -> web.Response:
     try:
         body = _Refresh.model_validate_json(request[BODY])
     except ValueError as err:
-        return error_response(request, 400, "invalid_payload", "refresh needs refresh_token",
-                              extra={"errors": _field_errors(err)})
+        return error_response(
+            request, 400, "invalid_payload", "refresh needs refresh_token", extra={"errors": _field_errors(err)}
+        )
     try:
         claims = ctx.auth.validate(body.refresh_token, REFRESH)
     except TokenError as err:
@@ -119,11 +126,17 @@ async def station_data(request: web.Request) -> web.Response:
     try:
         payload = parse_payload(request[BODY])
     except PayloadError as err:
-        return error_response(request, 400, "invalid_payload", str(err)[:500], reason="invalid",
-                              extra={"errors": err.errors})
-    meta = SyncMeta(request_id=request[REQUEST_ID], signature=request[SIGNATURE], header_ts=request[HEADER_TS],
-                    body_sha256=request[BODY_SHA256], idempotency_key=request[IDEMPOTENCY_KEY],
-                    received=time.time())
+        return error_response(
+            request, 400, "invalid_payload", str(err)[:500], reason="invalid", extra={"errors": err.errors}
+        )
+    meta = SyncMeta(
+        request_id=request[REQUEST_ID],
+        signature=request[SIGNATURE],
+        header_ts=request[HEADER_TS],
+        body_sha256=request[BODY_SHA256],
+        idempotency_key=request[IDEMPOTENCY_KEY],
+        received=time.time(),
+    )
     try:
         outcome = await ctx.store.apply(payload, meta)
     except ReplayError:
@@ -152,23 +165,30 @@ async def chirpstack_event(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     event = request.query.get("event")
     if not event:
-        return error_response(request, 400, "invalid_payload", "the 'event' query parameter is missing",
-                              extra={"errors": [{"field": "event", "message": "query parameter is required"}]})
+        return error_response(
+            request,
+            400,
+            "invalid_payload",
+            "the 'event' query parameter is missing",
+            extra={"errors": [{"field": "event", "message": "query parameter is required"}]},
+        )
     if event != UPLINK_EVENT:
         return web.Response(status=204)
     try:
         uplink = parse_uplink(request[BODY])
     except ValidationError as err:
         errors = _field_errors(err)
-        return error_response(request, 400, "invalid_payload", f"invalid uplink ({errors[0]['field']})",
-                              extra={"errors": errors})
+        return error_response(
+            request, 400, "invalid_payload", f"invalid uplink ({errors[0]['field']})", extra={"errors": errors}
+        )
     node_id = await ctx.store.apply_uplink(uplink, time.time())
     # Committed: the node's MQTT messages are outbox rows now and outlive a broker outage.
     if ctx.publisher is not None:
         ctx.publisher.wake()
     _LOGGER.debug("uplink of %s stored [request %s]", node_id, request[REQUEST_ID])
-    return web.json_response({"status": "ok", "request_id": request[REQUEST_ID], "node_id": node_id,
-                              "dev_eui": uplink.dev_eui})
+    return web.json_response(
+        {"status": "ok", "request_id": request[REQUEST_ID], "node_id": node_id, "dev_eui": uplink.dev_eui}
+    )
 
 
 async def health(request: web.Request) -> web.Response:
@@ -196,24 +216,35 @@ async def _sweep_stale(ctx: Context) -> None:
                 ctx.publisher.wake()
 
 
-def create_app(options: Options, data_dir: Path, mqtt: MqttSettings | None,
-               *, metrics_interval: float = 10.0) -> web.Application:
+def create_app(
+    options: Options, data_dir: Path, mqtt: MqttSettings | None, *, metrics_interval: float = 10.0
+) -> web.Application:
     """Build the receiver's application; nothing is opened until the server starts."""
     data_dir.mkdir(parents=True, exist_ok=True)
     store = AsyncStore(data_dir / DB_NAME, options.topic_prefix)
     metrics = Metrics()
-    auth = Authenticator(load_or_create_key(data_dir / KEY_NAME), options.admin_email, options.admin_password,
-                         access_ttl=options.access_token_minutes * 60, refresh_ttl=options.refresh_token_days * 86400)
+    auth = Authenticator(
+        load_or_create_key(data_dir / KEY_NAME),
+        options.admin_email,
+        options.admin_password,
+        access_ttl=options.access_token_minutes * 60,
+        refresh_ttl=options.refresh_token_days * 86400,
+    )
     ctx = Context(
-        options=options, store=store, auth=auth, metrics=metrics,
+        options=options,
+        store=store,
+        auth=auth,
+        metrics=metrics,
         sync_limiter=RateLimiter(options.rate_limit_per_minute),
         login_limiter=RateLimiter(options.login_rate_limit_per_minute),
         replays=ReplayCache(options.timestamp_window),
-        allowed=options.allowed_networks, trusted_proxies=options.trusted_proxy_networks,
+        allowed=options.allowed_networks,
+        trusted_proxies=options.trusted_proxy_networks,
     )
     if mqtt is not None:
-        ctx.publisher = Publisher(store, metrics, mqtt, options.topic_prefix, options.node_id,
-                                  metrics_interval=metrics_interval)
+        ctx.publisher = Publisher(
+            store, metrics, mqtt, options.topic_prefix, options.node_id, metrics_interval=metrics_interval
+        )
 
     # client_max_size bounds what request.read() accepts, chunked bodies included.
     app = web.Application(middlewares=ROOT_MIDDLEWARES, client_max_size=options.max_body_bytes)

@@ -61,8 +61,7 @@ class IssuedTokens:
     refresh_expires: float
 
     def as_json(self) -> dict[str, Any]:
-        return {"access_token": self.access_token, "refresh_token": self.refresh_token,
-                "token_type": "Bearer"}
+        return {"access_token": self.access_token, "refresh_token": self.refresh_token, "token_type": "Bearer"}
 
 
 class Authenticator:
@@ -99,8 +98,13 @@ class Authenticator:
         if not token or len(token) > 4096:
             raise TokenError("missing or oversized token")
         try:
-            claims = jwt.decode(token, self._key, algorithms=[ALGORITHM], issuer=_ISSUER,
-                                options={"require": ["exp", "iat", "sub", "typ", "jti"]})
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                issuer=_ISSUER,
+                options={"require": ["exp", "iat", "sub", "typ", "jti"]},
+            )
         except jwt.ExpiredSignatureError:
             raise TokenError("token expired") from None
         except jwt.InvalidTokenError:

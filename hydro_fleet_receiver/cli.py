@@ -25,8 +25,12 @@ _LOGGER = logging.getLogger("hydro_fleet_receiver")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hydro-fleet-receiver", description=__doc__)
-    parser.add_argument("--options", type=Path, required=True,
-                        help="JSON file with exactly the add-on's option keys (/data/options.json)")
+    parser.add_argument(
+        "--options",
+        type=Path,
+        required=True,
+        help="JSON file with exactly the add-on's option keys (/data/options.json)",
+    )
     parser.add_argument("--data-dir", type=Path, required=True, help="where the database and JWT key live")
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")  # noqa: S104
     parser.add_argument("--port", type=int, help="override the 'port' option")
@@ -34,13 +38,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--mqtt-host", help="broker host (else the mqtt_host option)")
     parser.add_argument("--mqtt-port", type=int, help="broker port (else mqtt_port, else 1883)")
     parser.add_argument("--mqtt-username", help="broker user (else mqtt_username)")
-    parser.add_argument("--mqtt-password-env", default="MQTT_PASSWORD",
-                        help="environment variable holding the broker password (default MQTT_PASSWORD), "
-                             "so it never shows in the process list")
+    parser.add_argument(
+        "--mqtt-password-env",
+        default="MQTT_PASSWORD",
+        help="environment variable holding the broker password (default MQTT_PASSWORD), "
+        "so it never shows in the process list",
+    )
     parser.add_argument("--mqtt-password", help="broker password (prefer --mqtt-password-env)")
     parser.add_argument("--mqtt-tls", action="store_true", help="connect to the broker with TLS")
-    parser.add_argument("--metrics-interval", type=float, default=10.0,
-                        help="seconds between receiver metrics states")
+    parser.add_argument("--metrics-interval", type=float, default=10.0, help="seconds between receiver metrics states")
     return parser
 
 
@@ -50,9 +56,13 @@ def mqtt_settings(args: argparse.Namespace, options: Options) -> MqttSettings | 
     if not host:
         return None
     password = args.mqtt_password or os.environ.get(args.mqtt_password_env) or options.mqtt_password
-    return MqttSettings(host=host, port=args.mqtt_port or options.mqtt_port or 1883,
-                        username=args.mqtt_username or options.mqtt_username, password=password or None,
-                        tls=args.mqtt_tls)
+    return MqttSettings(
+        host=host,
+        port=args.mqtt_port or options.mqtt_port or 1883,
+        username=args.mqtt_username or options.mqtt_username,
+        password=password or None,
+        tls=args.mqtt_tls,
+    )
 
 
 def ssl_context(options: Options, ssl_dir: Path) -> ssl.SSLContext | None:
@@ -74,16 +84,16 @@ async def serve(args: argparse.Namespace, options: Options) -> None:
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     port = args.port or options.port
-    site = web.TCPSite(runner, args.host, port, ssl_context=ssl_context(options, args.ssl_dir),
-                       reuse_address=True)
+    site = web.TCPSite(runner, args.host, port, ssl_context=ssl_context(options, args.ssl_dir), reuse_address=True)
     await site.start()
     # Everything created so far (modules, the app, pydantic's validators) lives as long as
     # the process: move it out of the cyclic GC's reach, or every full collection walks
     # all of it again (tens of milliseconds on a small core, a latency spike per sync caught
     # in it). Objects created later are collected as usual.
     gc.freeze()
-    _LOGGER.info("receiver %s listening on %s:%s (%s)", __version__, args.host, port,
-                 "https" if options.ssl else "http")
+    _LOGGER.info(
+        "receiver %s listening on %s:%s (%s)", __version__, args.host, port, "https" if options.ssl else "http"
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

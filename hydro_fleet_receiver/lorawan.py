@@ -88,8 +88,9 @@ def lorawan_config(node_id: str, uplink: Uplink) -> NodeConfig:
     entities do not come and go with what one uplink happened to carry."""
     info = uplink.device_info
     sensors = (
-        SensorConfig("soil_moisture", SensorType.MOISTURE, name="Soil moisture", unit="%", minimum=0, maximum=100,
-                     precision=1),
+        SensorConfig(
+            "soil_moisture", SensorType.MOISTURE, name="Soil moisture", unit="%", minimum=0, maximum=100, precision=1
+        ),
         SensorConfig("temperature", SensorType.TEMPERATURE, name="Temperature", unit="°C", precision=1),
         SensorConfig("battery", SensorType.BATTERY, name="Battery", unit="%", minimum=0, maximum=100, precision=0),
         SensorConfig("signal", SensorType.SIGNAL, name="Signal", unit="dBm", precision=0, diagnostic=True),
@@ -98,15 +99,26 @@ def lorawan_config(node_id: str, uplink: Uplink) -> NodeConfig:
     extra: dict[str, Any] = {"dev_eui": uplink.dev_eui}
     if info.application_name:
         extra["application"] = info.application_name
-    return NodeConfig(node_id=node_id, kind=NodeKind.LORAWAN, name=info.device_name or f"LoRaWAN {uplink.dev_eui}",
-                      model=info.device_profile_name or "LoRaWAN device", sensors=sensors, extra=extra)
+    return NodeConfig(
+        node_id=node_id,
+        kind=NodeKind.LORAWAN,
+        name=info.device_name or f"LoRaWAN {uplink.dev_eui}",
+        model=info.device_profile_name or "LoRaWAN device",
+        sensors=sensors,
+        extra=extra,
+    )
 
 
 def lorawan_readings(uplink: Uplink) -> dict[str, Reading]:
     rx = uplink.best_rx()
     decoded = uplink.decoded
-    return {"soil_moisture": decoded.soil_moisture, "temperature": decoded.temperature,
-            "battery": decoded.battery, "signal": rx.rssi if rx else None, "snr": rx.snr if rx else None}
+    return {
+        "soil_moisture": decoded.soil_moisture,
+        "temperature": decoded.temperature,
+        "battery": decoded.battery,
+        "signal": rx.rssi if rx else None,
+        "snr": rx.snr if rx else None,
+    }
 
 
 def token_matches(header_value: str, token: str) -> bool:

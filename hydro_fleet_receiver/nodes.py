@@ -16,8 +16,19 @@ STATION_STATUS_OPTIONS = ("online", "offline", "maintenance")
 SLOT_STATUS_OPTIONS = ("available", "occupied", "error")
 RETURNED_EVENT = "power_bank_returned"
 # Reasons a request can be turned away; each has a counter sensor on the receiver node.
-REJECT_REASONS = ("forbidden_ip", "too_large", "content_type", "unauthorized", "timestamp", "signature",
-                  "replay", "rate_limited", "invalid", "idempotency_conflict", "error")
+REJECT_REASONS = (
+    "forbidden_ip",
+    "too_large",
+    "content_type",
+    "unauthorized",
+    "timestamp",
+    "signature",
+    "replay",
+    "rate_limited",
+    "invalid",
+    "idempotency_conflict",
+    "error",
+)
 
 
 def station_node_id(serial: str, taken: bool = False) -> str:
@@ -46,33 +57,70 @@ def station_config(node_id: str, serial: str, total_slots: int) -> NodeConfig:
         sensors += [
             SensorConfig(f"slot_{n}_status", SensorType.TEXT, name=f"Slot {n} status", options=SLOT_STATUS_OPTIONS),
             SensorConfig(f"slot_{n}_power_bank", SensorType.TEXT, name=f"Slot {n} power bank"),
-            SensorConfig(f"slot_{n}_battery", SensorType.BATTERY, name=f"Slot {n} battery", unit="%",
-                         minimum=0, maximum=100, precision=0),
-            SensorConfig(f"slot_{n}_temperature", SensorType.TEMPERATURE, name=f"Slot {n} temperature",
-                         unit="°C", precision=1, diagnostic=True),
-            SensorConfig(f"slot_{n}_voltage", SensorType.VOLTAGE, name=f"Slot {n} voltage", unit="V",
-                         precision=2, diagnostic=True),
-            SensorConfig(f"slot_{n}_current", SensorType.CURRENT, name=f"Slot {n} current", unit="A",
-                         precision=2, diagnostic=True),
+            SensorConfig(
+                f"slot_{n}_battery",
+                SensorType.BATTERY,
+                name=f"Slot {n} battery",
+                unit="%",
+                minimum=0,
+                maximum=100,
+                precision=0,
+            ),
+            SensorConfig(
+                f"slot_{n}_temperature",
+                SensorType.TEMPERATURE,
+                name=f"Slot {n} temperature",
+                unit="°C",
+                precision=1,
+                diagnostic=True,
+            ),
+            SensorConfig(
+                f"slot_{n}_voltage",
+                SensorType.VOLTAGE,
+                name=f"Slot {n} voltage",
+                unit="V",
+                precision=2,
+                diagnostic=True,
+            ),
+            SensorConfig(
+                f"slot_{n}_current",
+                SensorType.CURRENT,
+                name=f"Slot {n} current",
+                unit="A",
+                precision=2,
+                diagnostic=True,
+            ),
         ]
     return NodeConfig(
-        node_id=node_id, kind=NodeKind.STATION, name=f"Station {serial}", model="Power bank station",
-        sw_version=None, sensors=tuple(sensors), extra={"serial_number": serial, "events": [RETURNED_EVENT]},
+        node_id=node_id,
+        kind=NodeKind.STATION,
+        name=f"Station {serial}",
+        model="Power bank station",
+        sw_version=None,
+        sensors=tuple(sensors),
+        extra={"serial_number": serial, "events": [RETURNED_EVENT]},
     )
 
 
 @functools.cache
 def _slot_keys(n: int) -> tuple[str, str, str, str, str, str]:
     """Reading names of slot ``n`` (built once: a state carries six per slot)."""
-    return (f"slot_{n}_status", f"slot_{n}_power_bank", f"slot_{n}_battery", f"slot_{n}_temperature",
-            f"slot_{n}_voltage", f"slot_{n}_current")
+    return (
+        f"slot_{n}_status",
+        f"slot_{n}_power_bank",
+        f"slot_{n}_battery",
+        f"slot_{n}_temperature",
+        f"slot_{n}_voltage",
+        f"slot_{n}_current",
+    )
 
 
 _NO_SLOT: Mapping[str, Any] = {}
 
 
-def station_readings(status: str | None, last_heartbeat: float | None, total_slots: int,
-                     slots: Iterable[Mapping[str, Any]]) -> dict[str, Reading]:
+def station_readings(
+    status: str | None, last_heartbeat: float | None, total_slots: int, slots: Iterable[Mapping[str, Any]]
+) -> dict[str, Reading]:
     """State readings of a station; ``slots`` rows carry slot_number, status, power_bank,
     battery, temperature, voltage and current (None where unknown)."""
     readings: dict[str, Reading] = {"status": status, "last_heartbeat": last_heartbeat, "total_slots": total_slots}
@@ -97,18 +145,37 @@ def receiver_config(node_id: str) -> NodeConfig:
     sensors = [
         SensorConfig("accepted", SensorType.COUNT, name="Requests accepted"),
         SensorConfig("rejected", SensorType.COUNT, name="Requests rejected"),
-        *(SensorConfig(f"rejected_{reason}", SensorType.COUNT, name=f"Rejected: {reason.replace('_', ' ')}",
-                       diagnostic=True) for reason in REJECT_REASONS),
-        SensorConfig("success_rate", SensorType.COUNT, name="Sync success rate (last hour)", unit="%",
-                     minimum=0, maximum=100, precision=1),
-        SensorConfig("latency_p50", SensorType.COUNT, name="Processing latency p50", unit="ms", precision=1,
-                     diagnostic=True),
-        SensorConfig("latency_p99", SensorType.COUNT, name="Processing latency p99", unit="ms", precision=1,
-                     diagnostic=True),
+        *(
+            SensorConfig(
+                f"rejected_{reason}", SensorType.COUNT, name=f"Rejected: {reason.replace('_', ' ')}", diagnostic=True
+            )
+            for reason in REJECT_REASONS
+        ),
+        SensorConfig(
+            "success_rate",
+            SensorType.COUNT,
+            name="Sync success rate (last hour)",
+            unit="%",
+            minimum=0,
+            maximum=100,
+            precision=1,
+        ),
+        SensorConfig(
+            "latency_p50", SensorType.COUNT, name="Processing latency p50", unit="ms", precision=1, diagnostic=True
+        ),
+        SensorConfig(
+            "latency_p99", SensorType.COUNT, name="Processing latency p99", unit="ms", precision=1, diagnostic=True
+        ),
         SensorConfig("last_sync", SensorType.TIMESTAMP, name="Last sync"),
         SensorConfig("outbox_backlog", SensorType.COUNT, name="Outbox backlog"),
         SensorConfig("stations", SensorType.COUNT, name="Stations", diagnostic=True),
     ]
-    return NodeConfig(node_id=node_id, kind=NodeKind.RECEIVER, name="Hydro Fleet receiver",
-                      model="Signed-sync receiver", manufacturer="Hydro Fleet", sw_version=__version__,
-                      sensors=tuple(sensors))
+    return NodeConfig(
+        node_id=node_id,
+        kind=NodeKind.RECEIVER,
+        name="Hydro Fleet receiver",
+        model="Signed-sync receiver",
+        manufacturer="Hydro Fleet",
+        sw_version=__version__,
+        sensors=tuple(sensors),
+    )

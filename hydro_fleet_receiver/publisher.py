@@ -44,8 +44,15 @@ class MqttSettings:
 class Publisher:
     """Drains the outbox to the broker and keeps the receiver node's state fresh."""
 
-    def __init__(self, store: AsyncStore, metrics: Metrics, mqtt: MqttSettings, prefix: str, node_id: str,
-                 metrics_interval: float = 10.0) -> None:
+    def __init__(
+        self,
+        store: AsyncStore,
+        metrics: Metrics,
+        mqtt: MqttSettings,
+        prefix: str,
+        node_id: str,
+        metrics_interval: float = 10.0,
+    ) -> None:
         self._store = store
         self._metrics = metrics
         self._mqtt = mqtt
@@ -69,8 +76,12 @@ class Publisher:
                 await self._session()
             except aiomqtt.MqttError as err:
                 if self.connected or backoff == _BACKOFF_START:
-                    _LOGGER.warning("MQTT broker %s:%s unreachable (%s); outbox kept, retrying",
-                                    self._mqtt.host, self._mqtt.port, err)
+                    _LOGGER.warning(
+                        "MQTT broker %s:%s unreachable (%s); outbox kept, retrying",
+                        self._mqtt.host,
+                        self._mqtt.port,
+                        err,
+                    )
             except Exception:
                 # A database error must not end publishing for good: log it, retry later.
                 _LOGGER.exception("outbox publisher failed; retrying")
@@ -85,9 +96,16 @@ class Publisher:
     async def _session(self) -> None:
         will = aiomqtt.Will(self._topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True)
         tls = ssl.create_default_context() if self._mqtt.tls else None
-        async with aiomqtt.Client(self._mqtt.host, self._mqtt.port, username=self._mqtt.username,
-                                  password=self._mqtt.password, identifier=f"hydro-fleet-{self._node_id}",
-                                  will=will, tls_context=tls, timeout=10) as client:
+        async with aiomqtt.Client(
+            self._mqtt.host,
+            self._mqtt.port,
+            username=self._mqtt.username,
+            password=self._mqtt.password,
+            identifier=f"hydro-fleet-{self._node_id}",
+            will=will,
+            tls_context=tls,
+            timeout=10,
+        ) as client:
             self.connected = True
             _LOGGER.info("connected to MQTT broker %s:%s", self._mqtt.host, self._mqtt.port)
             await client.publish(self._topics.config, encode(receiver_config(self._node_id)), qos=1, retain=True)
@@ -97,8 +115,7 @@ class Publisher:
             except asyncio.CancelledError:
                 # A clean disconnect does not fire the last will: say goodbye ourselves.
                 with contextlib.suppress(aiomqtt.MqttError):
-                    await client.publish(self._topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True,
-                                         timeout=2)
+                    await client.publish(self._topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True, timeout=2)
                 raise
 
     async def _serve(self, client: aiomqtt.Client) -> None:
@@ -124,8 +141,12 @@ class Publisher:
                 return
             # QoS 1 on one connection keeps order; publishing several at once saves round trips.
             for start in range(0, len(rows), _IN_FLIGHT):
-                await asyncio.gather(*(client.publish(r.topic, r.payload, qos=1, retain=r.retain)
-                                       for r in rows[start:start + _IN_FLIGHT]))
+                await asyncio.gather(
+                    *(
+                        client.publish(r.topic, r.payload, qos=1, retain=r.retain)
+                        for r in rows[start : start + _IN_FLIGHT]
+                    )
+                )
             await self._store.outbox_delete([r.id for r in rows])
             self.published += len(rows)
 
@@ -133,6 +154,10 @@ class Publisher:
         backlog = await self._store.outbox_backlog()
         stations = await self._store.station_count()
         self._seq += 1
-        state = State(ts=self._metrics.clock(), seq=self._seq, readings=self._metrics.readings(backlog, stations),
-                      problems=self._metrics.problems(backlog))
+        state = State(
+            ts=self._metrics.clock(),
+            seq=self._seq,
+            readings=self._metrics.readings(backlog, stations),
+            problems=self._metrics.problems(backlog),
+        )
         await client.publish(self._topics.state, encode(state), qos=0)

@@ -143,8 +143,12 @@ def _consistency_errors(sync: FullSync) -> list[dict[str, str]]:
     banks: set[str] = set()
     for index, bank in enumerate(sync.power_banks):
         if bank.slot_number is not None and bank.slot_number > total:
-            errors.append({"field": f"power_banks[{index}].slot_number",
-                           "message": f"slot {bank.slot_number} is above station.total_slots {total}"})
+            errors.append(
+                {
+                    "field": f"power_banks[{index}].slot_number",
+                    "message": f"slot {bank.slot_number} is above station.total_slots {total}",
+                }
+            )
         if bank.serial_number in banks:
             errors.append({"field": f"power_banks[{index}].serial_number", "message": "serial number appears twice"})
         banks.add(bank.serial_number)

@@ -214,8 +214,9 @@ class Store:
 
     def _outbox(self, topic: str, payload: bytes, retain: bool, now: float) -> None:
         self._queued += 1
-        self.db.execute("INSERT INTO outbox(topic, payload, retain, created) VALUES(?, ?, ?, ?)",
-                        (topic, payload, int(retain), now))
+        self.db.execute(
+            "INSERT INTO outbox(topic, payload, retain, created) VALUES(?, ?, ?, ?)", (topic, payload, int(retain), now)
+        )
 
     # --- syncs -----------------------------------------------------------------------
 
@@ -274,8 +275,11 @@ class Store:
         applied = True
         if isinstance(payload, FullSync):
             self._apply_full(serial, station, payload, now)
-            status, heartbeat, total = payload.device.status, payload.device.heartbeat_unix(), \
-                payload.station.total_slots
+            status, heartbeat, total = (
+                payload.device.status,
+                payload.device.heartbeat_unix(),
+                payload.station.total_slots,
+            )
         else:
             applied = self._apply_returned(serial, node_id, payload, meta.request_id, now)
             # A return can name a slot the station has not reported yet: grow it so the slot exists.
@@ -286,8 +290,13 @@ class Store:
         else:
             self.db.execute("UPDATE stations SET last_seen = ? WHERE serial = ?", (now, serial))
         result = "applied" if applied else "duplicate"
-        response: dict[str, Any] = {"status": "ok", "request_id": meta.request_id, "type": payload.type,
-                                    "station": serial, "node_id": node_id}
+        response: dict[str, Any] = {
+            "status": "ok",
+            "request_id": meta.request_id,
+            "type": payload.type,
+            "station": serial,
+            "node_id": node_id,
+        }
         if not applied:
             response["duplicate"] = True
         answer = json.dumps(response)
@@ -295,8 +304,19 @@ class Store:
             self.db.execute(
                 "INSERT INTO sync_log(request_id, received, type, station, signature, header_ts, idempotency_key,"
                 " body_sha256, result, response) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (meta.request_id, now, payload.type, serial, meta.signature, meta.header_ts, meta.idempotency_key,
-                 meta.body_sha256, result, answer))
+                (
+                    meta.request_id,
+                    now,
+                    payload.type,
+                    serial,
+                    meta.signature,
+                    meta.header_ts,
+                    meta.idempotency_key,
+                    meta.body_sha256,
+                    result,
+                    answer,
+                ),
+            )
         except sqlite3.IntegrityError as err:
             if "sync_log.signature" in str(err):
                 raise ReplayError from None
@@ -312,8 +332,10 @@ class Store:
             node_id = station_node_id(serial)
             if self.db.execute("SELECT 1 FROM stations WHERE node_id = ?", (node_id,)).fetchone():
                 node_id = station_node_id(serial, taken=True)
-            self.db.execute("INSERT INTO stations(serial, node_id, last_seen, created) VALUES(?, ?, ?, ?)",
-                            (serial, node_id, now, now))
+            self.db.execute(
+                "INSERT INTO stations(serial, node_id, last_seen, created) VALUES(?, ?, ?, ?)",
+                (serial, node_id, now, now),
+            )
             row = self.db.execute("SELECT * FROM stations WHERE serial = ?", (serial,)).fetchone()
         return row
 
@@ -326,8 +348,17 @@ class Store:
             "INSERT INTO slots(station, slot_number, status, power_bank, battery) VALUES(?, ?, ?, ?, ?)"
             " ON CONFLICT(station, slot_number) DO UPDATE SET status = excluded.status,"
             " power_bank = excluded.power_bank, battery = excluded.battery",
-            [(serial, slot.slot_number, slot.status, slot.power_bank_serial or bank_in_slot.get(slot.slot_number),
-              slot.battery_level) for slot in sync.slots])
+            [
+                (
+                    serial,
+                    slot.slot_number,
+                    slot.status,
+                    slot.power_bank_serial or bank_in_slot.get(slot.slot_number),
+                    slot.battery_level,
+                )
+                for slot in sync.slots
+            ],
+        )
         self.db.executemany(
             "INSERT INTO power_banks(serial, station, slot_number, battery, status, temperature, voltage,"
             " current, updated) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(serial) DO UPDATE SET"
@@ -335,9 +366,21 @@ class Store:
             " battery = COALESCE(excluded.battery, battery), status = COALESCE(excluded.status, status),"
             " temperature = excluded.temperature, voltage = excluded.voltage, current = excluded.current,"
             " updated = excluded.updated",
-            [(bank.serial_number, serial, bank.slot_number, bank.battery_level, bank.status,
-              bank.hardware_info.temperature, bank.hardware_info.voltage, bank.hardware_info.current, now)
-             for bank in sync.power_banks])
+            [
+                (
+                    bank.serial_number,
+                    serial,
+                    bank.slot_number,
+                    bank.battery_level,
+                    bank.status,
+                    bank.hardware_info.temperature,
+                    bank.hardware_info.voltage,
+                    bank.hardware_info.current,
+                    now,
+                )
+                for bank in sync.power_banks
+            ],
+        )
 
     def _apply_returned(self, serial: str, node_id: str, sync: ReturnedSync, request_id: str, now: float) -> bool:
         """Apply a return once; False if this exact return was already applied (a retry)."""
@@ -345,32 +388,46 @@ class Store:
         inserted = self.db.execute(
             "INSERT OR IGNORE INTO return_events(station, power_bank, slot_number, battery, event_ts, request_id)"
             " VALUES(?, ?, ?, ?, ?, ?)",
-            (serial, event.power_bank_serial, event.slot_number, event.battery_level, sync.timestamp, request_id))
+            (serial, event.power_bank_serial, event.slot_number, event.battery_level, sync.timestamp, request_id),
+        )
         if inserted.rowcount == 0:
             return False
         # The bank left whatever slot it was last seen in.
-        self.db.execute("UPDATE slots SET power_bank = NULL, battery = NULL, status = 'available'"
-                        " WHERE power_bank = ? AND NOT (station = ? AND slot_number = ?)",
-                        (event.power_bank_serial, serial, event.slot_number))
+        self.db.execute(
+            "UPDATE slots SET power_bank = NULL, battery = NULL, status = 'available'"
+            " WHERE power_bank = ? AND NOT (station = ? AND slot_number = ?)",
+            (event.power_bank_serial, serial, event.slot_number),
+        )
         self.db.execute(
             "INSERT INTO slots(station, slot_number, status, power_bank, battery) VALUES(?, ?, 'occupied', ?, ?)"
             " ON CONFLICT(station, slot_number) DO UPDATE SET status = 'occupied', power_bank = excluded.power_bank,"
             " battery = excluded.battery",
-            (serial, event.slot_number, event.power_bank_serial, event.battery_level))
+            (serial, event.slot_number, event.power_bank_serial, event.battery_level),
+        )
         self.db.execute(
             "INSERT INTO power_banks(serial, station, slot_number, battery, status, updated)"
             " VALUES(?, ?, ?, ?, 'available', ?) ON CONFLICT(serial) DO UPDATE SET station = excluded.station,"
             " slot_number = excluded.slot_number, battery = excluded.battery, status = 'available',"
             " updated = excluded.updated",
-            (event.power_bank_serial, serial, event.slot_number, event.battery_level, now))
-        message = Event(ts=now, type=RETURNED_EVENT, data={
-            "station_serial": serial, "power_bank_serial": event.power_bank_serial,
-            "slot_number": event.slot_number, "battery_level": event.battery_level, "request_id": request_id})
+            (event.power_bank_serial, serial, event.slot_number, event.battery_level, now),
+        )
+        message = Event(
+            ts=now,
+            type=RETURNED_EVENT,
+            data={
+                "station_serial": serial,
+                "power_bank_serial": event.power_bank_serial,
+                "slot_number": event.slot_number,
+                "battery_level": event.battery_level,
+                "request_id": request_id,
+            },
+        )
         self._outbox(Topic(self.prefix, node_id).event, encode(message), False, now)
         return True
 
-    def _publish_station(self, before: sqlite3.Row, status: str | None, heartbeat: float | None, total: int,
-                         now: float) -> None:
+    def _publish_station(
+        self, before: sqlite3.Row, status: str | None, heartbeat: float | None, total: int, now: float
+    ) -> None:
         """Update the station row once and queue what HA needs: config if the slots changed,
         availability if it was offline, and the new state."""
         serial, node_id = before["serial"], before["node_id"]
@@ -381,13 +438,17 @@ class Store:
         if not before["online"]:
             self._outbox(topics.availability, AVAILABILITY_ONLINE.encode(), True, now)
         seq = int(before["seq"]) + 1
-        self.db.execute("UPDATE stations SET status = ?, last_heartbeat = ?, total_slots = ?, last_seen = ?,"
-                        " seq = ?, online = 1, config_slots = ? WHERE serial = ?",
-                        (status, heartbeat, total, now, seq, total, serial))
+        self.db.execute(
+            "UPDATE stations SET status = ?, last_heartbeat = ?, total_slots = ?, last_seen = ?,"
+            " seq = ?, online = 1, config_slots = ? WHERE serial = ?",
+            (status, heartbeat, total, now, seq, total, serial),
+        )
         rows = self.db.execute(
             "SELECT s.slot_number, s.status, s.power_bank, COALESCE(s.battery, b.battery) AS battery,"
             " b.temperature, b.voltage, b.current FROM slots s LEFT JOIN power_banks b ON b.serial = s.power_bank"
-            " WHERE s.station = ?", (serial,)).fetchall()
+            " WHERE s.station = ?",
+            (serial,),
+        ).fetchall()
         readings = station_readings(status, heartbeat, total, [dict(r) for r in rows])
         # Retained, unlike a Pi's state: a station reports every ~20 minutes, and Home
         # Assistant (re)starting in between must still get the last snapshot at once.
@@ -419,7 +480,8 @@ class Store:
             " VALUES(?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT(dev_eui) DO UPDATE SET config = excluded.config,"
             " readings = excluded.readings, f_cnt = excluded.f_cnt, last_seen = excluded.last_seen, online = 1,"
             " seq = excluded.seq",
-            (dev_eui, node_id, config, json.dumps(readings), uplink.f_cnt, now, seq, now))
+            (dev_eui, node_id, config, json.dumps(readings), uplink.f_cnt, now, seq, now),
+        )
         # Retained like a station's state: a device sends every few minutes at best.
         state = State(ts=uplink.measured_at(now), seq=seq, readings=readings)
         self._outbox(topics.state, encode(state), True, now)
@@ -428,8 +490,7 @@ class Store:
     # --- lookups used by the verification chain ---------------------------------------
 
     def answer_for_key(self, key: str) -> StoredAnswer | None:
-        row = self.db.execute("SELECT body_sha256, response FROM sync_log WHERE idempotency_key = ?",
-                              (key,)).fetchone()
+        row = self.db.execute("SELECT body_sha256, response FROM sync_log WHERE idempotency_key = ?", (key,)).fetchone()
         return None if row is None else StoredAnswer(row["body_sha256"], json.loads(row["response"]))
 
     def recent_signatures(self, since_ts: int) -> dict[str, int]:
@@ -441,22 +502,31 @@ class Store:
     def mark_stale(self, now: float, timeout: float, lorawan_timeout: float | None = None) -> list[str]:
         """Mark stations not heard from for ``timeout`` seconds (LoRaWAN devices:
         ``lorawan_timeout``, default ``timeout``) offline; return their node ids."""
+
         def work() -> list[str]:
             stale: list[str] = []
             # Fixed statements per table (no SQL built from strings).
             for select, update, silence in (
-                ("SELECT serial, node_id FROM stations WHERE online = 1 AND last_seen < ?",
-                 "UPDATE stations SET online = 0 WHERE serial = ?", timeout),
-                ("SELECT dev_eui, node_id FROM lorawan_devices WHERE online = 1 AND last_seen < ?",
-                 "UPDATE lorawan_devices SET online = 0 WHERE dev_eui = ?", lorawan_timeout or timeout),
+                (
+                    "SELECT serial, node_id FROM stations WHERE online = 1 AND last_seen < ?",
+                    "UPDATE stations SET online = 0 WHERE serial = ?",
+                    timeout,
+                ),
+                (
+                    "SELECT dev_eui, node_id FROM lorawan_devices WHERE online = 1 AND last_seen < ?",
+                    "UPDATE lorawan_devices SET online = 0 WHERE dev_eui = ?",
+                    lorawan_timeout or timeout,
+                ),
             ):
                 rows = self.db.execute(select, (now - silence,)).fetchall()
                 for row in rows:
                     self.db.execute(update, (row[0],))
-                    self._outbox(Topic(self.prefix, row["node_id"]).availability, AVAILABILITY_OFFLINE.encode(),
-                                 True, now)
+                    self._outbox(
+                        Topic(self.prefix, row["node_id"]).availability, AVAILABILITY_OFFLINE.encode(), True, now
+                    )
                 stale += [row["node_id"] for row in rows]
             return stale
+
         return self._tx(work)
 
     def prune(self, now: float) -> int:
@@ -499,14 +569,18 @@ class Store:
         def work() -> None:
             self.db.execute("DELETE FROM refresh_tokens WHERE expires < ?", (now,))
             self.db.execute("INSERT INTO refresh_tokens(jti, expires) VALUES(?, ?)", (jti, expires))
+
         self._tx(work)
 
     def use_refresh(self, jti: str, now: float) -> bool:
         """Retire a refresh token; False if it is unknown, expired or already used."""
+
         def work() -> bool:
-            cur = self.db.execute("UPDATE refresh_tokens SET used = 1 WHERE jti = ? AND used = 0 AND expires >= ?",
-                                  (jti, now))
+            cur = self.db.execute(
+                "UPDATE refresh_tokens SET used = 1 WHERE jti = ? AND used = 0 AND expires >= ?", (jti, now)
+            )
             return cur.rowcount == 1
+
         return self._tx(work)
 
 
@@ -573,8 +647,9 @@ class AsyncStore:
         except Exception as err:  # apply_batch answers per request; this is a bug's safety net
             results = [err] * len(waiting)
         # One wake-up of the event loop for the whole batch, after the commit.
-        loop.call_soon_threadsafe(_resolve, [(future, result) for (_, _, future), result in zip(waiting, results,
-                                                                                               strict=True)])
+        loop.call_soon_threadsafe(
+            _resolve, [(future, result) for (_, _, future), result in zip(waiting, results, strict=True)]
+        )
 
     async def answer_for_key(self, key: str) -> StoredAnswer | None:
         return await self._run(self.store.answer_for_key, key)

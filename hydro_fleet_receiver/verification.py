@@ -42,16 +42,32 @@ BODY_SHA256 = "hf_body_sha256"
 IDEMPOTENCY_KEY = "hf_idempotency_key"
 
 
-def error_response(request: web.Request, status: int, error: str, detail: str, *, reason: str | None = None,
-                   headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> web.Response:
+def error_response(
+    request: web.Request,
+    status: int,
+    error: str,
+    detail: str,
+    *,
+    reason: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> web.Response:
     """A JSON rejection; counted in the metrics under ``reason`` when it is a sync request."""
     ctx = request.app[CTX] if CTX in request.app else request.config_dict[CTX]
     request_id = request.get(REQUEST_ID, "-")
     if reason is not None and request.path == DATA_PATH:
         ctx.metrics.reject(reason)
     # One line per rejection, with what identifies it and never a header value.
-    _LOGGER.info("%s %s from %s rejected with %s (%s): %s [request %s]", request.method, request.path,
-                 request.get(CLIENT_IP, "?"), status, error, detail, request_id)
+    _LOGGER.info(
+        "%s %s from %s rejected with %s (%s): %s [request %s]",
+        request.method,
+        request.path,
+        request.get(CLIENT_IP, "?"),
+        status,
+        error,
+        detail,
+        request_id,
+    )
     body: dict[str, Any] = {"error": error, "detail": detail, "request_id": request_id}
     if extra:
         body.update(extra)
@@ -114,24 +130,36 @@ async def root_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 # keep the raw bytes: the signature is computed over exactly these.
                 request[BODY] = await request.read()
                 if request.content_type != "application/json":
-                    response = error_response(request, 415, "unsupported_media_type",
-                                              "Content-Type must be application/json", reason="content_type")
+                    response = error_response(
+                        request,
+                        415,
+                        "unsupported_media_type",
+                        "Content-Type must be application/json",
+                        reason="content_type",
+                    )
         if response is None:
             response = await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         if exc.status == 413:
-            response = error_response(request, 413, "payload_too_large", "body is over the size limit",
-                                      reason="too_large")
+            response = error_response(
+                request, 413, "payload_too_large", "body is over the size limit", reason="too_large"
+            )
         else:
-            response = error_response(request, exc.status, exc.reason.lower().replace(" ", "_"), exc.reason,
-                                      headers={k: v for k, v in exc.headers.items() if k == "Allow"})
+            response = error_response(
+                request,
+                exc.status,
+                exc.reason.lower().replace(" ", "_"),
+                exc.reason,
+                headers={k: v for k, v in exc.headers.items() if k == "Allow"},
+            )
     except Exception:
         # The traceback is logged; the client only gets the id to quote.
         _LOGGER.exception("request %s to %s failed; transaction rolled back", request_id, request.path)
-        response = error_response(request, 500, "internal_error", "the request was not stored; retry later",
-                                  reason="error")
+        response = error_response(
+            request, 500, "internal_error", "the request was not stored; retry later", reason="error"
+        )
     response.headers["X-Request-Id"] = request_id
     return response
 
@@ -152,9 +180,13 @@ def _allowlist(request: web.Request, ctx: Context) -> web.Response | None:
 def _body_length(request: web.Request, ctx: Context) -> web.Response | None:
     length = request.content_length
     if length is not None and length > ctx.options.max_body_bytes:
-        return error_response(request, 413, "payload_too_large",
-                              f"body of {length} bytes is over the {ctx.options.max_body_bytes} byte limit",
-                              reason="too_large")
+        return error_response(
+            request,
+            413,
+            "payload_too_large",
+            f"body of {length} bytes is over the {ctx.options.max_body_bytes} byte limit",
+            reason="too_large",
+        )
     return None
 
 
@@ -170,9 +202,14 @@ async def sync_middleware(request: web.Request, handler: Handler) -> web.StreamR
     request[IDEMPOTENCY_KEY] = key
     if key is not None:
         if not _IDEMPOTENCY_KEY.fullmatch(key):
-            return error_response(request, 400, "invalid_payload", "Idempotency-Key must be 1-128 printable ASCII",
-                                  reason="invalid", extra={"errors": [{"field": "Idempotency-Key",
-                                                                       "message": "1-128 printable ASCII characters"}]})
+            return error_response(
+                request,
+                400,
+                "invalid_payload",
+                "Idempotency-Key must be 1-128 printable ASCII",
+                reason="invalid",
+                extra={"errors": [{"field": "Idempotency-Key", "message": "1-128 printable ASCII characters"}]},
+            )
         # A verified repeat of the key gets the first answer again, changing nothing. This
         # comes before replay detection so that resending the very same signed request with
         # its key is answered like the first time instead of 409.
@@ -188,13 +225,25 @@ async def sync_middleware(request: web.Request, handler: Handler) -> web.StreamR
 def _bearer(request: web.Request, ctx: Context) -> web.Response | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return error_response(request, 401, "unauthorized", "missing bearer token", reason="unauthorized",
-                              headers={"WWW-Authenticate": 'Bearer realm="hydro-fleet"'})
+        return error_response(
+            request,
+            401,
+            "unauthorized",
+            "missing bearer token",
+            reason="unauthorized",
+            headers={"WWW-Authenticate": 'Bearer realm="hydro-fleet"'},
+        )
     try:
         ctx.validate_access(token.strip())
     except TokenError as err:
-        return error_response(request, 401, "unauthorized", str(err), reason="unauthorized",
-                              headers={"WWW-Authenticate": 'Bearer realm="hydro-fleet", error="invalid_token"'})
+        return error_response(
+            request,
+            401,
+            "unauthorized",
+            str(err),
+            reason="unauthorized",
+            headers={"WWW-Authenticate": 'Bearer realm="hydro-fleet", error="invalid_token"'},
+        )
     return None
 
 
@@ -203,13 +252,19 @@ def _timestamp(request: web.Request, ctx: Context) -> web.Response | None:
     if value is None:
         return error_response(request, 403, "timestamp", "X-Timestamp header is missing", reason="timestamp")
     if not _TIMESTAMP.fullmatch(value):
-        return error_response(request, 403, "timestamp", "X-Timestamp must be unix seconds (digits only)",
-                              reason="timestamp")
+        return error_response(
+            request, 403, "timestamp", "X-Timestamp must be unix seconds (digits only)", reason="timestamp"
+        )
     skew = int(value) - time.time()
     if abs(skew) > ctx.options.timestamp_window:
-        return error_response(request, 403, "timestamp",
-                              f"X-Timestamp is {abs(skew):.0f} s {'ahead' if skew > 0 else 'old'}; "
-                              f"the window is ±{ctx.options.timestamp_window} s", reason="timestamp")
+        return error_response(
+            request,
+            403,
+            "timestamp",
+            f"X-Timestamp is {abs(skew):.0f} s {'ahead' if skew > 0 else 'old'}; "
+            f"the window is ±{ctx.options.timestamp_window} s",
+            reason="timestamp",
+        )
     request[HEADER_TS] = int(value)
     return None
 
@@ -220,14 +275,16 @@ def _signature(request: web.Request, ctx: Context) -> web.Response | None:
         return error_response(request, 403, "bad_signature", "X-Signature header is missing", reason="signature")
     raw = decode_signature(header)
     if raw is None:
-        return error_response(request, 403, "bad_signature", "X-Signature is not Base64 of a 32-byte HMAC",
-                              reason="signature")
+        return error_response(
+            request, 403, "bad_signature", "X-Signature is not Base64 of a 32-byte HMAC", reason="signature"
+        )
     # No body outside POST (the method is refused with 405 afterwards).
     body = request.get(BODY, b"")
     index = verify(ctx.options.secrets, body, request.headers["X-Timestamp"], raw)
     if index is None:
-        return error_response(request, 403, "bad_signature", "signature does not match the body and timestamp",
-                              reason="signature")
+        return error_response(
+            request, 403, "bad_signature", "signature does not match the body and timestamp", reason="signature"
+        )
     if index > 0:
         # Rotation in progress: tells the operator the gateway still uses an older secret.
         _LOGGER.debug("request %s signed with secret #%d", request[REQUEST_ID], index + 1)
@@ -239,8 +296,13 @@ def _signature(request: web.Request, ctx: Context) -> web.Response | None:
 def stored_answer(request: web.Request, body_sha256: str, response: dict[str, Any]) -> web.Response:
     ctx: Context = request.app[CTX]
     if body_sha256 != request[BODY_SHA256]:
-        return error_response(request, 422, "idempotency_conflict",
-                              "Idempotency-Key was already used with a different body", reason="idempotency_conflict")
+        return error_response(
+            request,
+            422,
+            "idempotency_conflict",
+            "Idempotency-Key was already used with a different body",
+            reason="idempotency_conflict",
+        )
     ctx.metrics.accept(time.perf_counter() - request[STARTED])
     return web.json_response(response, headers={"Idempotent-Replayed": "true"})
 
@@ -254,9 +316,14 @@ def _replay(request: web.Request, ctx: Context) -> web.Response | None:
 def _rate_limit(request: web.Request, ctx: Context) -> web.Response | None:
     wait = ctx.sync_limiter.hit(request[CLIENT_IP])
     if wait:
-        return error_response(request, 429, "rate_limited",
-                              f"more than {ctx.options.rate_limit_per_minute} requests per minute",
-                              reason="rate_limited", headers={"Retry-After": str(wait)})
+        return error_response(
+            request,
+            429,
+            "rate_limited",
+            f"more than {ctx.options.rate_limit_per_minute} requests per minute",
+            reason="rate_limited",
+            headers={"Retry-After": str(wait)},
+        )
     return None
 
 
@@ -277,8 +344,13 @@ async def lorawan_middleware(request: web.Request, handler: Handler) -> web.Stre
     if not token:
         return error_response(request, 404, "not_found", "LoRaWAN ingest is disabled")
     if not token_matches(request.headers.get(ctx.options.lorawan_header, ""), token):
-        return error_response(request, 401, "unauthorized", f"missing or wrong token in {ctx.options.lorawan_header}",
-                              headers={"WWW-Authenticate": 'Bearer realm="hydro-fleet-lorawan"'})
+        return error_response(
+            request,
+            401,
+            "unauthorized",
+            f"missing or wrong token in {ctx.options.lorawan_header}",
+            headers={"WWW-Authenticate": 'Bearer realm="hydro-fleet-lorawan"'},
+        )
     return _rate_limit(request, ctx) or await handler(request)
 
 

@@ -78,8 +78,9 @@ def release_startup_memory() -> None:
 class Bridge:
     """One node: its sensors, pumps, plans, offline queue and MQTT connection."""
 
-    def __init__(self, config: BridgeConfig, sensors: SensorArray, state_dir: Path,
-                 notifier: Notifier | None = None) -> None:
+    def __init__(
+        self, config: BridgeConfig, sensors: SensorArray, state_dir: Path, notifier: Notifier | None = None
+    ) -> None:
         self.config = config
         self.node_id = config.effective_node_id
         self.topics = Topic(config.prefix, self.node_id)
@@ -88,11 +89,16 @@ class Bridge:
         self.state_dir = state_dir
         self.machine_id = machine_id(config.machine_id_file, state_dir)
         self.pumps = PumpBank(config.pumps, self._on_pump_change)
-        self.queue = SampleQueue(queue_path(state_dir), max_rows=config.buffer.max_rows,
-                                 max_days=config.buffer.max_days, on_drop=self._buffer_dropped)
+        self.queue = SampleQueue(
+            queue_path(state_dir),
+            max_rows=config.buffer.max_rows,
+            max_days=config.buffer.max_days,
+            on_drop=self._buffer_dropped,
+        )
         self.health = Health(state_dir, __version__)
-        self.plans = PlanRunner(state_dir, self, plan_slots(config.pumps), config.tz,
-                                settle_seconds=config.plan_settle_seconds)
+        self.plans = PlanRunner(
+            state_dir, self, plan_slots(config.pumps), config.tz, settle_seconds=config.plan_settle_seconds
+        )
         self.notifier = notifier or Notifier()
         self._client: aiomqtt.Client | None = None
         # seq starts at the time in deciseconds, so it keeps increasing across restarts (queued samples
@@ -132,8 +138,7 @@ class Bridge:
                 for p in self.config.pumps
             ),
             plans=tuple(self.plans.slots.values()),
-            extra={"timezone": self.config.timezone,
-                   "water_low_pct": self.config.water_low_pct},
+            extra={"timezone": self.config.timezone, "water_low_pct": self.config.water_low_pct},
         )
 
     def water_is_low(self, readings: dict[str, Reading]) -> bool:
@@ -178,10 +183,16 @@ class Bridge:
         for pump in self.pumps:
             if pump.is_on:
                 pump.stop("water_low")
-                self.emit(EventType.SAFETY_STOP, {
-                    "pump": pump.key, "reason": "water_low", "water_level": readings.get("water_level"),
-                    "water_low": readings.get("water_low"),
-                    "message": "reservoir water level is low; pump stopped to protect it from running dry"})
+                self.emit(
+                    EventType.SAFETY_STOP,
+                    {
+                        "pump": pump.key,
+                        "reason": "water_low",
+                        "water_level": readings.get("water_level"),
+                        "water_low": readings.get("water_low"),
+                        "message": "reservoir water level is low; pump stopped to protect it from running dry",
+                    },
+                )
 
     async def sample(self) -> State:
         """A new state with the probes read now."""
@@ -200,11 +211,14 @@ class Bridge:
     def _state(self, snapshot: Snapshot) -> State:
         self._seq += 1
         readings = dict(snapshot.readings)
-        health = self.health.collect(snapshot.status() | {
-            "battery": readings.get("battery"),
-            "last_calibration": self.calibration.last_calibration,
-            "buffered": len(self.queue),
-        })
+        health = self.health.collect(
+            snapshot.status()
+            | {
+                "battery": readings.get("battery"),
+                "last_calibration": self.calibration.last_calibration,
+                "buffered": len(self.queue),
+            }
+        )
         state = State(
             ts=round(time.time(), 3),
             seq=self._seq,
@@ -320,15 +334,27 @@ class Bridge:
             self.duplicate_of = None
             return True
         if self.duplicate_of != other:
-            _LOGGER.error("node id %s is already used by machine %s (this is %s); not publishing. "
-                          "Give this Pi another hostname or node_id.", self.node_id, other, self.machine_id)
+            _LOGGER.error(
+                "node id %s is already used by machine %s (this is %s); not publishing. "
+                "Give this Pi another hostname or node_id.",
+                self.node_id,
+                other,
+                self.machine_id,
+            )
         self.duplicate_of = other
         return False
 
     async def _report_duplicate(self, client: aiomqtt.Client) -> None:
-        event = Event(ts=round(time.time(), 3), type=str(EventType.DUPLICATE_NODE), data={
-            "node_id": self.node_id, "machine_id": self.machine_id, "other_machine_id": self.duplicate_of,
-            "message": "another machine publishes as this node id; this one stays silent"})
+        event = Event(
+            ts=round(time.time(), 3),
+            type=str(EventType.DUPLICATE_NODE),
+            data={
+                "node_id": self.node_id,
+                "machine_id": self.machine_id,
+                "other_machine_id": self.duplicate_of,
+                "message": "another machine publishes as this node id; this one stays silent",
+            },
+        )
         await client.publish(self.topics.event, encode(event), qos=1, timeout=_LIVE_PUBLISH_TIMEOUT)
 
     async def _mqtt_loop(self) -> None:
@@ -342,8 +368,9 @@ class Bridge:
                         await self._report_duplicate(client)
                         await asyncio.sleep(_DUPLICATE_RECHECK)
                         continue
-                    _LOGGER.info("connected to %s:%s as %s", self.config.broker.host, self.config.broker.port,
-                                 self.node_id)
+                    _LOGGER.info(
+                        "connected to %s:%s as %s", self.config.broker.host, self.config.broker.port, self.node_id
+                    )
                     await client.subscribe(self.topics.cmd, qos=1)
                     await client.publish(self.topics.config, encode(self.discovery()), qos=1, retain=True)
                     await client.publish(self.topics.availability, AVAILABILITY_ONLINE, qos=1, retain=True)
@@ -402,8 +429,9 @@ class Bridge:
                 await client.publish(topic, payload, qos=1, timeout=_BACKFILL_TIMEOUT)
                 self.queue.delete_message(message_id)
             # Reading and encoding a batch takes milliseconds; a worker thread keeps live samples moving.
-            batch_ids, batch = await asyncio.get_running_loop().run_in_executor(self._worker, self._next_batch,
-                                                                                 batch_size)
+            batch_ids, batch = await asyncio.get_running_loop().run_in_executor(
+                self._worker, self._next_batch, batch_size
+            )
             if batch_ids:
                 if batch is not None:
                     await client.publish(self.topics.backfill, batch, qos=1, timeout=_BACKFILL_TIMEOUT)
@@ -466,8 +494,9 @@ class Bridge:
             CommandAction.IDENTIFY: self._identify,
         }.get(command.action)
         if handler is None:
-            return Ack(command.id, ok=False, code="unsupported",
-                       message=f"{command.action} is not supported by this node")
+            return Ack(
+                command.id, ok=False, code="unsupported", message=f"{command.action} is not supported by this node"
+            )
         return handler(command)
 
     def _pump_for(self, command: Command) -> str | Ack:
@@ -480,19 +509,27 @@ class Bridge:
         if isinstance(key, Ack):
             return key
         duration = command.params.get("duration")
-        if duration is not None and (isinstance(duration, bool) or not isinstance(duration, int | float)
-                                     or not 0 < duration < 86400 * 365):
-            return Ack(command.id, ok=False, code="invalid_duration",
-                       message="duration must be a positive number of seconds")
+        if duration is not None and (
+            isinstance(duration, bool) or not isinstance(duration, int | float) or not 0 < duration < 86400 * 365
+        ):
+            return Ack(
+                command.id, ok=False, code="invalid_duration", message="duration must be a positive number of seconds"
+            )
         # The latest sample (at most one interval old); the sample loop also stops a pump that runs low.
         readings = self._last_snapshot.readings if self._last_snapshot else {}
         if self.water_is_low(readings):
             level = readings.get("water_level")
             what = f"water level {level:.0f} %" if isinstance(level, int | float) else "float switch says low"
-            self.emit(EventType.SAFETY_STOP, {"pump": key, "reason": "water_low", "water_level": level,
-                                              "message": f"{what}; pump not started"})
-            return Ack(command.id, ok=False, code="water_low",
-                       message=f"{what} (limit {self.config.water_low_pct:g} %); pump not started to protect it")
+            self.emit(
+                EventType.SAFETY_STOP,
+                {"pump": key, "reason": "water_low", "water_level": level, "message": f"{what}; pump not started"},
+            )
+            return Ack(
+                command.id,
+                ok=False,
+                code="water_low",
+                message=f"{what} (limit {self.config.water_low_pct:g} %); pump not started to protect it",
+            )
         granted, clipped = self.pumps[key].start(duration, reason="command")
         result: dict[str, Any] = {"duration": granted, "clipped": clipped}
         message = None
@@ -521,8 +558,10 @@ class Bridge:
         probe = command.target or ""
         data: dict[str, Reading] = {"probe": probe}
         if probe not in self.sensors.calibratable:
-            message = (f"probe {probe!r} is not fitted or cannot be calibrated "
-                       f"(this node: {', '.join(self.sensors.calibratable)})")
+            message = (
+                f"probe {probe!r} is not fitted or cannot be calibrated "
+                f"(this node: {', '.join(self.sensors.calibratable)})"
+            )
             return Ack(command.id, ok=False, code="unknown_probe", message=message)
         try:
             volts = self.sensors.volts(probe)
@@ -547,12 +586,16 @@ class Bridge:
         return Ack(command.id, ok=True)
 
     def _buffer_dropped(self, count: int) -> None:
-        self.emit(EventType.BUFFER_DROPPED, {"dropped": count, "max_rows": self.config.buffer.max_rows,
-                                             "max_days": self.config.buffer.max_days})
+        self.emit(
+            EventType.BUFFER_DROPPED,
+            {"dropped": count, "max_rows": self.config.buffer.max_rows, "max_days": self.config.buffer.max_days},
+        )
 
     def _on_pump_change(self, change: PumpChange) -> None:
-        self.emit(EventType.PUMP_STARTED if change.on else EventType.PUMP_STOPPED,
-                  {"pump": change.pump, "reason": change.reason, "duration": change.duration})
+        self.emit(
+            EventType.PUMP_STARTED if change.on else EventType.PUMP_STOPPED,
+            {"pump": change.pump, "reason": change.reason, "duration": change.duration},
+        )
         if not change.on:
             # A stop by deadline or safety is reported at once, not at the next sample.
             self._deliver(self.state_now())

@@ -33,8 +33,9 @@ _MAX_OUTBOX = 10_000
 class SampleQueue:
     """Oldest-first queue of samples with a cap in rows and days."""
 
-    def __init__(self, path: Path, *, max_rows: int, max_days: float,
-                 on_drop: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self, path: Path, *, max_rows: int, max_days: float, on_drop: Callable[[int], None] | None = None
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_rows = max_rows
@@ -61,8 +62,10 @@ class SampleQueue:
     def put(self, sample: Sample) -> bool:
         """Queue ``sample``; False (with one warning per minute) if the disk refuses."""
         try:
-            self._db.execute("INSERT INTO samples (ts, seq, readings) VALUES (?, ?, ?)",
-                             (sample.ts, sample.seq, json.dumps(sample.readings, separators=(",", ":"))))
+            self._db.execute(
+                "INSERT INTO samples (ts, seq, readings) VALUES (?, ?, ?)",
+                (sample.ts, sample.seq, json.dumps(sample.readings, separators=(",", ":"))),
+            )
             self._count += 1
             self._enforce_caps(sample.ts)
         except sqlite3.Error as err:
@@ -76,15 +79,17 @@ class SampleQueue:
         now = time.monotonic()
         if now - self._error_logged_at >= _AGE_CHECK_EVERY:
             self._error_logged_at = now
-            _LOGGER.warning("offline queue %s cannot be written (%s); %d samples lost so far", self.path, err,
-                            self.lost)
+            _LOGGER.warning(
+                "offline queue %s cannot be written (%s); %d samples lost so far", self.path, err, self.lost
+            )
 
     def _enforce_caps(self, now: float) -> None:
         dropped = 0
         if self._count > self.max_rows:
             excess = self._count - self.max_rows
-            self._db.execute("DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY ts, seq LIMIT ?)",
-                             (excess,))
+            self._db.execute(
+                "DELETE FROM samples WHERE id IN (SELECT id FROM samples ORDER BY ts, seq LIMIT ?)", (excess,)
+            )
             dropped += excess
         if now - self._age_checked > _AGE_CHECK_EVERY:
             self._age_checked = now
@@ -97,8 +102,12 @@ class SampleQueue:
             # A full queue drops a row per sample; one warning a minute says how many, not one per row.
             if now - self._warned_at >= _AGE_CHECK_EVERY:
                 self._warned_at = now
-                _LOGGER.warning("offline queue full (cap %d rows / %g days): dropped the %d oldest samples",
-                                self.max_rows, self.max_age / 86400, self._unreported)
+                _LOGGER.warning(
+                    "offline queue full (cap %d rows / %g days): dropped the %d oldest samples",
+                    self.max_rows,
+                    self.max_age / 86400,
+                    self._unreported,
+                )
                 if self.on_drop is not None:
                     self.on_drop(self._unreported)
                 self._unreported = 0
@@ -109,8 +118,9 @@ class SampleQueue:
         Oldest by timestamp (then seq: two samples can share a millisecond), not by row id: a live
         sample whose publish failed is queued after samples taken later.
         """
-        rows = self._db.execute("SELECT id, ts, seq, readings FROM samples ORDER BY ts, seq LIMIT ?",
-                                (limit,)).fetchall()
+        rows = self._db.execute(
+            "SELECT id, ts, seq, readings FROM samples ORDER BY ts, seq LIMIT ?", (limit,)
+        ).fetchall()
         samples = []
         for _, ts, seq, readings in rows:
             try:

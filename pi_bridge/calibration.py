@@ -47,8 +47,10 @@ class CalibrationStore:
         stored_ph = d.get("ph", {})
         if stored_ph.get("points"):
             try:
-                ph = PhCalibration({float(k): float(v) for k, v in stored_ph["points"].items()},
-                                   float(stored_ph.get("temperature", 25.0)))
+                ph = PhCalibration(
+                    {float(k): float(v) for k, v in stored_ph["points"].items()},
+                    float(stored_ph.get("temperature", 25.0)),
+                )
             except (CalibrationError, ValueError, TypeError, AttributeError):
                 ph = PhCalibration.ideal(zero)  # a stored file we cannot trust is ignored, not fatal
         return Calibrated(
@@ -96,8 +98,7 @@ class CalibrationStore:
         if isinstance(standard, bool) or not isinstance(standard, int | float) or not 10 <= standard <= 10000:
             raise CalibrationError("standard_ppm must be a number from 10 to 10000 (the solution's TDS in ppm)")
         k = k_from_standard(volts, temperature_c, float(standard))
-        self._save("tds", {"k_value": k, "standard_ppm": float(standard), "temperature": temperature_c,
-                           "volts": volts})
+        self._save("tds", {"k_value": k, "standard_ppm": float(standard), "temperature": temperature_c, "volts": volts})
         return {"k_value": round(k, 4), "standard_ppm": float(standard), "temperature": round(temperature_c, 2)}
 
     def _ph(self, params: dict[str, Any], volts: float, temperature_c: float) -> dict[str, Any]:
@@ -115,9 +116,12 @@ class CalibrationStore:
         zero = self.probes.ph.zero_volts if self.probes.ph else 1.5
         self._save("ph", {"points": {f"{k:g}": v for k, v in points.items()}, "temperature": temperature_c})
         return {
-            "points": len(points), "buffers": ",".join(f"{k:g}" for k in sorted(points)),
-            "slope_pct": min(calibration.slope_pct()), "slope_pct_acid": calibration.slope_pct()[0],
-            "slope_pct_base": calibration.slope_pct()[-1], "offset_mv": round(calibration.offset_mv(zero), 2),
+            "points": len(points),
+            "buffers": ",".join(f"{k:g}" for k in sorted(points)),
+            "slope_pct": min(calibration.slope_pct()),
+            "slope_pct_acid": calibration.slope_pct()[0],
+            "slope_pct_base": calibration.slope_pct()[-1],
+            "offset_mv": round(calibration.offset_mv(zero), 2),
         }
 
     def _two_point(self, probe: str, params: dict[str, Any], volts: float, names: tuple[str, str]) -> dict[str, Any]:
@@ -126,8 +130,11 @@ class CalibrationStore:
             raise CalibrationError(f"point must be {names[0]!r} or {names[1]!r}")
         current = self.current
         entry = dict(self.data.get(probe, {}))
-        defaults = ({"dry": current.dry_volts, "wet": current.wet_volts} if probe == "moisture"
-                    else {"empty": current.empty_volts, "full": current.full_volts})
+        defaults = (
+            {"dry": current.dry_volts, "wet": current.wet_volts}
+            if probe == "moisture"
+            else {"empty": current.empty_volts, "full": current.full_volts}
+        )
         values = {name: float(entry.get(f"{name}_volts", defaults[name])) for name in names}
         values[point] = volts
         if abs(values[names[0]] - values[names[1]]) < _MIN_SPAN_VOLTS:

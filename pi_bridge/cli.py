@@ -64,10 +64,16 @@ def main(argv: list[str] | None = None) -> int:
             return run_provision(args)
         # The long-running bridge validates in a child process and never holds pydantic (config.py says why).
         load = load_config_in_child if args.command == "run" else load_config
-        config = load(args.config, {
-            "simulate": args.simulate, "node_id": args.node_id, "broker.host": args.broker,
-            "broker.port": args.port, "sample_interval": args.interval,
-        })
+        config = load(
+            args.config,
+            {
+                "simulate": args.simulate,
+                "node_id": args.node_id,
+                "broker.host": args.broker,
+                "broker.port": args.port,
+                "sample_interval": args.interval,
+            },
+        )
         if args.command == "check-config":
             print(dump(config))  # secrets as '**********'
             print(f"effective node id: {config.effective_node_id}")

@@ -96,8 +96,10 @@ class Secret:
         from pydantic_core import core_schema
 
         return core_schema.no_info_after_validator_function(
-            cls, core_schema.str_schema(),
-            serialization=core_schema.plain_serializer_function_ser_schema(lambda _secret: _MASK))
+            cls,
+            core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda _secret: _MASK),
+        )
 
 
 NodeId = Annotated[str, _Pattern(r"^[a-z0-9][a-z0-9_-]{0,62}$")]
@@ -414,7 +416,11 @@ def load_config_in_child(path: Path | None, overrides: dict[str, Any] | None = N
     """
     result = subprocess.run(  # noqa: S603  (our own interpreter and a constant program)
         [sys.executable, "-c", "from pi_bridge.config import _child_main; _child_main()"],
-        input=pickle.dumps((path, overrides)), capture_output=True, check=False, timeout=120)
+        input=pickle.dumps((path, overrides)),
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
     if result.returncode != 0:
         detail = result.stderr.decode(errors="replace").strip().splitlines()
         raise ConfigError(f"config validation failed: {detail[-1] if detail else f'exit {result.returncode}'}")

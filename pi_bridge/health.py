@@ -61,8 +61,11 @@ class Health:
         # Disk, CPU temperature and Wi-Fi change slowly; reading them every 30 s is plenty.
         if now - self._slow_at > 30.0 or not self._slow:
             self._slow_at = now
-            self._slow = {"cpu_temperature": cpu_temperature(), "rssi": wifi_rssi(),
-                          "disk_free": disk_free_mb(self.state_dir)}
+            self._slow = {
+                "cpu_temperature": cpu_temperature(),
+                "rssi": wifi_rssi(),
+                "disk_free": disk_free_mb(self.state_dir),
+            }
         health: dict[str, Reading] = {"uptime": round(now - self.started), "firmware": self.firmware}
         health |= {k: v for k, v in self._slow.items() if v is not None}
         health |= {k: v for k, v in extra.items() if v is not None}

@@ -68,8 +68,14 @@ def plan_slots(pumps: Iterable[PumpSettings]) -> tuple[PlanConfig, ...]:
         # What the pump delivers in its max runtime: a larger volume would be clipped on every run.
         deliverable = round(pump.max_runtime * pump.flow_ml_per_min / 60.0, 1)
         max_volume = pump.max_plan_volume_ml or min(100_000.0, max(1.0, deliverable))
-        slots.append(PlanConfig(key="plan" if single else f"{pump.key}_plan", pump=pump.key,
-                                name=None if single else f"{pump.name} plan", max_volume_ml=max_volume))
+        slots.append(
+            PlanConfig(
+                key="plan" if single else f"{pump.key}_plan",
+                pump=pump.key,
+                name=None if single else f"{pump.name} plan",
+                max_volume_ml=max_volume,
+            )
+        )
     return tuple(slots)
 
 
@@ -96,8 +102,9 @@ OFF = Plan(type=PlanType.OFF)
 class PlanRunner:
     """Holds each slot's plan, decides when it is due and runs it."""
 
-    def __init__(self, state_dir: Path, host: PlanHost, slots: Iterable[PlanConfig], tz: ZoneInfo,
-                 settle_seconds: float = 30.0) -> None:
+    def __init__(
+        self, state_dir: Path, host: PlanHost, slots: Iterable[PlanConfig], tz: ZoneInfo, settle_seconds: float = 30.0
+    ) -> None:
         self.path = state_dir / "plans.json"
         self.host = host
         self.tz = tz
@@ -116,8 +123,10 @@ class PlanRunner:
         if "plans" in data and "slots" not in data:
             # The first bridge release stored plans under free-form keys with other fields; they do
             # not map onto slots reliably, so they are dropped, and the file rewritten so this is said once.
-            _LOGGER.warning("ignoring %d plan(s) stored in the old plans.json format; set them again from "
-                            "Home Assistant", len(data.get("plans") or {}))
+            _LOGGER.warning(
+                "ignoring %d plan(s) stored in the old plans.json format; set them again from Home Assistant",
+                len(data.get("plans") or {}),
+            )
             self._save()
             return
         for key, raw in (data.get("slots") or {}).items():
@@ -135,8 +144,7 @@ class PlanRunner:
         self.runs = {k: dict(v) for k, v in runs.items() if k in self.slots and isinstance(v, dict)}
 
     def _save(self) -> None:
-        write_json(self.path, {"slots": {k: p.to_dict() for k, p in self.plans.items() if p != OFF},
-                               "runs": self.runs})
+        write_json(self.path, {"slots": {k: p.to_dict() for k, p in self.plans.items() if p != OFF}, "runs": self.runs})
 
     def reported(self) -> dict[str, Plan]:
         """Every slot's current plan, for ``State.plans`` (``off`` when none)."""
@@ -148,16 +156,19 @@ class PlanRunner:
         """Validate and store a slot's plan; raises PlanRejected with the ack's code and message."""
         slot = self.slots.get(key or "")
         if slot is None:
-            raise PlanRejected("unknown_plan", f"this node has no plan slot {key!r} "
-                                               f"(slots: {', '.join(self.slots) or 'none'})")
+            raise PlanRejected(
+                "unknown_plan", f"this node has no plan slot {key!r} (slots: {', '.join(self.slots) or 'none'})"
+            )
         try:
             plan = Plan.from_dict(params, "params")
             plan.check_runnable()
         except ProtocolError as err:
             raise PlanRejected("invalid_plan", str(err)) from None
         if plan.volume_ml is not None and plan.volume_ml > slot.max_volume_ml:
-            raise PlanRejected("volume_too_large", f"volume_ml {plan.volume_ml:g} is above this slot's "
-                                                   f"max_volume_ml {slot.max_volume_ml:g}")
+            raise PlanRejected(
+                "volume_too_large",
+                f"volume_ml {plan.volume_ml:g} is above this slot's max_volume_ml {slot.max_volume_ml:g}",
+            )
         previous = self.plans[slot.key]
         runs = self.runs.setdefault(slot.key, {})
         if plan.type is PlanType.OFF:
@@ -263,9 +274,16 @@ class PlanRunner:
         started = time.time()
         before = await self.host.fresh_readings()
         report: dict[str, Reading] = {
-            "plan": key, "plan_type": str(plan.type), "pump": pump_key, "reason": reason,
-            "start": round(started, 3), "requested_ml": volume, "duration": 0.0, "volume_ml": 0.0,
-            "moisture_before": before.get("moisture"), "water_level_before": before.get("water_level"),
+            "plan": key,
+            "plan_type": str(plan.type),
+            "pump": pump_key,
+            "reason": reason,
+            "start": round(started, 3),
+            "requested_ml": volume,
+            "duration": 0.0,
+            "volume_ml": 0.0,
+            "moisture_before": before.get("moisture"),
+            "water_level_before": before.get("water_level"),
         }
         if "water_low" in before:
             report["water_low_before"] = before.get("water_low")
@@ -279,8 +297,9 @@ class PlanRunner:
             await asyncio.sleep(self.settle_seconds)  # let water reach the moisture probe
         return self._finish(report, await self.host.fresh_readings(), outcome, message)
 
-    async def _pump_volume(self, key: str, pump_key: str, volume: float, before: dict[str, Reading],
-                           report: dict[str, Reading]) -> tuple[WateringOutcome, str]:
+    async def _pump_volume(
+        self, key: str, pump_key: str, volume: float, before: dict[str, Reading], report: dict[str, Reading]
+    ) -> tuple[WateringOutcome, str]:
         if pump_key not in self.host.pumps:
             return WateringOutcome.FAILED, f"no pump {pump_key!r}"
         pump = self.host.pumps[pump_key]
@@ -302,17 +321,29 @@ class PlanRunner:
         if stop_reason == "water_low":
             return WateringOutcome.STOPPED_SAFETY, "stopped: reservoir water level fell too low"
         return WateringOutcome.FAILED, f"pump stopped early ({stop_reason})"
-    def _finish(self, report: dict[str, Reading], after: dict[str, Reading], outcome: WateringOutcome,
-                message: str) -> dict[str, Reading]:
-        report |= {"moisture_after": after.get("moisture"), "water_level_after": after.get("water_level"),
-                   "outcome": str(outcome), "message": message}
+
+    def _finish(
+        self, report: dict[str, Reading], after: dict[str, Reading], outcome: WateringOutcome, message: str
+    ) -> dict[str, Reading]:
+        report |= {
+            "moisture_after": after.get("moisture"),
+            "water_level_after": after.get("water_level"),
+            "outcome": str(outcome),
+            "message": message,
+        }
         if "water_low" in after:
             report["water_low_after"] = after.get("water_low")
         runs = self.runs.setdefault(str(report["plan"]), {})
         runs["runs"] = int(runs.get("runs", 0)) + 1
         runs["last_outcome"] = str(outcome)
         self._save()
-        _LOGGER.info("plan %s: %s, %.0f ml in %.1f s (%s)", report["plan"], outcome, report["volume_ml"],
-                     report["duration"], message)
+        _LOGGER.info(
+            "plan %s: %s, %.0f ml in %.1f s (%s)",
+            report["plan"],
+            outcome,
+            report["volume_ml"],
+            report["duration"],
+            message,
+        )
         self.host.emit(EventType.WATERING_REPORT, report)
         return report

@@ -44,8 +44,9 @@ def nernst_slope_mv(temperature_c: float) -> float:
     return NERNST_MV_PER_PH_25C * (temperature_c + ZERO_CELSIUS_K) / (25.0 + ZERO_CELSIUS_K)
 
 
-def ph_from_mv(millivolts: float, temperature_c: float = 25.0, offset_mv: float = 0.0,
-               slope_fraction: float = 1.0) -> float:
+def ph_from_mv(
+    millivolts: float, temperature_c: float = 25.0, offset_mv: float = 0.0, slope_fraction: float = 1.0
+) -> float:
     """pH from electrode millivolts: 0 mV (+offset) is pH 7, acid reads positive."""
     return 7.0 - (millivolts - offset_mv) / (nernst_slope_mv(temperature_c) * slope_fraction)
 
@@ -115,9 +116,7 @@ class PhCalibration:
         if len(buffers) == 1:
             self.slopes = [ideal]
         else:
-            self.slopes = [
-                (self.points[b] - self.points[a]) / (b - a) for a, b in itertools.pairwise(buffers)
-            ]
+            self.slopes = [(self.points[b] - self.points[a]) / (b - a) for a, b in itertools.pairwise(buffers)]
         for slope, (a, b) in zip(self.slopes, itertools.pairwise(buffers), strict=False):
             pct = -slope * 1000.0 / nernst_slope_mv(temperature_c) * 100.0
             low, high = PH_SLOPE_PCT_RANGE

@@ -109,8 +109,14 @@ class Snapshot:
 class SensorArray:
     """Reads, smooths, converts and fault-checks every fitted probe of the node."""
 
-    def __init__(self, settings: ProbeSettings, source: VoltageSource, calibration: CalibrationStore,
-                 temperature: Callable[[], float], float_switch: FloatSwitch | None = None) -> None:
+    def __init__(
+        self,
+        settings: ProbeSettings,
+        source: VoltageSource,
+        calibration: CalibrationStore,
+        temperature: Callable[[], float],
+        float_switch: FloatSwitch | None = None,
+    ) -> None:
         self.settings = settings
         self.source = source
         self.calibration = calibration
@@ -140,13 +146,16 @@ class SensorArray:
             "ec": SensorConfig("ec", SensorType.EC, unit="uS/cm", minimum=0, maximum=10000, precision=0),
             "ph": SensorConfig("ph", SensorType.PH, minimum=0, maximum=14, precision=2),
             "moisture": SensorConfig("moisture", SensorType.MOISTURE, unit="%", minimum=0, maximum=100, precision=1),
-            "water_level": SensorConfig("water_level", SensorType.WATER_LEVEL, unit="%", minimum=0, maximum=100,
-                                        precision=0),
+            "water_level": SensorConfig(
+                "water_level", SensorType.WATER_LEVEL, unit="%", minimum=0, maximum=100, precision=0
+            ),
             "water_low": SensorConfig("water_low", SensorType.WATER_LOW, name="Water low"),
-            "water_temperature": SensorConfig("water_temperature", SensorType.WATER_TEMPERATURE, unit="°C",
-                                              minimum=-10, maximum=60, precision=1),
-            "battery": SensorConfig("battery", SensorType.BATTERY, unit="%", minimum=0, maximum=100, precision=0,
-                                    diagnostic=True),
+            "water_temperature": SensorConfig(
+                "water_temperature", SensorType.WATER_TEMPERATURE, unit="°C", minimum=-10, maximum=60, precision=1
+            ),
+            "battery": SensorConfig(
+                "battery", SensorType.BATTERY, unit="%", minimum=0, maximum=100, precision=0, diagnostic=True
+            ),
         }
         return tuple(known[key] for key in self.keys)
 
@@ -225,16 +234,17 @@ class SensorArray:
             values["ph"] = None if volts is None else cal.ph.ph(volts, temperature)
         if s.moisture:
             volts = self._checked_volts("moisture", snap)
-            values["moisture"] = None if volts is None else probes.percent_between(
-                volts, cal.dry_volts, cal.wet_volts)
+            values["moisture"] = None if volts is None else probes.percent_between(volts, cal.dry_volts, cal.wet_volts)
         if s.water_level.mode == "analog":
             volts = self._checked_volts("water_level", snap)
-            values["water_level"] = None if volts is None else probes.percent_between(
-                volts, cal.empty_volts, cal.full_volts)
+            values["water_level"] = (
+                None if volts is None else probes.percent_between(volts, cal.empty_volts, cal.full_volts)
+            )
         if s.battery:
             volts = self._checked_volts("battery", snap)
-            values["battery"] = None if volts is None else probes.percent_between(
-                volts, s.battery.empty_volts, s.battery.full_volts)
+            values["battery"] = (
+                None if volts is None else probes.percent_between(volts, s.battery.empty_volts, s.battery.full_volts)
+            )
         for key, value in values.items():
             low, high = RANGES[key]
             if value is None:

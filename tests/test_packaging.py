@@ -15,8 +15,11 @@ PROTOCOL = REPO / "custom_components" / "hydro_fleet" / "protocol"
 def test_protocol_has_no_home_assistant_import() -> None:
     for source in PROTOCOL.glob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             assert not any(name.startswith("homeassistant") for name in names), f"{source.name} imports {names}"
 
 
@@ -29,9 +32,20 @@ def test_hacs_download_contains_the_protocol() -> None:
 
 def test_pi_wheel_carries_the_protocol(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(REPO)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
     )
     wheel = next(tmp_path.glob("hydro_fleet-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())

@@ -57,7 +57,12 @@ class CalibrationButton(HydroFleetEntity, ButtonEntity):
     _sections = NO_SECTIONS
 
     def __init__(
-        self, fleet: HydroFleet, node: Node, sensor: SensorConfig, aspect: str, translation_key: str,
+        self,
+        fleet: HydroFleet,
+        node: Node,
+        sensor: SensorConfig,
+        aspect: str,
+        translation_key: str,
         params: dict[str, Any],
     ) -> None:
         super().__init__(fleet, node, sensor.key, aspect)

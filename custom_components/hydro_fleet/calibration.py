@@ -32,7 +32,8 @@ def calibration_params(sensor: SensorConfig, values: dict[str, Any]) -> dict[str
 
     def invalid(expected: str) -> ServiceValidationError:
         return ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="invalid_calibration",
+            translation_domain=DOMAIN,
+            translation_key="invalid_calibration",
             translation_placeholders={"probe": sensor.key, "expected": expected},
         )
 

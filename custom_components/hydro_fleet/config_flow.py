@@ -110,15 +110,18 @@ class HydroFleetConfigFlow(ConfigFlow, domain=DOMAIN):
             else:
                 return self.async_update_reload_and_abort(entry, data_updates={CONF_PREFIX: prefix})
         return self.async_show_form(
-            step_id="reconfigure", data_schema=_prefix_schema(entry.data.get(CONF_PREFIX, DEFAULT_PREFIX)),
+            step_id="reconfigure",
+            data_schema=_prefix_schema(entry.data.get(CONF_PREFIX, DEFAULT_PREFIX)),
             errors=errors,
         )
 
 
 def _minutes(maximum: int, unit: str) -> selector.NumberSelector:
-    return selector.NumberSelector(selector.NumberSelectorConfig(
-        min=1, max=maximum, step=1, mode=selector.NumberSelectorMode.BOX, unit_of_measurement=unit
-    ))
+    return selector.NumberSelector(
+        selector.NumberSelectorConfig(
+            min=1, max=maximum, step=1, mode=selector.NumberSelectorMode.BOX, unit_of_measurement=unit
+        )
+    )
 
 
 class HydroFleetOptionsFlow(OptionsFlow):
@@ -139,18 +142,26 @@ class HydroFleetOptionsFlow(OptionsFlow):
             return self.async_create_entry(data=self._options)
         fleet = getattr(self.config_entry, "runtime_data", None)  # unset while the entry is not loaded
         nodes = sorted(fleet.nodes) if fleet is not None else []
-        schema = vol.Schema({
-            vol.Required(CONF_OFFLINE_MINUTES, default=options.get(CONF_OFFLINE_MINUTES, DEFAULT_OFFLINE_MINUTES)):
-                _minutes(10080, "min"),
-            vol.Required(CONF_CALIBRATION_DAYS, default=options.get(CONF_CALIBRATION_DAYS, DEFAULT_CALIBRATION_DAYS)):
-                _minutes(3650, "d"),
-            vol.Required(
-                CONF_WATER_LOW_PERCENT, default=options.get(CONF_WATER_LOW_PERCENT, DEFAULT_WATER_LOW_PERCENT)
-            ): _minutes(100, "%"),
-            vol.Required(CONF_NODE, default=_ALL_NODES): selector.SelectSelector(selector.SelectSelectorConfig(
-                options=[_ALL_NODES, *nodes], translation_key="node", mode=selector.SelectSelectorMode.DROPDOWN,
-            )),
-        })
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_OFFLINE_MINUTES, default=options.get(CONF_OFFLINE_MINUTES, DEFAULT_OFFLINE_MINUTES)
+                ): _minutes(10080, "min"),
+                vol.Required(
+                    CONF_CALIBRATION_DAYS, default=options.get(CONF_CALIBRATION_DAYS, DEFAULT_CALIBRATION_DAYS)
+                ): _minutes(3650, "d"),
+                vol.Required(
+                    CONF_WATER_LOW_PERCENT, default=options.get(CONF_WATER_LOW_PERCENT, DEFAULT_WATER_LOW_PERCENT)
+                ): _minutes(100, "%"),
+                vol.Required(CONF_NODE, default=_ALL_NODES): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=[_ALL_NODES, *nodes],
+                        translation_key="node",
+                        mode=selector.SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+            }
+        )
         return self.async_show_form(step_id="init", data_schema=schema)
 
     async def async_step_ranges(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -171,13 +182,20 @@ class HydroFleetOptionsFlow(OptionsFlow):
                 all_ranges = {**self._options.get(CONF_RANGES, {}), self._node_id: ranges}
                 return self.async_create_entry(data={**self._options, CONF_RANGES: all_ranges})
         number = vol.Coerce(float)
-        schema = vol.Schema({
-            vol.Required(str(sensor_type)): section(vol.Schema({
-                vol.Required(name, default=value): number
-                for name, value in zip(_RANGE_FIELDS, current[sensor_type].as_list(), strict=True)
-            }), {"collapsed": sensor_type is not SensorType.PH})
-            for sensor_type in DEFAULT_RANGES
-        })
+        schema = vol.Schema(
+            {
+                vol.Required(str(sensor_type)): section(
+                    vol.Schema(
+                        {
+                            vol.Required(name, default=value): number
+                            for name, value in zip(_RANGE_FIELDS, current[sensor_type].as_list(), strict=True)
+                        }
+                    ),
+                    {"collapsed": sensor_type is not SensorType.PH},
+                )
+                for sensor_type in DEFAULT_RANGES
+            }
+        )
         return self.async_show_form(
             step_id="ranges", data_schema=schema, errors=errors, description_placeholders={"node": self._node_id}
         )

@@ -55,9 +55,11 @@ async def async_attach_trigger(
     hass: HomeAssistant, config: ConfigType, action: TriggerActionType, trigger_info: TriggerInfo
 ) -> CALLBACK_TYPE:
     """Listen for the node's events of the chosen type."""
-    event_config = event_trigger.TRIGGER_SCHEMA({
-        CONF_PLATFORM: "event",
-        event_trigger.CONF_EVENT_TYPE: EVENT_NODE,
-        CONF_EVENT_DATA: {ATTR_DEVICE_ID: config[CONF_DEVICE_ID], ATTR_EVENT_TYPE: config[CONF_TYPE]},
-    })
+    event_config = event_trigger.TRIGGER_SCHEMA(
+        {
+            CONF_PLATFORM: "event",
+            event_trigger.CONF_EVENT_TYPE: EVENT_NODE,
+            CONF_EVENT_DATA: {ATTR_DEVICE_ID: config[CONF_DEVICE_ID], ATTR_EVENT_TYPE: config[CONF_TYPE]},
+        }
+    )
     return await event_trigger.async_attach_trigger(hass, event_config, action, trigger_info, platform_type="device")

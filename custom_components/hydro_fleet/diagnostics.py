@@ -19,13 +19,16 @@ TO_REDACT = {"machine_id", "configuration_url", "serial_number", "password", "us
 
 def _node(node: Node) -> dict[str, Any]:
     state = node.state
-    return async_redact_data({
-        "config": node.config.to_dict(),
-        "online": node.online,
-        "state": state.to_dict() if state else None,
-        "plans": {key: plan.to_dict() for key, plan in node.plans.items()},
-        "health_keys": sorted(node.health_keys),
-    }, TO_REDACT)
+    return async_redact_data(
+        {
+            "config": node.config.to_dict(),
+            "online": node.online,
+            "state": state.to_dict() if state else None,
+            "plans": {key: plan.to_dict() for key, plan in node.plans.items()},
+            "health_keys": sorted(node.health_keys),
+        },
+        TO_REDACT,
+    )
 
 
 async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: HydroFleetConfigEntry) -> dict[str, Any]:

@@ -22,7 +22,6 @@ PARALLEL_UPDATES = 0
 class NodeEventDescription(EventEntityDescription):
     """Which event types an entity shows, and which nodes have it."""
 
-
     def applies_to(self, config: NodeConfig) -> bool:
         if self.key in ("watering", "safety"):
             return bool(config.pumps)

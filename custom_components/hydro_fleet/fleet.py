@@ -347,10 +347,15 @@ class HydroFleet:
         """Hand an event to the node's event entities and to the bus (logbook, device triggers)."""
         node.async_notify_event(event)
         device = dr.async_get(self.hass).async_get_device(identifiers={(DOMAIN, node.node_id)})
-        self.hass.bus.async_fire(EVENT_NODE, {
-            ATTR_DEVICE_ID: device.id if device else None, ATTR_NODE_ID: node.node_id,
-            ATTR_EVENT_TYPE: event.type, ATTR_DATA: event.data,
-        })
+        self.hass.bus.async_fire(
+            EVENT_NODE,
+            {
+                ATTR_DEVICE_ID: device.id if device else None,
+                ATTR_NODE_ID: node.node_id,
+                ATTR_EVENT_TYPE: event.type,
+                ATTR_DATA: event.data,
+            },
+        )
 
     @callback
     def _on_ack(self, msg: mqtt.ReceiveMessage) -> None:

@@ -40,9 +40,7 @@ class Node:
     plans: dict[str, Plan] = field(default_factory=dict)
     # Health keys the node has reported: their diagnostic sensors exist from then on.
     health_keys: frozenset[str] = frozenset()
-    _listeners: list[tuple[Callable[[], None], frozenset[Section], frozenset[str] | None]] = field(
-        default_factory=list
-    )
+    _listeners: list[tuple[Callable[[], None], frozenset[Section], frozenset[str] | None]] = field(default_factory=list)
     _event_listeners: list[EventListener] = field(default_factory=list)
 
     @property

@@ -57,7 +57,12 @@ class FleetIssues:
         key = issue_id(kind, node_id)
         self._active.add(key)
         ir.async_create_issue(
-            self.hass, DOMAIN, key, is_fixable=False, severity=ir.IssueSeverity.WARNING, translation_key=kind,
+            self.hass,
+            DOMAIN,
+            key,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=kind,
             translation_placeholders={"node": name, "node_id": node_id, **placeholders},
         )
 

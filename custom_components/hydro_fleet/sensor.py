@@ -46,53 +46,84 @@ _DIAGNOSTIC = EntityCategory.DIAGNOSTIC
 # the type; the node's announced unit only matters for temperature (C or F).
 DESCRIPTIONS: dict[SensorType, SensorEntityDescription] = {
     SensorType.TDS: SensorEntityDescription(
-        key="tds", translation_key="tds", native_unit_of_measurement=CONCENTRATION_PARTS_PER_MILLION,
-        state_class=_MEASUREMENT, suggested_display_precision=0,
+        key="tds",
+        translation_key="tds",
+        native_unit_of_measurement=CONCENTRATION_PARTS_PER_MILLION,
+        state_class=_MEASUREMENT,
+        suggested_display_precision=0,
     ),
     SensorType.EC: SensorEntityDescription(
-        key="ec", device_class=SensorDeviceClass.CONDUCTIVITY, translation_key="ec",
-        native_unit_of_measurement=UnitOfConductivity.MICROSIEMENS_PER_CM, state_class=_MEASUREMENT,
+        key="ec",
+        device_class=SensorDeviceClass.CONDUCTIVITY,
+        translation_key="ec",
+        native_unit_of_measurement=UnitOfConductivity.MICROSIEMENS_PER_CM,
+        state_class=_MEASUREMENT,
         suggested_display_precision=0,
     ),
     SensorType.PH: SensorEntityDescription(
         key="ph", device_class=SensorDeviceClass.PH, state_class=_MEASUREMENT, suggested_display_precision=2
     ),
     SensorType.MOISTURE: SensorEntityDescription(
-        key="moisture", device_class=SensorDeviceClass.MOISTURE, native_unit_of_measurement=PERCENTAGE,
-        state_class=_MEASUREMENT, suggested_display_precision=1,
+        key="moisture",
+        device_class=SensorDeviceClass.MOISTURE,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=_MEASUREMENT,
+        suggested_display_precision=1,
     ),
     SensorType.WATER_LEVEL: SensorEntityDescription(
-        key="water_level", translation_key="water_level", native_unit_of_measurement=PERCENTAGE,
-        state_class=_MEASUREMENT, suggested_display_precision=0,
+        key="water_level",
+        translation_key="water_level",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=_MEASUREMENT,
+        suggested_display_precision=0,
     ),
     SensorType.WATER_TEMPERATURE: SensorEntityDescription(
-        key="water_temperature", translation_key="water_temperature", device_class=SensorDeviceClass.TEMPERATURE,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS, state_class=_MEASUREMENT, suggested_display_precision=1,
+        key="water_temperature",
+        translation_key="water_temperature",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=_MEASUREMENT,
+        suggested_display_precision=1,
     ),
     SensorType.TEMPERATURE: SensorEntityDescription(
-        key="temperature", device_class=SensorDeviceClass.TEMPERATURE,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS, state_class=_MEASUREMENT, suggested_display_precision=1,
+        key="temperature",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=_MEASUREMENT,
+        suggested_display_precision=1,
     ),
     SensorType.HUMIDITY: SensorEntityDescription(
-        key="humidity", device_class=SensorDeviceClass.HUMIDITY, native_unit_of_measurement=PERCENTAGE,
-        state_class=_MEASUREMENT, suggested_display_precision=0,
+        key="humidity",
+        device_class=SensorDeviceClass.HUMIDITY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=_MEASUREMENT,
+        suggested_display_precision=0,
     ),
     SensorType.BATTERY: SensorEntityDescription(
-        key="battery", device_class=SensorDeviceClass.BATTERY, native_unit_of_measurement=PERCENTAGE,
+        key="battery",
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
         state_class=_MEASUREMENT,
     ),
     SensorType.VOLTAGE: SensorEntityDescription(
-        key="voltage", device_class=SensorDeviceClass.VOLTAGE, native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        key="voltage",
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
         state_class=_MEASUREMENT,
     ),
     SensorType.CURRENT: SensorEntityDescription(
-        key="current", device_class=SensorDeviceClass.CURRENT, native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        key="current",
+        device_class=SensorDeviceClass.CURRENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
         state_class=_MEASUREMENT,
     ),
     SensorType.SIGNAL: SensorEntityDescription(
-        key="signal", device_class=SensorDeviceClass.SIGNAL_STRENGTH,
-        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT, state_class=_MEASUREMENT,
-        entity_category=_DIAGNOSTIC, entity_registry_enabled_default=False,
+        key="signal",
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        state_class=_MEASUREMENT,
+        entity_category=_DIAGNOSTIC,
+        entity_registry_enabled_default=False,
     ),
     SensorType.COUNT: SensorEntityDescription(key="count", state_class=_MEASUREMENT),
     SensorType.TEXT: SensorEntityDescription(key="text"),
@@ -102,34 +133,57 @@ DESCRIPTIONS: dict[SensorType, SensorEntityDescription] = {
 # Health values of State.health, all diagnostic. Chatty or rarely useful ones start disabled.
 HEALTH_DESCRIPTIONS: dict[HealthKey, SensorEntityDescription] = {
     HealthKey.UPTIME: SensorEntityDescription(
-        key="uptime", translation_key="last_restart", device_class=SensorDeviceClass.TIMESTAMP,
-        entity_category=_DIAGNOSTIC, entity_registry_enabled_default=False,
+        key="uptime",
+        translation_key="last_restart",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=_DIAGNOSTIC,
+        entity_registry_enabled_default=False,
     ),
     HealthKey.RSSI: SensorEntityDescription(
-        key="rssi", device_class=SensorDeviceClass.SIGNAL_STRENGTH,
-        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT, state_class=_MEASUREMENT,
-        entity_category=_DIAGNOSTIC, entity_registry_enabled_default=False,
+        key="rssi",
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        state_class=_MEASUREMENT,
+        entity_category=_DIAGNOSTIC,
+        entity_registry_enabled_default=False,
     ),
     HealthKey.CPU_TEMPERATURE: SensorEntityDescription(
-        key="cpu_temperature", translation_key="cpu_temperature", device_class=SensorDeviceClass.TEMPERATURE,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS, state_class=_MEASUREMENT,
-        suggested_display_precision=0, entity_category=_DIAGNOSTIC, entity_registry_enabled_default=False,
+        key="cpu_temperature",
+        translation_key="cpu_temperature",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=_MEASUREMENT,
+        suggested_display_precision=0,
+        entity_category=_DIAGNOSTIC,
+        entity_registry_enabled_default=False,
     ),
     HealthKey.DISK_FREE: SensorEntityDescription(
-        key="disk_free", translation_key="disk_free", device_class=SensorDeviceClass.DATA_SIZE,
-        native_unit_of_measurement=UnitOfInformation.MEGABYTES, state_class=_MEASUREMENT,
-        suggested_display_precision=0, entity_category=_DIAGNOSTIC, entity_registry_enabled_default=False,
+        key="disk_free",
+        translation_key="disk_free",
+        device_class=SensorDeviceClass.DATA_SIZE,
+        native_unit_of_measurement=UnitOfInformation.MEGABYTES,
+        state_class=_MEASUREMENT,
+        suggested_display_precision=0,
+        entity_category=_DIAGNOSTIC,
+        entity_registry_enabled_default=False,
     ),
     HealthKey.BATTERY: SensorEntityDescription(
-        key="battery", device_class=SensorDeviceClass.BATTERY, native_unit_of_measurement=PERCENTAGE,
-        state_class=_MEASUREMENT, entity_category=_DIAGNOSTIC,
+        key="battery",
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=_MEASUREMENT,
+        entity_category=_DIAGNOSTIC,
     ),
     HealthKey.LAST_CALIBRATION: SensorEntityDescription(
-        key="last_calibration", translation_key="last_calibration", device_class=SensorDeviceClass.TIMESTAMP,
+        key="last_calibration",
+        translation_key="last_calibration",
+        device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=_DIAGNOSTIC,
     ),
     HealthKey.FIRMWARE: SensorEntityDescription(
-        key="firmware", translation_key="firmware", entity_category=_DIAGNOSTIC,
+        key="firmware",
+        translation_key="firmware",
+        entity_category=_DIAGNOSTIC,
         entity_registry_enabled_default=False,
     ),
 }
@@ -176,7 +230,8 @@ class _ChangeOnlySensor(HydroFleetEntity, SensorEntity):
     async def async_calibrate_probe(self, **values: Any) -> ServiceResponse:
         """The ``hydro_fleet.calibrate`` action; only probe sensors (below) can."""
         raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="not_calibratable",
+            translation_domain=DOMAIN,
+            translation_key="not_calibratable",
             translation_placeholders={"entity": self.entity_id},
         )
 
@@ -206,8 +261,10 @@ class HydroFleetSensor(_ChangeOnlySensor):
             self._attr_options = list(sensor.options)
         if sensor.diagnostic:
             self._attr_entity_category = _DIAGNOSTIC
-        if sensor.unit in (UnitOfTemperature.FAHRENHEIT, "F") and description.device_class is \
-                SensorDeviceClass.TEMPERATURE:
+        if (
+            sensor.unit in (UnitOfTemperature.FAHRENHEIT, "F")
+            and description.device_class is SensorDeviceClass.TEMPERATURE
+        ):
             self._attr_native_unit_of_measurement = UnitOfTemperature.FAHRENHEIT
         if sensor.precision is not None:
             self._attr_suggested_display_precision = sensor.precision
@@ -296,8 +353,10 @@ class ProbeStatusSensor(_ChangeOnlySensor):
     @staticmethod
     def _range_attributes(probe_range: Range) -> dict[str, float]:
         return {
-            "normal_min": probe_range.normal_min, "normal_max": probe_range.normal_max,
-            "critical_min": probe_range.critical_min, "critical_max": probe_range.critical_max,
+            "normal_min": probe_range.normal_min,
+            "normal_max": probe_range.normal_max,
+            "critical_min": probe_range.critical_min,
+            "critical_max": probe_range.critical_max,
         }
 
     @callback
@@ -323,4 +382,3 @@ class ProbeStatusSensor(_ChangeOnlySensor):
             self._range,  # kept current by _refresh and _handle_node_update
         )
         return None if status is None else str(status)
-

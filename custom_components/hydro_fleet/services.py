@@ -25,15 +25,27 @@ ATTR_TIMES = "times"
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions."""
     service.async_register_platform_entity_service(
-        hass, DOMAIN, SERVICE_RUN_PUMP, entity_domain=Platform.SWITCH, func="async_run_pump",
+        hass,
+        DOMAIN,
+        SERVICE_RUN_PUMP,
+        entity_domain=Platform.SWITCH,
+        func="async_run_pump",
         schema={vol.Required(ATTR_DURATION): vol.All(vol.Coerce(float), vol.Range(min=1, max=86400))},
     )
     service.async_register_platform_entity_service(
-        hass, DOMAIN, SERVICE_SET_WATERING_TIMES, entity_domain=Platform.SELECT, func="async_set_watering_times",
+        hass,
+        DOMAIN,
+        SERVICE_SET_WATERING_TIMES,
+        entity_domain=Platform.SELECT,
+        func="async_set_watering_times",
         schema={vol.Required(ATTR_TIMES): vol.All(cv.ensure_list, [cv.time], vol.Length(min=0, max=24))},
     )
     service.async_register_platform_entity_service(
-        hass, DOMAIN, SERVICE_CALIBRATE, entity_domain=Platform.SENSOR, func="async_calibrate_probe",
+        hass,
+        DOMAIN,
+        SERVICE_CALIBRATE,
+        entity_domain=Platform.SENSOR,
+        func="async_calibrate_probe",
         schema={
             vol.Optional("standard_ppm"): vol.All(vol.Coerce(float), vol.Range(min=10, max=10000)),
             vol.Optional("buffer"): vol.All(vol.Coerce(float), vol.In(PH_BUFFERS)),

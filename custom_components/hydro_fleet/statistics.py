@@ -108,9 +108,9 @@ class BackfillImporter:
         for hour in hours:
             values = list(self._buckets.get((entity_id, hour), {}).values())
             if values:
-                statistics.append(StatisticData(
-                    start=hour, mean=math.fsum(values) / len(values), min=min(values), max=max(values)
-                ))
+                statistics.append(
+                    StatisticData(start=hour, mean=math.fsum(values) / len(values), min=min(values), max=max(values))
+                )
         if statistics:
             async_import_statistics(self.hass, metadata, statistics)
             _LOGGER.debug("Imported %d backfilled hours of %s", len(statistics), entity_id)

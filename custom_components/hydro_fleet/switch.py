@@ -87,7 +87,9 @@ class PumpSwitch(HydroFleetEntity, SwitchEntity):
                 translation_domain=DOMAIN,
                 translation_key="duration_over_max_runtime",
                 translation_placeholders={
-                    "entity": self.entity_id, "duration": f"{duration:g}", "max_runtime": f"{max_runtime:g}",
+                    "entity": self.entity_id,
+                    "duration": f"{duration:g}",
+                    "max_runtime": f"{max_runtime:g}",
                 },
             )
         await self.fleet.async_command(self.node, CommandAction.PUMP_ON, self.key, {"duration": duration})

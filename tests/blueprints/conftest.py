@@ -44,18 +44,29 @@ def notifications(hass: HomeAssistant) -> list[ServiceCall]:
     return async_mock_service(hass, "notify", "notify")
 
 
-async def use_blueprint(hass: HomeAssistant, path: str, inputs: dict[str, Any], alias: str = "under test",
-                        *, others: dict[str, tuple[str, dict[str, Any]]] | None = None) -> str:
+async def use_blueprint(
+    hass: HomeAssistant,
+    path: str,
+    inputs: dict[str, Any],
+    alias: str = "under test",
+    *,
+    others: dict[str, tuple[str, dict[str, Any]]] | None = None,
+) -> str:
     """Create an automation from ``blueprints/automation/hydro_fleet/<path>``; return its entity id.
 
     ``others`` maps more aliases to (path, inputs), for blueprints that act on automations.
     """
     blueprints = {alias: (path, inputs), **(others or {})}
-    config = {"automation": [
-        {"alias": name, "id": name.replace(" ", "_"),
-         "use_blueprint": {"path": f"hydro_fleet/{bp_path}", "input": bp_inputs}}
-        for name, (bp_path, bp_inputs) in blueprints.items()
-    ]}
+    config = {
+        "automation": [
+            {
+                "alias": name,
+                "id": name.replace(" ", "_"),
+                "use_blueprint": {"path": f"hydro_fleet/{bp_path}", "input": bp_inputs},
+            }
+            for name, (bp_path, bp_inputs) in blueprints.items()
+        ]
+    }
     assert await async_setup_component(hass, "automation", config)
     await hass.async_block_till_done()
     for name, (bp_path, _) in blueprints.items():

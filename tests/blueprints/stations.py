@@ -15,11 +15,23 @@ def station_config(node_id: str = "station-ps-001", slots: int = 2) -> NodeConfi
         sensors += [
             SensorConfig(f"slot_{n}_status", SensorType.TEXT, name=f"Slot {n} status", options=SLOT_STATUS),
             SensorConfig(f"slot_{n}_power_bank", SensorType.TEXT, name=f"Slot {n} power bank"),
-            SensorConfig(f"slot_{n}_battery", SensorType.BATTERY, name=f"Slot {n} battery", unit="%",
-                         minimum=0, maximum=100, precision=0),
+            SensorConfig(
+                f"slot_{n}_battery",
+                SensorType.BATTERY,
+                name=f"Slot {n} battery",
+                unit="%",
+                minimum=0,
+                maximum=100,
+                precision=0,
+            ),
         ]
-    return NodeConfig(node_id=node_id, kind=NodeKind.STATION, name="Station PS-001", model="Power bank station",
-                      sensors=tuple(sensors))
+    return NodeConfig(
+        node_id=node_id,
+        kind=NodeKind.STATION,
+        name="Station PS-001",
+        model="Power bank station",
+        sensors=tuple(sensors),
+    )
 
 
 def station_state(seq: int, **slots: tuple[str, str | None, float | None]) -> State:
@@ -31,14 +43,30 @@ def station_state(seq: int, **slots: tuple[str, str | None, float | None]) -> St
 
 
 def receiver_config(node_id: str = "receiver") -> NodeConfig:
-    return NodeConfig(node_id=node_id, kind=NodeKind.RECEIVER, name="Hydro Fleet receiver",
-                      sensors=(SensorConfig("success_rate", SensorType.COUNT, name="Sync success rate (last hour)",
-                                            unit="%", minimum=0, maximum=100, precision=1),
-                               SensorConfig("accepted", SensorType.COUNT, name="Requests accepted"),
-                               SensorConfig("rejected", SensorType.COUNT, name="Requests rejected"),
-                               SensorConfig("outbox_backlog", SensorType.COUNT, name="Outbox backlog")))
+    return NodeConfig(
+        node_id=node_id,
+        kind=NodeKind.RECEIVER,
+        name="Hydro Fleet receiver",
+        sensors=(
+            SensorConfig(
+                "success_rate",
+                SensorType.COUNT,
+                name="Sync success rate (last hour)",
+                unit="%",
+                minimum=0,
+                maximum=100,
+                precision=1,
+            ),
+            SensorConfig("accepted", SensorType.COUNT, name="Requests accepted"),
+            SensorConfig("rejected", SensorType.COUNT, name="Requests rejected"),
+            SensorConfig("outbox_backlog", SensorType.COUNT, name="Outbox backlog"),
+        ),
+    )
 
 
 def receiver_state(seq: int, success_rate: float) -> State:
-    return State(ts=1_700_000_000.0 + seq, seq=seq, readings={"success_rate": success_rate, "accepted": 100 * seq,
-                                                              "rejected": seq, "outbox_backlog": 0})
+    return State(
+        ts=1_700_000_000.0 + seq,
+        seq=seq,
+        readings={"success_rate": success_rate, "accepted": 100 * seq, "rejected": seq, "outbox_backlog": 0},
+    )

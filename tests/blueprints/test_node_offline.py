@@ -13,7 +13,9 @@ from .stations import station_config, station_state
 
 
 async def test_offline_node_and_station_are_reported(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, notifications: list[ServiceCall],
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    notifications: list[ServiceCall],
     freezer: FrozenDateTimeFactory,
 ) -> None:
     await online_node(hass)
@@ -21,8 +23,9 @@ async def test_offline_node_and_station_are_reported(
     publish(hass, "station-ps-001", "availability", "online")
     publish(hass, "station-ps-001", "state", station_state(1, slot_1=("available", None, None)))
     await settle()
-    await use_blueprint(hass, "node_offline.yaml", {
-        "entities": ["sensor.pi_1_ph", "sensor.station_ps_001_status"], "minutes": 10})
+    await use_blueprint(
+        hass, "node_offline.yaml", {"entities": ["sensor.pi_1_ph", "sensor.station_ps_001_status"], "minutes": 10}
+    )
 
     # A blip shorter than the limit says nothing, neither going nor coming back.
     publish(hass, "pi-1", "availability", "offline")
@@ -38,7 +41,9 @@ async def test_offline_node_and_station_are_reported(
     await settle()
     await advance(hass, freezer, minutes=11)
     assert sorted(c.data["message"] for c in notifications) == [
-        "Station PS-001 has been offline for 10 minutes.", "pi-1 has been offline for 10 minutes."]
+        "Station PS-001 has been offline for 10 minutes.",
+        "pi-1 has been offline for 10 minutes.",
+    ]
     assert {c.data["title"] for c in notifications} == {"Hydro Fleet device offline"}
 
     publish(hass, "pi-1", "availability", "online")
@@ -47,12 +52,15 @@ async def test_offline_node_and_station_are_reported(
 
 
 async def test_back_online_message_can_be_turned_off(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, notifications: list[ServiceCall],
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    notifications: list[ServiceCall],
     freezer: FrozenDateTimeFactory,
 ) -> None:
     await online_node(hass)
-    await use_blueprint(hass, "node_offline.yaml", {
-        "entities": ["switch.pi_1_pump"], "minutes": 5, "notify_back_online": False})
+    await use_blueprint(
+        hass, "node_offline.yaml", {"entities": ["switch.pi_1_pump"], "minutes": 5, "notify_back_online": False}
+    )
     publish(hass, "pi-1", "availability", "offline")
     await settle()
     await advance(hass, freezer, minutes=6)

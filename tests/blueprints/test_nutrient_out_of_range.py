@@ -14,13 +14,25 @@ from .conftest import actions, advance, durations, report, use_blueprint
 
 
 async def test_weak_solution_notifies_and_doses(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[tuple[str, Command]],
-    notifications: list[ServiceCall], freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    node_commands: list[tuple[str, Command]],
+    notifications: list[ServiceCall],
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     await online_node(hass)
-    await use_blueprint(hass, "nutrient_out_of_range.yaml", {
-        "sensors": ["sensor.pi_1_tds"], "low": 560, "high": 840, "minutes": 15,
-        "dosing_pump": ["switch.pi_1_pump"], "dose_seconds": 5})
+    await use_blueprint(
+        hass,
+        "nutrient_out_of_range.yaml",
+        {
+            "sensors": ["sensor.pi_1_tds"],
+            "low": 560,
+            "high": 840,
+            "minutes": 15,
+            "dosing_pump": ["switch.pi_1_pump"],
+            "dose_seconds": 5,
+        },
+    )
 
     await report(hass, seq=2, tds=410.0)
     await advance(hass, freezer, minutes=14)
@@ -36,13 +48,18 @@ async def test_weak_solution_notifies_and_doses(
 
 
 async def test_strong_solution_only_notifies(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[tuple[str, Command]],
-    notifications: list[ServiceCall], freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    node_commands: list[tuple[str, Command]],
+    notifications: list[ServiceCall],
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     await online_node(hass)
-    await use_blueprint(hass, "nutrient_out_of_range.yaml", {
-        "sensors": ["sensor.pi_1_ec"], "low": 1100, "high": 1700, "minutes": 5,
-        "dosing_pump": ["switch.pi_1_pump"]})
+    await use_blueprint(
+        hass,
+        "nutrient_out_of_range.yaml",
+        {"sensors": ["sensor.pi_1_ec"], "low": 1100, "high": 1700, "minutes": 5, "dosing_pump": ["switch.pi_1_pump"]},
+    )
 
     await report(hass, seq=2, ec=2300.0)
     await advance(hass, freezer, minutes=6)

@@ -12,13 +12,18 @@ from .conftest import advance, report, use_blueprint
 
 
 async def test_notifies_after_the_ph_stays_out_of_range(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, notifications: list[ServiceCall],
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    notifications: list[ServiceCall],
     freezer: FrozenDateTimeFactory,
 ) -> None:
     await online_node(hass)
     await online_node(hass, "pi-2")
-    await use_blueprint(hass, "ph_out_of_range.yaml", {
-        "ph_sensors": ["sensor.pi_1_ph", "sensor.pi_2_ph"], "ph_min": 5.5, "ph_max": 6.5, "minutes": 10})
+    await use_blueprint(
+        hass,
+        "ph_out_of_range.yaml",
+        {"ph_sensors": ["sensor.pi_1_ph", "sensor.pi_2_ph"], "ph_min": 5.5, "ph_max": 6.5, "minutes": 10},
+    )
 
     # A short excursion that recovers within the window is not reported.
     await report(hass, "pi-2", seq=2, ph=7.4)
@@ -39,7 +44,9 @@ async def test_notifies_after_the_ph_stays_out_of_range(
 
 
 async def test_too_high_is_reported_too(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, notifications: list[ServiceCall],
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    notifications: list[ServiceCall],
     freezer: FrozenDateTimeFactory,
 ) -> None:
     await online_node(hass)

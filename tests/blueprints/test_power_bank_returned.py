@@ -17,8 +17,12 @@ EVENT = "event.station_ps_001_power_bank_returned"
 async def _station(hass: HomeAssistant) -> None:
     publish(hass, "station-ps-001", "config", station_config())
     publish(hass, "station-ps-001", "availability", "online")
-    publish(hass, "station-ps-001", "state", station_state(
-        1, slot_1=("available", None, None), slot_2=("occupied", "PB-2", 40)))
+    publish(
+        hass,
+        "station-ps-001",
+        "state",
+        station_state(1, slot_1=("available", None, None), slot_2=("occupied", "PB-2", 40)),
+    )
     await settle()
     assert hass.states.get(EVENT) is not None
 
@@ -31,7 +35,9 @@ def returned(seq: int, bank: str, slot: int, battery: float | None) -> Event:
 
 
 async def test_returned_power_bank_is_notified_and_logged(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, notifications: list[ServiceCall],
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    notifications: list[ServiceCall],
 ) -> None:
     logbook = async_mock_service(hass, "logbook", "log")
     await _station(hass)
@@ -53,7 +59,9 @@ async def test_returned_power_bank_is_notified_and_logged(
 
 
 async def test_log_only(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, notifications: list[ServiceCall],
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    notifications: list[ServiceCall],
 ) -> None:
     logbook = async_mock_service(hass, "logbook", "log")
     await _station(hass)

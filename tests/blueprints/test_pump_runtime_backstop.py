@@ -13,13 +13,17 @@ from .conftest import actions, advance, report, use_blueprint
 
 
 async def test_pump_left_on_is_turned_off(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[tuple[str, Command]],
-    notifications: list[ServiceCall], freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    node_commands: list[tuple[str, Command]],
+    notifications: list[ServiceCall],
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     await online_node(hass)
     await online_node(hass, "pi-2")
-    await use_blueprint(hass, "pump_runtime_backstop.yaml", {
-        "pumps": ["switch.pi_1_pump", "switch.pi_2_pump"], "minutes": 10})
+    await use_blueprint(
+        hass, "pump_runtime_backstop.yaml", {"pumps": ["switch.pi_1_pump", "switch.pi_2_pump"], "minutes": 10}
+    )
 
     # pi-2 runs a normal watering: on, then off well within the limit.
     await report(hass, "pi-2", seq=2, pump_on=True)
@@ -33,6 +37,7 @@ async def test_pump_left_on_is_turned_off(
     assert actions(node_commands) == [("pi-1", "pump_off", "pump")]
     assert len(notifications) == 1
     assert notifications[0].data["message"] == (
-        "pi-1 Pump was on for more than 10 minutes; Home Assistant told the node to turn it off.")
+        "pi-1 Pump was on for more than 10 minutes; Home Assistant told the node to turn it off."
+    )
     await report(hass, seq=3, pump_on=False)
     assert hass.states.get("switch.pi_1_pump").state == "off"

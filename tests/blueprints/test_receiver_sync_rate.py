@@ -15,7 +15,9 @@ RATE = "sensor.hydro_fleet_receiver_sync_success_rate_last_hour"
 
 
 async def test_low_success_rate_is_reported(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, notifications: list[ServiceCall],
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    notifications: list[ServiceCall],
     freezer: FrozenDateTimeFactory,
 ) -> None:
     publish(hass, "receiver", "config", receiver_config())
@@ -41,6 +43,9 @@ async def test_low_success_rate_is_reported(
     publish(hass, "receiver", "state", receiver_state(5, 87.0))
     await settle()
     await advance(hass, freezer, minutes=6)
-    assert [c.data for c in notifications] == [{
-        "title": "Station sync degraded",
-        "message": "Hydro Fleet receiver: sync success rate 88.2 % for 15 minutes (target 95 % or more)."}]
+    assert [c.data for c in notifications] == [
+        {
+            "title": "Station sync degraded",
+            "message": "Hydro Fleet receiver: sync success rate 88.2 % for 15 minutes (target 95 % or more).",
+        }
+    ]

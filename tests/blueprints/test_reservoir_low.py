@@ -14,22 +14,34 @@ from .test_water_when_dry import INPUTS as WATERING, local
 
 
 async def test_low_reservoir_blocks_watering_until_refilled(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[tuple[str, Command]],
-    notifications: list[ServiceCall], freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    node_commands: list[tuple[str, Command]],
+    notifications: list[ServiceCall],
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     freezer.move_to(local(10))
     await online_node(hass)
-    await use_blueprint(hass, "reservoir_low.yaml", {
-        "level_sensor": "sensor.pi_1_water_level", "low": 15, "refilled": 25, "pumps": ["switch.pi_1_pump"],
-        "watering_automations": ["automation.watering"]},
-        others={"watering": ("water_when_dry.yaml", WATERING)})
+    await use_blueprint(
+        hass,
+        "reservoir_low.yaml",
+        {
+            "level_sensor": "sensor.pi_1_water_level",
+            "low": 15,
+            "refilled": 25,
+            "pumps": ["switch.pi_1_pump"],
+            "watering_automations": ["automation.watering"],
+        },
+        others={"watering": ("water_when_dry.yaml", WATERING)},
+    )
 
     await report(hass, seq=2, water_level=12.0)
 
     assert hass.states.get("automation.watering").state == "off"
     assert actions(node_commands) == [("pi-1", "pump_off", "pump")]
-    assert [c.data for c in notifications] == [{
-        "title": "Reservoir low", "message": "pi-1: water level 12.0 %. Watering is blocked until it is refilled."}]
+    assert [c.data for c in notifications] == [
+        {"title": "Reservoir low", "message": "pi-1: water level 12.0 %. Watering is blocked until it is refilled."}
+    ]
 
     # Dry soil while blocked: the watering automation is off, so no pump command.
     await report(hass, seq=3, water_level=12.0, moisture=10.0)

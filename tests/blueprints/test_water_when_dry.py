@@ -14,8 +14,15 @@ from tests.components.hydro_fleet.conftest import online_node
 
 from .conftest import actions, advance, durations, report, use_blueprint
 
-INPUTS = {"moisture_sensor": "sensor.pi_1_moisture", "pump": "switch.pi_1_pump", "threshold": 30,
-          "run_seconds": 20, "cooldown_minutes": 60, "night_start": "21:00:00", "night_end": "07:00:00"}
+INPUTS = {
+    "moisture_sensor": "sensor.pi_1_moisture",
+    "pump": "switch.pi_1_pump",
+    "threshold": 30,
+    "run_seconds": 20,
+    "cooldown_minutes": 60,
+    "night_start": "21:00:00",
+    "night_end": "07:00:00",
+}
 RUN = ("pi-1", "pump_on", "pump")
 
 
@@ -24,7 +31,9 @@ def local(hour: int, minute: int = 0) -> datetime:
 
 
 async def test_dry_soil_is_watered_then_waits_for_the_cooldown(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[tuple[str, Command]],
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    node_commands: list[tuple[str, Command]],
     freezer: FrozenDateTimeFactory,
 ) -> None:
     freezer.move_to(local(10))
@@ -48,7 +57,9 @@ async def test_dry_soil_is_watered_then_waits_for_the_cooldown(
 
 
 async def test_no_watering_while_the_pump_runs(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[tuple[str, Command]],
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    node_commands: list[tuple[str, Command]],
     freezer: FrozenDateTimeFactory,
 ) -> None:
     freezer.move_to(local(10))
@@ -62,7 +73,9 @@ async def test_no_watering_while_the_pump_runs(
 
 
 async def test_no_watering_at_night_or_when_moist(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, node_commands: list[tuple[str, Command]],
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    node_commands: list[tuple[str, Command]],
     freezer: FrozenDateTimeFactory,
 ) -> None:
     freezer.move_to(local(23, 30))

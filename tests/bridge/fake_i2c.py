@@ -60,7 +60,16 @@ class FakeAdsBus:
         buffer[start] = value >> 8
         buffer[start + 1] = value & 0xFF
 
-    def writeto_then_readfrom(self, address: int, out_buffer: Any, in_buffer: Any, *, out_start: int = 0,
-                              out_end: int | None = None, in_start: int = 0, in_end: int | None = None) -> None:
+    def writeto_then_readfrom(
+        self,
+        address: int,
+        out_buffer: Any,
+        in_buffer: Any,
+        *,
+        out_start: int = 0,
+        out_end: int | None = None,
+        in_start: int = 0,
+        in_end: int | None = None,
+    ) -> None:
         self.writeto(address, out_buffer, start=out_start, end=out_end)
         self.readfrom_into(address, in_buffer, start=in_start, end=in_end)

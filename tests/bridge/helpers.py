@@ -32,8 +32,15 @@ def write_config(path: Path, **values: Any) -> Path:
 class BridgeProcess:
     """``python -m pi_bridge --simulate ...`` as a child process with its log in a file."""
 
-    def __init__(self, config: Path, node_id: str, port: int, interval: float = 0.2,
-                 extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Path,
+        node_id: str,
+        port: int,
+        interval: float = 0.2,
+        extra: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.config, self.node_id, self.port, self.interval = config, node_id, port, interval
         self.extra = extra
         self.log_path = config.with_suffix(f".{node_id}.log")
@@ -41,9 +48,23 @@ class BridgeProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "pi_bridge", "--simulate", "--node-id", self.node_id, "--broker", "127.0.0.1",
-                "--port", str(self.port), "--interval", str(self.interval), "--config", str(self.config),
-                *self.extra]
+        return [
+            sys.executable,
+            "-m",
+            "pi_bridge",
+            "--simulate",
+            "--node-id",
+            self.node_id,
+            "--broker",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--interval",
+            str(self.interval),
+            "--config",
+            str(self.config),
+            *self.extra,
+        ]
 
     def start(self) -> BridgeProcess:
         log = self.log_path.open("ab")
@@ -73,14 +94,27 @@ class BridgeProcess:
 class Recorder:
     """Subscribes to ``prefix/#`` and keeps every message; can send commands."""
 
-    def __init__(self, port: int, topic: str = "hydro_fleet/#", *, identifier: str | None = None,
-                 clean_session: bool = True, username: str | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        topic: str = "hydro_fleet/#",
+        *,
+        identifier: str | None = None,
+        clean_session: bool = True,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.port = port
         self.topic = topic
         self.messages: list[tuple[str, bytes]] = []
-        self._kwargs: dict[str, Any] = {"hostname": "127.0.0.1", "port": port, "identifier": identifier,
-                                        "clean_session": clean_session, "username": username,
-                                        "password": password}
+        self._kwargs: dict[str, Any] = {
+            "hostname": "127.0.0.1",
+            "port": port,
+            "identifier": identifier,
+            "clean_session": clean_session,
+            "username": username,
+            "password": password,
+        }
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._new = asyncio.Event()
@@ -144,8 +178,9 @@ class Recorder:
                     out.append({"raw": payload.decode(errors="replace")})
         return out
 
-    async def wait_for(self, suffix: str, predicate: Callable[[dict[str, Any]], bool] = lambda _m: True,
-                       timeout: float = 15.0) -> dict[str, Any]:
+    async def wait_for(
+        self, suffix: str, predicate: Callable[[dict[str, Any]], bool] = lambda _m: True, timeout: float = 15.0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             for message in self.payloads(suffix):
@@ -158,8 +193,9 @@ class Recorder:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new.wait(), min(remaining, 0.2))
 
-    async def command(self, node_id: str, action: str, target: str | None = None, cmd_id: str = "c1",
-                      **params: Any) -> dict[str, Any]:
+    async def command(
+        self, node_id: str, action: str, target: str | None = None, cmd_id: str = "c1", **params: Any
+    ) -> dict[str, Any]:
         """Send a command and wait for its ack."""
         assert self._client is not None
         body: dict[str, Any] = {"v": 1, "id": cmd_id, "action": action, "params": params}

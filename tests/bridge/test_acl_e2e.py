@@ -20,9 +20,15 @@ from .helpers import ROOT, BridgeProcess, Recorder
 
 
 def provision(out, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pi_bridge", "provision", *args, "--out", str(out),
-                           "--broker-host", "127.0.0.1"], capture_output=True, text=True, cwd=ROOT,
-                          env=os.environ | {"PYTHONPATH": str(ROOT)}, check=False, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "pi_bridge", "provision", *args, "--out", str(out), "--broker-host", "127.0.0.1"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        check=False,
+        timeout=60,
+    )
 
 
 def test_batch_ranges():

@@ -45,8 +45,11 @@ async def test_outage_loses_nothing_and_backfills_in_order(socket_enabled, tmp_p
                 await wait_until(lambda: _rows(db) == 0, 60, "queue drained", 0.1)
                 await asyncio.sleep(0.5)
                 after = [m["seq"] for m in rec2.payloads("state")]
-                await wait_until(lambda: len([m for m in rec2.payloads("state")]) > len(after) + 20, 10,
-                                 "live samples after the drain")
+                await wait_until(
+                    lambda: len([m for m in rec2.payloads("state")]) > len(after) + 20,
+                    10,
+                    "live samples after the drain",
+                )
             bridge.stop()
         live1, back1 = seqs(rec)
         live2, back2 = seqs(rec2)
@@ -90,8 +93,10 @@ async def test_sigkill_while_buffering_loses_nothing_queued(mosquitto, tmp_path)
     async with Recorder(port) as rec:
         with BridgeProcess(config, "pi-8", port, interval=1.0):
             await wait_until(
-                lambda: {s["seq"] for m in rec.payloads("backfill") for s in m["samples"]} >= set(queued), 20,
-                "every queued sample backfilled")
+                lambda: {s["seq"] for m in rec.payloads("backfill") for s in m["samples"]} >= set(queued),
+                20,
+                "every queued sample backfilled",
+            )
     backfilled = [s["seq"] for m in rec.payloads("backfill") for s in m["samples"]]
     assert backfilled[: len(queued)] == queued
     assert json.loads(json.dumps(rec.payloads("backfill")[0]))["v"] == 1

@@ -17,8 +17,10 @@ async def test_calibrate_by_command_and_survive_a_restart(mosquitto, tmp_path):
             event = await rec.wait_for("event", lambda m: m["type"] == "calibration")
             assert event["data"]["probe"] == "tds" and event["data"]["ok"] is True
             # The next sample reads through the new K (the state sent with the ack still has the last sample).
-            after = await rec.wait_for("state", lambda m: m["health"].get("last_calibration") is not None
-                                       and abs(m["readings"]["tds"] - 707) < 15)
+            after = await rec.wait_for(
+                "state",
+                lambda m: m["health"].get("last_calibration") is not None and abs(m["readings"]["tds"] - 707) < 15,
+            )
 
             # A standard that would need K = 0.05 is refused with the reason; the stored K stays.
             refused = await rec.command("pi-11", "calibrate", "tds", cmd_id="bad", standard_ppm=30)

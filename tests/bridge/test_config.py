@@ -13,24 +13,30 @@ from pi_bridge.config import ConfigError, load_config, node_id_from_hostname
 from .helpers import ROOT
 
 
-@pytest.mark.parametrize(("text", "suffix", "expected"), [
-    ("pumps:\n  - key: pump\n    max_runtime: -1\n", ".yaml",
-     "key 'pumps.0.max_runtime': Input should be greater than 0"),
-    ("probes:\n  tds:\n    gain: 3\n", ".yaml", "key 'probes.tds.gain': Value error, gain must be one of 2/3"),
-    ("probes:\n  ph:\n    channel: 4\n", ".yaml", "key 'probes.ph.channel'"),
-    ("timezone: Mars/Olympus\n", ".yaml", "unknown time zone 'Mars/Olympus'"),
-    ("probes:\n  water_level:\n    mode: float_switch\n", ".yaml", "needs 'pin'"),
-    ("broker:\n  password: x\n", ".yaml", "password is set but username is not"),
-    ("broker:\n  ca_file: /x.pem\n", ".yaml", "ca_file '/x.pem' is not a readable file"),
-    (f"broker:\n  ca_file: {__file__}\n", ".yaml", "tls is false"),
-    ("node_id: Pi 7\n", ".yaml", "key 'node_id': String should match pattern"),
-    ("pumps:\n  - key: a\n  - key: a\n", ".yaml", "pump keys must be unique"),
-    ("sample_interval = 'fast'\n", ".toml", "key 'sample_interval': Input should be a valid number"),
-    ("colour: blue\n", ".yaml", "key 'colour': Extra inputs are not permitted"),
-    ("pumps: [\n", ".yaml", "not valid YAML"),
-    ("x = = 1\n", ".toml", "not valid TOML"),
-    ("- a\n- b\n", ".yaml", "the top level must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "suffix", "expected"),
+    [
+        (
+            "pumps:\n  - key: pump\n    max_runtime: -1\n",
+            ".yaml",
+            "key 'pumps.0.max_runtime': Input should be greater than 0",
+        ),
+        ("probes:\n  tds:\n    gain: 3\n", ".yaml", "key 'probes.tds.gain': Value error, gain must be one of 2/3"),
+        ("probes:\n  ph:\n    channel: 4\n", ".yaml", "key 'probes.ph.channel'"),
+        ("timezone: Mars/Olympus\n", ".yaml", "unknown time zone 'Mars/Olympus'"),
+        ("probes:\n  water_level:\n    mode: float_switch\n", ".yaml", "needs 'pin'"),
+        ("broker:\n  password: x\n", ".yaml", "password is set but username is not"),
+        ("broker:\n  ca_file: /x.pem\n", ".yaml", "ca_file '/x.pem' is not a readable file"),
+        (f"broker:\n  ca_file: {__file__}\n", ".yaml", "tls is false"),
+        ("node_id: Pi 7\n", ".yaml", "key 'node_id': String should match pattern"),
+        ("pumps:\n  - key: a\n  - key: a\n", ".yaml", "pump keys must be unique"),
+        ("sample_interval = 'fast'\n", ".toml", "key 'sample_interval': Input should be a valid number"),
+        ("colour: blue\n", ".yaml", "key 'colour': Extra inputs are not permitted"),
+        ("pumps: [\n", ".yaml", "not valid YAML"),
+        ("x = = 1\n", ".toml", "not valid TOML"),
+        ("- a\n- b\n", ".yaml", "the top level must be a mapping"),
+    ],
+)
 def test_bad_config_files(tmp_path, text, suffix, expected):
     path = tmp_path / f"bridge{suffix}"
     path.write_text(text)
@@ -49,8 +55,15 @@ def test_missing_file_and_hostname_ids(tmp_path):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pi_bridge", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=os.environ | {"PYTHONPATH": str(ROOT)}, check=False, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "pi_bridge", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        check=False,
+        timeout=60,
+    )
 
 
 def test_check_config_masks_secrets_and_bad_files_exit_2(tmp_path):
@@ -66,15 +79,18 @@ def test_check_config_masks_secrets_and_bad_files_exit_2(tmp_path):
     bad.write_text("[broker]\nport = 70000\n")
     result = run_cli("run", "--config", str(bad))
     assert result.returncode == 2
-    assert result.stderr.strip() == f"hydro-fleet-bridge: {bad}: key 'broker.port': Input should be less than or " \
-                                    "equal to 65535"
+    assert (
+        result.stderr.strip() == f"hydro-fleet-bridge: {bad}: key 'broker.port': Input should be less than or "
+        "equal to 65535"
+    )
 
 
 def test_pumps_off_reads_only_what_it_needs(tmp_path):
     # A config broken elsewhere must not stop the safety command from driving the relays off.
     config = tmp_path / "bridge.yaml"
-    config.write_text(f"state_dir: {tmp_path}\nsimulate: true\ncolour: blue\npumps:\n  - pin: 5\n  - pin: 6\n"
-                      "    active_high: false\n")
+    config.write_text(
+        f"state_dir: {tmp_path}\nsimulate: true\ncolour: blue\npumps:\n  - pin: 5\n  - pin: 6\n    active_high: false\n"
+    )
     (tmp_path / "gpio").mkdir()
     (tmp_path / "gpio" / "5").write_text("1")
     result = run_cli("pumps-off", "--config", str(config))

@@ -69,11 +69,14 @@ def test_ph_offset_and_ideal_board():
     assert shifted.ph(1.52) == pytest.approx(7.0)
 
 
-@pytest.mark.parametrize(("points", "message"), [
-    ({4.0: 1.62, 7.0: 1.5}, r"67\.6 % of Nernst, outside 80..105 %"),
-    ({7.0: 1.5, 10.0: 1.31}, r"107\.1 % of Nernst"),
-    ({4.0: 1.3, 7.0: 1.5}, r"-112\.7 % of Nernst"),
-])
+@pytest.mark.parametrize(
+    ("points", "message"),
+    [
+        ({4.0: 1.62, 7.0: 1.5}, r"67\.6 % of Nernst, outside 80..105 %"),
+        ({7.0: 1.5, 10.0: 1.31}, r"107\.1 % of Nernst"),
+        ({4.0: 1.3, 7.0: 1.5}, r"-112\.7 % of Nernst"),
+    ],
+)
 def test_ph_slope_outside_80_to_105_percent_is_rejected(points, message):
     with pytest.raises(CalibrationError, match=message):
         PhCalibration(points)

@@ -18,8 +18,22 @@ PUMPS = [
     {"key": "p2", "pin": 27, "max_runtime": 30, "flow_ml_per_min": 6000},
     {"key": "p3", "pin": 22, "max_runtime": 30, "flow_ml_per_min": 6000},
 ]
-REPORT_KEYS = {"plan", "plan_type", "pump", "reason", "start", "duration", "volume_ml", "requested_ml",
-               "moisture_before", "moisture_after", "water_level_before", "water_level_after", "outcome", "message"}
+REPORT_KEYS = {
+    "plan",
+    "plan_type",
+    "pump",
+    "reason",
+    "start",
+    "duration",
+    "volume_ml",
+    "requested_ml",
+    "moisture_before",
+    "moisture_after",
+    "water_level_before",
+    "water_level_after",
+    "outcome",
+    "message",
+}
 BASIC = {"type": "basic", "volume_ml": 20.0, "check_interval": 4.0}
 MOISTURE = {"type": "moisture", "volume_ml": 100.0, "threshold": 99.0, "check_interval": 1.0, "min_pause": 3600.0}
 
@@ -41,7 +55,8 @@ async def test_each_plan_type_is_set_persisted_run_offline_and_reported(mosquitt
             discovery = await rec.wait_for("config")
             assert discovery["plans"] == [
                 {"key": f"{p}_plan", "pump": p, "name": "Pump plan", "max_volume_ml": 3000.0}
-                for p in ("pump", "p2", "p3")]
+                for p in ("pump", "p2", "p3")
+            ]
             first = await rec.wait_for("state")
             assert first["plans"] == {f"{p}_plan": {"type": "off"} for p in ("pump", "p2", "p3")}
 
@@ -52,19 +67,27 @@ async def test_each_plan_type_is_set_persisted_run_offline_and_reported(mosquitt
             assert (await rec.command("pi-9", "set_plan", "p2_plan", cmd_id="m", **MOISTURE))["ok"]
             assert (await rec.command("pi-9", "set_plan", "p3_plan", cmd_id="t", **timed_plan))["ok"]
 
-            bad = await rec.command("pi-9", "set_plan", "p3_plan", cmd_id="x", type="time_based", volume_ml=5,
-                                    times=["25:00"])
+            bad = await rec.command(
+                "pi-9", "set_plan", "p3_plan", cmd_id="x", type="time_based", volume_ml=5, times=["25:00"]
+            )
             assert bad["ok"] is False and bad["code"] == "invalid_plan" and "25:00" in bad["message"]
-            big = await rec.command("pi-9", "set_plan", "p3_plan", cmd_id="y", type="basic", volume_ml=3001,
-                                    check_interval=60)
+            big = await rec.command(
+                "pi-9", "set_plan", "p3_plan", cmd_id="y", type="basic", volume_ml=3001, check_interval=60
+            )
             assert big["ok"] is False and big["code"] == "volume_too_large", big
             missing = await rec.command("pi-9", "set_plan", "p4_plan", cmd_id="z", type="off")
             assert missing["ok"] is False and missing["code"] == "unknown_plan", missing
 
-            moisture = (await rec.wait_for("event", lambda m: m["type"] == "watering_report"
-                                           and m["data"]["plan"] == "p2_plan", timeout=10))["data"]
-            basic = (await rec.wait_for("event", lambda m: m["type"] == "watering_report"
-                                        and m["data"]["plan"] == "pump_plan", timeout=15))["data"]
+            moisture = (
+                await rec.wait_for(
+                    "event", lambda m: m["type"] == "watering_report" and m["data"]["plan"] == "p2_plan", timeout=10
+                )
+            )["data"]
+            basic = (
+                await rec.wait_for(
+                    "event", lambda m: m["type"] == "watering_report" and m["data"]["plan"] == "pump_plan", timeout=15
+                )
+            )["data"]
             latest = await rec.wait_for("state", lambda m: m["plans"]["p3_plan"] == timed_plan)
             assert latest["plans"] == {"pump_plan": BASIC, "p2_plan": MOISTURE, "p3_plan": timed_plan}
         assert bridge.stop() == 0
@@ -89,10 +112,12 @@ async def test_each_plan_type_is_set_persisted_run_offline_and_reported(mosquitt
         async with Recorder(mosquitto.port) as rec:
             # The reports taken offline are replayed from the outbox once the bridge's reconnect backoff
             # (doubling up to 60 s while the broker was away) lets it in.
-            timed = await rec.wait_for("event", lambda m: m["type"] == "watering_report"
-                                       and m["data"]["plan"] == "p3_plan", timeout=90)
-            await rec.wait_for("event", lambda m: m["type"] == "watering_report"
-                               and m["data"]["plan"] == "pump_plan", timeout=20)
+            timed = await rec.wait_for(
+                "event", lambda m: m["type"] == "watering_report" and m["data"]["plan"] == "p3_plan", timeout=90
+            )
+            await rec.wait_for(
+                "event", lambda m: m["type"] == "watering_report" and m["data"]["plan"] == "pump_plan", timeout=20
+            )
             after = await rec.wait_for("state", timeout=20)
             assert after["plans"] == {"pump_plan": BASIC, "p2_plan": MOISTURE, "p3_plan": timed_plan}
             assert not reports(rec, "p2_plan"), "min_pause survives a restart: no second moisture run"

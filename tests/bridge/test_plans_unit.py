@@ -35,8 +35,10 @@ def test_time_of_day_in_the_nodes_zone_across_dst():
 
 def test_health_readers(tmp_path):
     wireless = tmp_path / "wireless"
-    wireless.write_text("Inter-| sta-|   Quality        |\n face | tus | link level noise |\n"
-                        " wlan0: 0000   52.  -58.  -256        0      0      0      0     12        0\n")
+    wireless.write_text(
+        "Inter-| sta-|   Quality        |\n face | tus | link level noise |\n"
+        " wlan0: 0000   52.  -58.  -256        0      0      0      0     12        0\n"
+    )
     assert wifi_rssi(wireless) == -58.0
     assert wifi_rssi(tmp_path / "missing") is None
     thermal = tmp_path / "temp"
@@ -50,11 +52,21 @@ def outbox_events(bridge) -> list[dict]:
 
 async def run_plan(socket_enabled, tmp_path, low_pct: float, params: dict) -> list[dict]:
     # No broker at this port: the node is on its own, and its events wait in the outbox.
-    config = load_config(None, {"simulate": True, "node_id": "pi-1", "broker.host": "127.0.0.1",
-                                "broker.port": free_port(), "sample_interval": 0.1, "state_dir": str(tmp_path),
-                                "machine_id_file": str(tmp_path / "mid"), "water_low_pct": low_pct,
-                                "plan_settle_seconds": 0,
-                                "pumps": [{"key": "pump", "pin": 17, "max_runtime": 20, "flow_ml_per_min": 6000}]})
+    config = load_config(
+        None,
+        {
+            "simulate": True,
+            "node_id": "pi-1",
+            "broker.host": "127.0.0.1",
+            "broker.port": free_port(),
+            "sample_interval": 0.1,
+            "state_dir": str(tmp_path),
+            "machine_id_file": str(tmp_path / "mid"),
+            "water_low_pct": low_pct,
+            "plan_settle_seconds": 0,
+            "pumps": [{"key": "pump", "pin": 17, "max_runtime": 20, "flow_ml_per_min": 6000}],
+        },
+    )
     bridge = _build(config, tmp_path)
     task = asyncio.get_running_loop().create_task(bridge.run())
     try:
@@ -82,8 +94,7 @@ async def test_plan_skipped_for_low_water(socket_enabled, tmp_path):
 
 async def test_plan_stopped_by_safety(socket_enabled, tmp_path):
     # ~90 % at the start; 6 l/min drains 5 %/s, so the 88 % mark trips within the 10 s (1000 ml) run.
-    events = await run_plan(socket_enabled, tmp_path, 88.0,
-                            {"type": "basic", "volume_ml": 1000, "check_interval": 1})
+    events = await run_plan(socket_enabled, tmp_path, 88.0, {"type": "basic", "volume_ml": 1000, "check_interval": 1})
     report = next(e["data"] for e in events if e["type"] == "watering_report")
     assert report["outcome"] == "stopped_safety"
     assert 0 < report["volume_ml"] < 1000
@@ -92,8 +103,11 @@ async def test_plan_stopped_by_safety(socket_enabled, tmp_path):
 
 
 def build(tmp_path, **values):
-    config = load_config(None, {"simulate": True, "node_id": "pi-1", "state_dir": str(tmp_path),
-                                "machine_id_file": str(tmp_path / "mid")} | values)
+    config = load_config(
+        None,
+        {"simulate": True, "node_id": "pi-1", "state_dir": str(tmp_path), "machine_id_file": str(tmp_path / "mid")}
+        | values,
+    )
     return _build(config, tmp_path)
 
 
@@ -105,10 +119,16 @@ def close(bridge) -> None:
 def test_one_slot_per_pump_with_the_volume_the_pump_can_deliver():
     single = plan_slots([PumpSettings(key="pump", max_runtime=30, flow_ml_per_min=600)])
     assert single == (PlanConfig("plan", pump="pump", max_volume_ml=300.0),)
-    several = plan_slots([PumpSettings(key="a", name="Tomatoes", max_runtime=10, flow_ml_per_min=60),
-                          PumpSettings(key="b", max_plan_volume_ml=40)])
-    assert several == (PlanConfig("a_plan", pump="a", name="Tomatoes plan", max_volume_ml=10.0),
-                       PlanConfig("b_plan", pump="b", name="Pump plan", max_volume_ml=40.0))
+    several = plan_slots(
+        [
+            PumpSettings(key="a", name="Tomatoes", max_runtime=10, flow_ml_per_min=60),
+            PumpSettings(key="b", max_plan_volume_ml=40),
+        ]
+    )
+    assert several == (
+        PlanConfig("a_plan", pump="a", name="Tomatoes plan", max_volume_ml=10.0),
+        PlanConfig("b_plan", pump="b", name="Pump plan", max_volume_ml=40.0),
+    )
 
 
 def test_set_plan_acks_the_plan_and_refuses_what_the_slot_cannot_run(tmp_path):
@@ -153,15 +173,17 @@ def test_plans_survive_a_restart_and_the_old_format_is_dropped_with_one_line(tmp
     try:
         assert bridge.plans.reported() == {"plan": Plan(type=PlanType.OFF)}
         assert [r.message for r in caplog.records if "old plans.json" in r.message] == [
-            "ignoring 1 plan(s) stored in the old plans.json format; set them again from Home Assistant"]
+            "ignoring 1 plan(s) stored in the old plans.json format; set them again from Home Assistant"
+        ]
         bridge.plans.set_plan("plan", {"type": "time_based", "volume_ml": 80, "times": ["19:30", "07:00"]})
     finally:
         close(bridge)
     caplog.clear()
     again = build(tmp_path)
     try:
-        assert again.plans.reported() == {"plan": Plan(type=PlanType.TIME_BASED, volume_ml=80,
-                                                       times=("07:00", "19:30"))}
+        assert again.plans.reported() == {
+            "plan": Plan(type=PlanType.TIME_BASED, volume_ml=80, times=("07:00", "19:30"))
+        }
         assert not [r for r in caplog.records if "old plans.json" in r.message], "said once, not at every start"
     finally:
         close(again)

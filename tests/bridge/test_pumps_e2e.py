@@ -30,8 +30,11 @@ async def test_deadline_holds_with_the_broker_killed_mid_run(mosquitto, tmp_path
 
 async def test_dry_run_protection_stops_and_refuses(mosquitto, tmp_path):
     # The simulated reservoir starts at ~90 %; 6 l/min drains it 5 %/s, so a 85 % low mark trips quickly.
-    config = write_config(tmp_path / "bridge.yaml", water_low_pct=85.0,
-                          pumps=[{"key": "pump", "pin": 17, "max_runtime": 60, "flow_ml_per_min": 6000}])
+    config = write_config(
+        tmp_path / "bridge.yaml",
+        water_low_pct=85.0,
+        pumps=[{"key": "pump", "pin": 17, "max_runtime": 60, "flow_ml_per_min": 6000}],
+    )
     with BridgeProcess(config, "pi-4", mosquitto.port, interval=0.2):
         async with Recorder(mosquitto.port) as rec:
             await rec.wait_for("availability", lambda m: m.get("raw") == "online")

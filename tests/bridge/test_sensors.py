@@ -14,14 +14,17 @@ from pi_bridge.sensors import FloatSwitch, SensorArray
 
 from .fake_i2c import FakeAdsBus
 
-SETTINGS = validate(ProbeSettings, {
-    "tds": {"channel": 0, "gain": 1},
-    "ph": {"channel": 1, "gain": 2},
-    "moisture": {"channel": 0, "address": 0x49, "gain": 1},
-    "water_level": {"mode": "analog", "channel": 3, "gain": 1},
-    "water_temperature": {"source": "fixed", "value": 25.0},
-    "median_of": 5,
-})
+SETTINGS = validate(
+    ProbeSettings,
+    {
+        "tds": {"channel": 0, "gain": 1},
+        "ph": {"channel": 1, "gain": 2},
+        "moisture": {"channel": 0, "address": 0x49, "gain": 1},
+        "water_level": {"mode": "analog", "channel": 3, "gain": 1},
+        "water_temperature": {"source": "fixed", "value": 25.0},
+        "median_of": 5,
+    },
+)
 
 
 def array(bus: FakeAdsBus, tmp_path, settings: ProbeSettings = SETTINGS) -> SensorArray:
@@ -40,8 +43,12 @@ def test_readings_through_the_driver(tmp_path):
     assert snap.readings["water_level"] == pytest.approx(50.0, abs=0.02)
     assert snap.problems == {}
     # Each probe used its own converter, channel and gain (pH at gain 2: +-2.048 V).
-    assert {(a, c, fs) for a, c, fs in bus.conversions} == {(0x48, 0, 4.096), (0x48, 1, 2.048), (0x49, 0, 4.096),
-                                                            (0x48, 3, 4.096)}
+    assert {(a, c, fs) for a, c, fs in bus.conversions} == {
+        (0x48, 0, 4.096),
+        (0x48, 1, 2.048),
+        (0x49, 0, 4.096),
+        (0x48, 3, 4.096),
+    }
     assert snap.status()["probe_ph"] == "ok"
 
 

@@ -37,9 +37,12 @@ async def test_sigkill_under_supervisor_turns_the_pump_off(mosquitto, tmp_path):
     out = tmp_path / "supervisor.jsonl"
     with out.open("w") as handle:
         supervisor = subprocess.Popen(
-            [sys.executable, str(SUPERVISOR), "--restart-sec", "0.5", "--watchdog-sec", "10", "--",
-             *bridge.command()], stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT,
-            env=os.environ | {"PYTHONPATH": str(ROOT)})
+            [sys.executable, str(SUPERVISOR), "--restart-sec", "0.5", "--watchdog-sec", "10", "--", *bridge.command()],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=os.environ | {"PYTHONPATH": str(ROOT)},
+        )
     try:
         async with Recorder(mosquitto.port) as rec:
             await rec.wait_for("availability", lambda m: m.get("raw") == "online")

@@ -21,14 +21,56 @@ LEAF_EXT = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment
 def make_pki(d) -> None:
     """A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA."""
     for ca in ("ca", "other"):
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ca}",
-                *CA_EXT, "-keyout", f"{ca}.key", "-out", f"{ca}.crt", cwd=d)
+        openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={ca}",
+            *CA_EXT,
+            "-keyout",
+            f"{ca}.key",
+            "-out",
+            f"{ca}.crt",
+            cwd=d,
+        )
     for name, cn, san in (("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1\n"), ("client", "pi-1", "")):
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout", f"{name}.key",
-                "-out", f"{name}.csr", cwd=d)
+        openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={cn}",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            cwd=d,
+        )
         (d / f"{name}.cnf").write_text(LEAF_EXT + san)
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                "-days", "2", "-out", f"{name}.crt", "-extfile", f"{name}.cnf", cwd=d)
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            f"{name}.crt",
+            "-extfile",
+            f"{name}.cnf",
+            cwd=d,
+        )
 
 
 async def test_bridge_connects_with_tls_and_client_cert(socket_enabled, tmp_path):
@@ -38,16 +80,34 @@ async def test_bridge_connects_with_tls_and_client_cert(socket_enabled, tmp_path
     # The fixture's plain listener is the one that gets TLS; a second plain listener lets the test subscribe.
     with Mosquitto() as plain_port_holder:
         plain = plain_port_holder.port
-    tls = (f"cafile {pki / 'ca.crt'}\ncertfile {pki / 'server.crt'}\nkeyfile {pki / 'server.key'}\n"
-           f"require_certificate true\nlistener {plain} 127.0.0.1\nuser root")
+    tls = (
+        f"cafile {pki / 'ca.crt'}\ncertfile {pki / 'server.crt'}\nkeyfile {pki / 'server.key'}\n"
+        f"require_certificate true\nlistener {plain} 127.0.0.1\nuser root"
+    )
     with Mosquitto(extra_config=tls) as broker:
-        good = write_config(tmp_path / "good.yaml", broker={
-            "host": "127.0.0.1", "port": broker.port, "tls": True, "ca_file": str(pki / "ca.crt"),
-            "cert_file": str(pki / "client.crt"), "key_file": str(pki / "client.key")})
+        good = write_config(
+            tmp_path / "good.yaml",
+            broker={
+                "host": "127.0.0.1",
+                "port": broker.port,
+                "tls": True,
+                "ca_file": str(pki / "ca.crt"),
+                "cert_file": str(pki / "client.crt"),
+                "key_file": str(pki / "client.key"),
+            },
+        )
         (tmp_path / "bad").mkdir()
-        bad = write_config(tmp_path / "bad" / "bad.yaml", broker={
-            "host": "127.0.0.1", "port": broker.port, "tls": True, "ca_file": str(pki / "other.crt"),
-            "cert_file": str(pki / "client.crt"), "key_file": str(pki / "client.key")})
+        bad = write_config(
+            tmp_path / "bad" / "bad.yaml",
+            broker={
+                "host": "127.0.0.1",
+                "port": broker.port,
+                "tls": True,
+                "ca_file": str(pki / "other.crt"),
+                "cert_file": str(pki / "client.crt"),
+                "key_file": str(pki / "client.key"),
+            },
+        )
         async with Recorder(plain) as rec:
             with BridgeProcess(good, "pi-1", broker.port):
                 await rec.wait_for("state", lambda m: True, timeout=20)

@@ -61,8 +61,12 @@ async def fleet(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None
     await online_node(hass, "pi-3", ph=4.1, pump_on=True)
     publish(hass, "station-ps-001", "config", station_config())
     publish(hass, "station-ps-001", "availability", "online")
-    publish(hass, "station-ps-001", "state", station_state(
-        1, slot_1=("available", None, None), slot_2=("occupied", "PB-2", 40)))
+    publish(
+        hass,
+        "station-ps-001",
+        "state",
+        station_state(1, slot_1=("available", None, None), slot_2=("occupied", "PB-2", 40)),
+    )
     publish(hass, "receiver", "config", receiver_config())
     publish(hass, "receiver", "availability", "online")
     publish(hass, "receiver", "state", receiver_state(1, 97.5))
@@ -77,8 +81,7 @@ def test_only_core_cards(dashboard: dict[str, Any]) -> None:
 
 
 async def test_every_card_entity_exists(hass: HomeAssistant, fleet: None, dashboard: dict[str, Any]) -> None:
-    missing = sorted({e for card in cards(dashboard) for e in referenced_entities(card)
-                      if hass.states.get(e) is None})
+    missing = sorted({e for card in cards(dashboard) for e in referenced_entities(card) if hass.states.get(e) is None})
     assert not missing, f"{DASHBOARD.name} names entities the fleet does not have: {missing}"
 
 
@@ -108,9 +111,7 @@ async def test_pump_table_falls_back_to_the_switch_without_reports(
     assert table[4].startswith('| **pi-3 Pump** | <font color="#0277bd"><b>running</b></font> |')
 
 
-async def test_station_table_shows_slot_occupancy(
-    hass: HomeAssistant, fleet: None, dashboard: dict[str, Any]
-) -> None:
+async def test_station_table_shows_slot_occupancy(hass: HomeAssistant, fleet: None, dashboard: dict[str, Any]) -> None:
     text = Template(markdown(dashboard, "stations"), hass).async_render()
     assert "### Station PS-001: 1 of 2 slots occupied" in text
     assert '| 1 | <font color="#2e7d32"><b>■ available</b></font> | – | – % |' in text
@@ -120,9 +121,23 @@ async def test_station_table_shows_slot_occupancy(
 async def test_pump_table_shows_the_last_watering_report(
     hass: HomeAssistant, fleet: None, dashboard: dict[str, Any]
 ) -> None:
-    publish(hass, "pi-1", "event", Event(ts=1_700_000_100.0, type="watering_report", data={
-        "pump": "pump", "volume_ml": 200, "duration": 20, "moisture_before": 28.5, "moisture_after": 41.0,
-        "reason": "moisture"}))
+    publish(
+        hass,
+        "pi-1",
+        "event",
+        Event(
+            ts=1_700_000_100.0,
+            type="watering_report",
+            data={
+                "pump": "pump",
+                "volume_ml": 200,
+                "duration": 20,
+                "moisture_before": 28.5,
+                "moisture_after": 41.0,
+                "reason": "moisture",
+            },
+        ),
+    )
     await hass.async_block_till_done()
     assert hass.states.get("event.pi_1_watering").attributes["event_type"] == "watering_report"
     table = Template(markdown(dashboard, "pumps"), hass).async_render().splitlines()

@@ -28,8 +28,10 @@ def stack(socket_enabled: None, tmp_path: Path) -> Iterator[Stack]:
     """Everything started, onboarded and configured; every process stopped afterwards, also on failure."""
     broker = Mosquitto(workdir=tmp_path / "mosquitto")
     hass = HomeAssistant(tmp_path / "ha", free_port(), log_level="warning")
-    bridges = {node: BridgeProcess(node, broker.port, tmp_path / "bridges", interval=1.0,
-                                   max_runtime=PUMP_MAX_RUNTIME) for node in NODES}
+    bridges = {
+        node: BridgeProcess(node, broker.port, tmp_path / "bridges", interval=1.0, max_runtime=PUMP_MAX_RUNTIME)
+        for node in NODES
+    }
     try:
         broker.start()
         for bridge in bridges.values():

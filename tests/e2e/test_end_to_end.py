@@ -28,7 +28,8 @@ def test_three_pis_appear_and_a_pump_round_trips(stack: Stack) -> None:
         states = hass.states()
         return all(
             entity_id in states and states[entity_id]["state"] not in ("unknown", "unavailable")
-            for node in NODES for entity_id in _entity_ids(node)
+            for node in NODES
+            for entity_id in _entity_ids(node)
         )
 
     hass.wait_for(all_reporting, 60, "every sensor and pump of pi-1..pi-3 to report")
@@ -56,6 +57,7 @@ def test_three_pis_appear_and_a_pump_round_trips(stack: Stack) -> None:
     stack.bridges["pi-3"].kill()
     hass.wait_for(
         lambda: all(hass.state(entity_id) == "unavailable" for entity_id in _entity_ids("pi-3")),
-        30, "pi-3's entities to become unavailable",
+        30,
+        "pi-3's entities to become unavailable",
     )
     assert hass.state("sensor.pi_1_ph") not in ("unknown", "unavailable")

@@ -50,7 +50,10 @@ def test_assist_turns_a_bridge_pump_on_and_a_plan_change_round_trips(stack: Stac
     assert hass.state(select) == "time_based"
     assert hass.states()[select]["attributes"]["times"] == ["07:00", "19:30"]
     assert json.loads(stored.read_text())["slots"]["plan"] == {
-        "type": "time_based", "volume_ml": 25, "times": ["07:00", "19:30"]}
+        "type": "time_based",
+        "volume_ml": 25,
+        "times": ["07:00", "19:30"],
+    }
 
     hass.call_service("number", "set_value", {"entity_id": volume, "value": 20})
     assert hass.state(volume) == "20.0"

@@ -18,8 +18,13 @@ import yaml
 from hydro_fleet_protocol import NodeConfig, NodeKind, PumpConfig, SensorType
 
 NODE_YAML = Path(__file__).parents[2] / "esphome" / "hydro-node.yaml"
-SECRETS = {"wifi_ssid": "greenhouse", "wifi_password": "not-a-real-password", "mqtt_broker": "192.0.2.10",
-           "mqtt_username": "esp-1", "mqtt_password": "not-a-real-password"}
+SECRETS = {
+    "wifi_ssid": "greenhouse",
+    "wifi_password": "not-a-real-password",
+    "mqtt_broker": "192.0.2.10",
+    "mqtt_username": "esp-1",
+    "mqtt_password": "not-a-real-password",
+}
 
 
 def esphome_bin() -> Path:
@@ -35,8 +40,15 @@ def test_esphome_config_accepts_the_node(tmp_path: Path) -> None:
     shutil.copy(NODE_YAML, tmp_path / NODE_YAML.name)
     (tmp_path / "secrets.yaml").write_text(yaml.safe_dump(SECRETS))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    result = subprocess.run([esphome_bin(), "config", NODE_YAML.name], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [esphome_bin(), "config", NODE_YAML.name],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"esphome config failed for {NODE_YAML}:\n{output[-4000:]}"
     assert "Configuration is valid!" in output
@@ -69,7 +81,10 @@ def test_discovery_config_is_a_valid_protocol_v1_node() -> None:
     assert {types["tds"], types["ph"], types["moisture"]} == {SensorType.TDS, SensorType.PH, SensorType.MOISTURE}
     on_connect = node["mqtt"]["on_connect"][0]["mqtt.publish"]
     assert (on_connect["topic"], on_connect["retain"], on_connect["payload"]) == (
-        "${prefix}/${node_id}/config", True, "${discovery}")
+        "${prefix}/${node_id}/config",
+        True,
+        "${discovery}",
+    )
 
 
 def test_state_and_acks_use_the_announced_keys_and_topics() -> None:
@@ -87,9 +102,15 @@ def test_state_and_acks_use_the_announced_keys_and_topics() -> None:
     mqtt = node["mqtt"]
     availability = "${prefix}/${node_id}/availability"
     assert (mqtt["birth_message"]["topic"], mqtt["birth_message"]["payload"], mqtt["birth_message"]["retain"]) == (
-        availability, "online", True)
+        availability,
+        "online",
+        True,
+    )
     assert (mqtt["will_message"]["topic"], mqtt["will_message"]["payload"], mqtt["will_message"]["retain"]) == (
-        availability, "offline", True)
+        availability,
+        "offline",
+        True,
+    )
     assert mqtt["discovery"] is False
     commands = mqtt["on_json_message"]
     assert commands["topic"] == "${prefix}/${node_id}/cmd"
@@ -97,7 +118,11 @@ def test_state_and_acks_use_the_announced_keys_and_topics() -> None:
     assert '"${prefix}/${node_id}/ack"' in handler
     # The error codes are the protocol's (docs/protocol.md), and the pump never runs past max_runtime.
     assert set(re.findall(r'ack\(false, "(\w+)"', handler)) == {
-        "unknown_pump", "invalid_duration", "water_low", "unsupported"}
+        "unknown_pump",
+        "invalid_duration",
+        "water_low",
+        "unsupported",
+    }
     assert "std::min(asked, max_runtime)" in handler
     # Nothing of ESPHome's own is published: every component stays internal.
     for domain in ("sensor", "binary_sensor", "switch"):

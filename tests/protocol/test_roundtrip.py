@@ -26,10 +26,17 @@ from hydro_fleet_protocol import (
 )
 
 CONFIG = NodeConfig(
-    node_id="pi-1", kind=NodeKind.PI, name="Greenhouse", model="Raspberry Pi 4", manufacturer="Hydro Fleet",
-    sw_version="0.1.0", sample_interval=5.0,
-    sensors=(SensorConfig("tds", SensorType.TDS, unit="ppm", minimum=0, maximum=5000, precision=0),
-             SensorConfig("ph", SensorType.PH, precision=2)),
+    node_id="pi-1",
+    kind=NodeKind.PI,
+    name="Greenhouse",
+    model="Raspberry Pi 4",
+    manufacturer="Hydro Fleet",
+    sw_version="0.1.0",
+    sample_interval=5.0,
+    sensors=(
+        SensorConfig("tds", SensorType.TDS, unit="ppm", minimum=0, maximum=5000, precision=0),
+        SensorConfig("ph", SensorType.PH, precision=2),
+    ),
     pumps=(PumpConfig("pump", name="Pump", max_runtime=30, flow_ml_per_min=600),),
 )
 
@@ -38,10 +45,23 @@ CONFIG = NodeConfig(
     ("message", "parser"),
     [
         (CONFIG, NodeConfig.parse),
-        (State(ts=1.5, seq=3, readings={"tds": 812.0, "ph": None}, problems={"ph": "out_of_range"},
-               pumps={"pump": PumpState(on=True, until=31.5)}, health={"uptime": 12}), State.parse),
-        (Backfill(samples=(Sample(ts=1.0, seq=1, readings={"tds": 1.0}),
-                           Sample(ts=2.0, seq=2, readings={"tds": 2.0}))), Backfill.parse),
+        (
+            State(
+                ts=1.5,
+                seq=3,
+                readings={"tds": 812.0, "ph": None},
+                problems={"ph": "out_of_range"},
+                pumps={"pump": PumpState(on=True, until=31.5)},
+                health={"uptime": 12},
+            ),
+            State.parse,
+        ),
+        (
+            Backfill(
+                samples=(Sample(ts=1.0, seq=1, readings={"tds": 1.0}), Sample(ts=2.0, seq=2, readings={"tds": 2.0}))
+            ),
+            Backfill.parse,
+        ),
         (Event(ts=3.0, type="pump_stopped", data={"pump": "pump", "reason": "deadline"}), Event.parse),
         (Command(id="c1", action=CommandAction.PUMP_ON, target="pump", params={"duration": 5}), Command.parse),
         (Ack(id="c1", ok=True, result={"duration": 5, "clipped": False}), Ack.parse),

@@ -29,21 +29,36 @@ DATA_PATH = "/api/internal/stations/data"
 
 
 def make_options(**overrides: Any) -> Options:
-    base = {"secrets": [SECRET], "admin_email": EMAIL, "admin_password": PASSWORD,
-            "rate_limit_per_minute": 10_000, "login_rate_limit_per_minute": 1000}
+    base = {
+        "secrets": [SECRET],
+        "admin_email": EMAIL,
+        "admin_password": PASSWORD,
+        "rate_limit_per_minute": 10_000,
+        "login_rate_limit_per_minute": 1000,
+    }
     return parse_options(default_options_dict(**(base | overrides)))
 
 
 def full_sync(serial: str = "PS001", ts: int | None = None, total: int = 3) -> dict[str, Any]:
-    slots = [{"slot_number": 1, "status": "OCCUPIED", "battery_level": 80, "power_bank_serial": "PB-1"},
-             {"slot_number": 2, "status": "AVAILABLE"}]
-    banks = [{"serial_number": "PB-1", "slot_number": 1, "battery_level": 80, "status": "AVAILABLE",
-              "hardware_info": {"temperature": 26.5, "voltage": 4.12, "current": 0.8}}]
+    slots = [
+        {"slot_number": 1, "status": "OCCUPIED", "battery_level": 80, "power_bank_serial": "PB-1"},
+        {"slot_number": 2, "status": "AVAILABLE"},
+    ]
+    banks = [
+        {
+            "serial_number": "PB-1",
+            "slot_number": 1,
+            "battery_level": 80,
+            "status": "AVAILABLE",
+            "hardware_info": {"temperature": 26.5, "voltage": 4.12, "current": 0.8},
+        }
+    ]
     return full_payload(serial, slots, banks, total, timestamp=ts)
 
 
-def returned(serial: str = "PS001", bank: str = "PB-9", slot: int = 2, battery: int = 45,
-             ts: int | None = None) -> dict[str, Any]:
+def returned(
+    serial: str = "PS001", bank: str = "PB-9", slot: int = 2, battery: int = 45, ts: int | None = None
+) -> dict[str, Any]:
     return returned_payload(serial, bank, slot, battery, timestamp=ts)
 
 
@@ -73,21 +88,32 @@ class Harness:
         return self.client.app[CTX]  # type: ignore[index]
 
     async def login(self, email: str = EMAIL, password: str = PASSWORD) -> Answer:
-        answer = await Answer.of(await self.client.post("/api/admin/login", json={"email": email,
-                                                                                   "password": password}))
+        answer = await Answer.of(
+            await self.client.post("/api/admin/login", json={"email": email, "password": password})
+        )
         if answer.status == 200:
             self.token = answer.json["access_token"]
         return answer
 
-    def headers(self, body: bytes, *, ts: int | str | None = None, secret: str = SECRET,
-                token: str | None = None) -> dict[str, str]:
+    def headers(
+        self, body: bytes, *, ts: int | str | None = None, secret: str = SECRET, token: str | None = None
+    ) -> dict[str, str]:
         stamp = str(int(time.time()) if ts is None else ts)
-        return {"Authorization": f"Bearer {self.token if token is None else token}",
-                "Content-Type": "application/json", "X-Timestamp": stamp,
-                "X-Signature": signature(secret, body, stamp)}
+        return {
+            "Authorization": f"Bearer {self.token if token is None else token}",
+            "Content-Type": "application/json",
+            "X-Timestamp": stamp,
+            "X-Signature": signature(secret, body, stamp),
+        }
 
-    async def post(self, payload: dict[str, Any] | bytes, *, headers: dict[str, str] | None = None,
-                   drop: tuple[str, ...] = (), **kwargs: Any) -> Answer:
+    async def post(
+        self,
+        payload: dict[str, Any] | bytes,
+        *,
+        headers: dict[str, str] | None = None,
+        drop: tuple[str, ...] = (),
+        **kwargs: Any,
+    ) -> Answer:
         """Sign and post; ``headers`` override the signed ones, ``drop`` removes some."""
         body = body_of(payload)
         merged = self.headers(body, **kwargs) | (headers or {})
@@ -111,8 +137,12 @@ class Harness:
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table: a rejection must leave this unchanged."""
         with self.db() as conn:
-            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
-                                                 " AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                )
+            ]
             return {t: sorted((tuple(r) for r in conn.execute(f"SELECT * FROM {t}")), key=repr) for t in tables}
 
     def count(self, table: str) -> int:
@@ -121,8 +151,13 @@ class Harness:
 
 
 @asynccontextmanager
-async def running(data_dir: Path, options: Options | None = None, mqtt: MqttSettings | None = None,
-                  metrics_interval: float = 10.0, login: bool = True) -> AsyncIterator[Harness]:
+async def running(
+    data_dir: Path,
+    options: Options | None = None,
+    mqtt: MqttSettings | None = None,
+    metrics_interval: float = 10.0,
+    login: bool = True,
+) -> AsyncIterator[Harness]:
     app = create_app(options or make_options(), data_dir, mqtt, metrics_interval=metrics_interval)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         harness = Harness(client, data_dir)

@@ -19,7 +19,7 @@ from hydro_fleet_receiver import cli
 
 
 def main() -> None:
-    argv = sys.argv[sys.argv.index("--") + 1:]
+    argv = sys.argv[sys.argv.index("--") + 1 :]
     # Children are reaped by the kernel; the test watches their pids itself.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     for line in sys.stdin:

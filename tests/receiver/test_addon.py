@@ -55,8 +55,11 @@ def test_options_and_schema_match_the_receiver() -> None:
 
 def test_supervisor_style_options_file(tmp_path: Path) -> None:
     """What the Supervisor writes: every key, the required ones filled in, optional ones left out."""
-    data = _config()["options"] | {"secrets": ["a-long-enough-secret"], "admin_email": "a@b.c",
-                                   "admin_password": "12345678"}
+    data = _config()["options"] | {
+        "secrets": ["a-long-enough-secret"],
+        "admin_email": "a@b.c",
+        "admin_password": "12345678",
+    }
     path = tmp_path / "options.json"
     path.write_text(json.dumps(data))
     options = load_options(path)
@@ -133,9 +136,9 @@ def test_images_are_valid_pngs(name: str, size: tuple[int, int]) -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     offset, chunks = 8, {}
     while offset < len(data):
-        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
-        body = data[offset + 8:offset + 8 + length]
-        assert struct.unpack(">I", data[offset + 8 + length:offset + 12 + length])[0] == zlib.crc32(kind + body)
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        body = data[offset + 8 : offset + 8 + length]
+        assert struct.unpack(">I", data[offset + 8 + length : offset + 12 + length])[0] == zlib.crc32(kind + body)
         chunks[kind] = body
         offset += 12 + length
     assert struct.unpack(">II", chunks[b"IHDR"][:8]) == size
@@ -144,8 +147,22 @@ def test_images_are_valid_pngs(name: str, size: tuple[int, int]) -> None:
 
 
 def test_addon_wheel_carries_receiver_and_protocol(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path), str(REPO)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+    )
     wheel = zipfile.ZipFile(next(tmp_path.glob("hydro_fleet-*.whl")))
     names = set(wheel.namelist())
     for module in ("app", "cli", "storage", "verification", "__main__"):

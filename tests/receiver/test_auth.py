@@ -85,8 +85,11 @@ async def test_changing_the_admin_account_revokes_tokens(socket_enabled, tmp_pat
 async def test_gateway_refreshes_on_401_and_retries(receiver: Harness) -> None:
     key = (receiver.data_dir / KEY_NAME).read_bytes()
     now = int(time.time())
-    expired = jwt.encode({"sub": EMAIL, "typ": "access", "iat": now - 7200, "exp": now - 1, "jti": "old",
-                          "iss": "hydro-fleet-receiver"}, key, algorithm="HS256")
+    expired = jwt.encode(
+        {"sub": EMAIL, "typ": "access", "iat": now - 7200, "exp": now - 1, "jti": "old", "iss": "hydro-fleet-receiver"},
+        key,
+        algorithm="HS256",
+    )
     url = str(receiver.client.make_url("")).rstrip("/")
     async with aiohttp.ClientSession() as session:
         gateway = GatewayClient(session, url, EMAIL, PASSWORD, SECRET)

@@ -41,17 +41,44 @@ class ReceiverProcess:
         self.port = free_port()
         self.data_dir = tmp_path / "data"
         self.options = tmp_path / "options.json"
-        self.options.write_text(json.dumps(default_options_dict(
-            secrets=[SECRET], admin_email=EMAIL, admin_password=PASSWORD, rate_limit_per_minute=100_000,
-            log_level="warning")))
+        self.options.write_text(
+            json.dumps(
+                default_options_dict(
+                    secrets=[SECRET],
+                    admin_email=EMAIL,
+                    admin_password=PASSWORD,
+                    rate_limit_per_minute=100_000,
+                    log_level="warning",
+                )
+            )
+        )
         self.broker = broker
         self.log = (tmp_path / "receiver.log").open("ab")
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "tests.receiver.forkserver", "--", "--options", str(self.options), "--data-dir",
-             str(self.data_dir), "--host", "127.0.0.1", "--port", str(self.port), "--mqtt-host", broker.host,
-             "--mqtt-port", str(broker.port)],
-            cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self.log)
+            [
+                sys.executable,
+                "-m",
+                "tests.receiver.forkserver",
+                "--",
+                "--options",
+                str(self.options),
+                "--data-dir",
+                str(self.data_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--mqtt-host",
+                broker.host,
+                "--mqtt-port",
+                str(broker.port),
+            ],
+            cwd=ROOT,
+            env=os.environ | {"PYTHONPATH": str(ROOT)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+        )
         self.pid: int | None = None
 
     @property
@@ -114,11 +141,14 @@ async def test_kill_9_loses_no_acknowledged_request(mosquitto: Mosquitto, tmp_pa
     counter = 0
     timeout = aiohttp.ClientTimeout(total=5)
     try:
-        async with (Collector(mosquitto, "hydro_fleet/+/event") as events,
-                    aiohttp.ClientSession(timeout=timeout) as session):
+        async with (
+            Collector(mosquitto, "hydro_fleet/+/event") as events,
+            aiohttp.ClientSession(timeout=timeout) as session,
+        ):
             await receiver.start(session)
-            async with session.post(receiver.url + "/api/admin/login",
-                                    json={"email": EMAIL, "password": PASSWORD}) as resp:
+            async with session.post(
+                receiver.url + "/api/admin/login", json={"email": EMAIL, "password": PASSWORD}
+            ) as resp:
                 token = (await resp.json())["access_token"]
 
             async def client(stop: asyncio.Event) -> None:
@@ -128,8 +158,11 @@ async def test_kill_9_loses_no_acknowledged_request(mosquitto: Mosquitto, tmp_pa
                     bank = f"PB-{counter:05d}"
                     body = encode(returned_payload(f"PS{counter % 3:03d}", bank, 1 + counter % 8, counter % 101))
                     try:
-                        async with session.post(receiver.url + "/api/internal/stations/data", data=body,
-                                                headers=signed_headers(token, SECRET, body)) as resp:
+                        async with session.post(
+                            receiver.url + "/api/internal/stations/data",
+                            data=body,
+                            headers=signed_headers(token, SECRET, body),
+                        ) as resp:
                             answer = await resp.json()
                             assert resp.status == 200, answer
                             acked[answer["request_id"]] = bank
@@ -152,12 +185,17 @@ async def test_kill_9_loses_no_acknowledged_request(mosquitto: Mosquitto, tmp_pa
             def outbox_empty() -> bool:
                 with sqlite3.connect(db_path) as db:
                     return db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+
             await wait_until(outbox_empty, timeout=30, what="outbox drained")
-            await events.wait_for(lambda: set(acked) <= {Event.parse(m.payload).data["request_id"]
-                                                         for m in events.messages}, timeout=10,
-                                  what="every acknowledged event on MQTT")
-            published = {Event.parse(m.payload).data["request_id"]: Event.parse(m.payload).data["power_bank_serial"]
-                         for m in events.messages}
+            await events.wait_for(
+                lambda: set(acked) <= {Event.parse(m.payload).data["request_id"] for m in events.messages},
+                timeout=10,
+                what="every acknowledged event on MQTT",
+            )
+            published = {
+                Event.parse(m.payload).data["request_id"]: Event.parse(m.payload).data["power_bank_serial"]
+                for m in events.messages
+            }
     finally:
         receiver.stop()
 
@@ -172,5 +210,7 @@ async def test_kill_9_loses_no_acknowledged_request(mosquitto: Mosquitto, tmp_pa
     assert not missing_db, f"{len(missing_db)} acknowledged requests are not in the database"
     missing_mqtt = {rid for rid in acked if published.get(rid) != acked[rid]}
     assert not missing_mqtt, f"{len(missing_mqtt)} acknowledged requests never reached MQTT"
-    print(f"{KILLS} kills, {len(acked)} acknowledged, {cut_off} cut off, {len(stored)} stored, "
-          f"{len(events.messages)} events published ({len(events.messages) - len(published)} re-sends)")
+    print(
+        f"{KILLS} kills, {len(acked)} acknowledged, {cut_off} cut off, {len(stored)} stored, "
+        f"{len(events.messages)} events published ({len(events.messages) - len(published)} re-sends)"
+    )

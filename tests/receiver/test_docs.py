@@ -34,6 +34,14 @@ def test_strict_decoding() -> None:
     good = _vector()["signature"]
     raw = base64.b64decode(good)
     assert decode_signature(good) == raw
-    for bad in (good.rstrip("="), good + "=", good.replace("/", "_"), good[:20] + "\n" + good[21:], "", "é" * 44,
-                base64.b64encode(raw + b"x").decode(), good[:-2] + "l="):
+    for bad in (
+        good.rstrip("="),
+        good + "=",
+        good.replace("/", "_"),
+        good[:20] + "\n" + good[21:],
+        "",
+        "é" * 44,
+        base64.b64encode(raw + b"x").decode(),
+        good[:-2] + "l=",
+    ):
         assert decode_signature(bad) is None, bad

@@ -31,8 +31,9 @@ class Stack:
 def stack(socket_enabled: None, tmp_path: Path) -> Iterator[Stack]:
     broker = Mosquitto(workdir=tmp_path / "mosquitto")
     hass = HomeAssistant(tmp_path / "ha", free_port(), log_level="warning")
-    receiver = ReceiverProcess(tmp_path / "receiver", secrets=[SECRET], email=EMAIL, password=PASSWORD,
-                               broker_port=None, log_level="info")
+    receiver = ReceiverProcess(
+        tmp_path / "receiver", secrets=[SECRET], email=EMAIL, password=PASSWORD, broker_port=None, log_level="info"
+    )
     try:
         broker.start()
         receiver.broker_port = broker.port
@@ -56,6 +57,7 @@ def _send(url: str, *payloads: dict) -> list[tuple[int, dict]]:
         async with aiohttp.ClientSession() as session:
             gateway = GatewayClient(session, url, EMAIL, PASSWORD, SECRET)
             return [await gateway.send(p) for p in payloads]
+
     loop = asyncio.new_event_loop()  # not asyncio.run(): keep the thread's loop for the HA plugin
     try:
         return loop.run_until_complete(run())
@@ -71,9 +73,15 @@ def test_stations_and_slots_appear_in_home_assistant(stack: Stack) -> None:
 
     def ready() -> bool:
         states = hass.states()
-        return all(states.get(e, {}).get("state") not in (None, "unknown", "unavailable") for e in (
-            "sensor.station_ps001_slot_1_status", "sensor.station_ps002_slot_1_status",
-            "sensor.hydro_fleet_receiver_requests_accepted"))
+        return all(
+            states.get(e, {}).get("state") not in (None, "unknown", "unavailable")
+            for e in (
+                "sensor.station_ps001_slot_1_status",
+                "sensor.station_ps002_slot_1_status",
+                "sensor.hydro_fleet_receiver_requests_accepted",
+            )
+        )
+
     hass.wait_for(ready, 90, "station and receiver entities")
     states = hass.states()
     assert states["sensor.station_ps001_status"]["state"] == "online"
@@ -94,5 +102,8 @@ def test_stations_and_slots_appear_in_home_assistant(stack: Stack) -> None:
     hass.wait_for(lambda: hass.state("sensor.station_ps001_slot_2_status") == "occupied", 30, "slot 2 occupied")
     assert hass.state("sensor.station_ps001_slot_2_power_bank") == "PB-9"
     assert float(hass.state("sensor.station_ps001_slot_2_battery") or 0) == 45
-    hass.wait_for(lambda: hass.state("sensor.hydro_fleet_receiver_requests_accepted") == "3", 30,
-                  "the receiver's accepted counter")
+    hass.wait_for(
+        lambda: hass.state("sensor.hydro_fleet_receiver_requests_accepted") == "3",
+        30,
+        "the receiver's accepted counter",
+    )

@@ -21,9 +21,17 @@ async def test_mutation_fuzz(socket_enabled, tmp_path: Path) -> None:
     async with running(tmp_path, options) as h:
         refresh = (await h.login()).json["refresh_token"]
         async with aiohttp.ClientSession() as session:
-            fuzzer = Fuzzer(str(h.client.make_url("")), session, secrets=[SECRET, OLD_SECRET], token=h.token,
-                            refresh_token=refresh, jwt_key=(h.data_dir / KEY_NAME).read_bytes(), email=EMAIL,
-                            seed=6, max_body=16 * 1024)
+            fuzzer = Fuzzer(
+                str(h.client.make_url("")),
+                session,
+                secrets=[SECRET, OLD_SECRET],
+                token=h.token,
+                refresh_token=refresh,
+                jwt_key=(h.data_dir / KEY_NAME).read_bytes(),
+                email=EMAIL,
+                seed=6,
+                max_body=16 * 1024,
+            )
             result = await fuzzer.run(600, concurrency=4)
         assert result.violations == [], result.violations[:5]
         assert result.transport_errors == 0

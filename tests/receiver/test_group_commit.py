@@ -19,8 +19,14 @@ from .conftest import full_sync, returned
 
 def _meta(i: int, signature: str | None = None) -> SyncMeta:
     now = time.time()
-    return SyncMeta(request_id=f"r{i}", signature=signature or f"s{i}", header_ts=int(now), body_sha256="x",
-                    idempotency_key=None, received=now)
+    return SyncMeta(
+        request_id=f"r{i}",
+        signature=signature or f"s{i}",
+        header_ts=int(now),
+        body_sha256="x",
+        idempotency_key=None,
+        received=now,
+    )
 
 
 def _sync(serial: str) -> Payload:
@@ -40,8 +46,9 @@ def store(tmp_path: Path) -> Store:
 def test_a_failing_request_is_rolled_back_alone(store: Store, tmp_path: Path) -> None:
     # The second request reuses the first one's signature: the sync log's UNIQUE column
     # refuses it after it already wrote its station row, which its savepoint must undo.
-    results = store.apply_batch([(_sync("A1"), _meta(1)), (_sync("B2"), _meta(2, signature="s1")),
-                                 (_sync("C3"), _meta(3))])
+    results = store.apply_batch(
+        [(_sync("A1"), _meta(1)), (_sync("B2"), _meta(2, signature="s1")), (_sync("C3"), _meta(3))]
+    )
     store.close()
     assert isinstance(results[0], Outcome) and isinstance(results[2], Outcome)
     assert isinstance(results[1], ReplayError)
@@ -55,8 +62,10 @@ def test_a_failing_request_is_rolled_back_alone(store: Store, tmp_path: Path) ->
 def test_a_lost_transaction_falls_back_to_one_transaction_per_request(store: Store, tmp_path: Path) -> None:
     # RAISE(ROLLBACK) ends the whole transaction, savepoints included (like an I/O error
     # would): the batch is then applied request by request, and only the culprit fails.
-    store.db.execute("CREATE TRIGGER no_b2 BEFORE INSERT ON stations WHEN NEW.serial = 'B2'"
-                     " BEGIN SELECT RAISE(ROLLBACK, 'no B2'); END")
+    store.db.execute(
+        "CREATE TRIGGER no_b2 BEFORE INSERT ON stations WHEN NEW.serial = 'B2'"
+        " BEGIN SELECT RAISE(ROLLBACK, 'no B2'); END"
+    )
     results = store.apply_batch([(_sync("A1"), _meta(1)), (_sync("B2"), _meta(2)), (_sync("C3"), _meta(3))])
     store.close()
     assert isinstance(results[0], Outcome) and isinstance(results[2], Outcome)

@@ -51,14 +51,32 @@ UPLINK: dict[str, Any] = {
     "data": "AZ8AtgBX",
     "object": {"soil_moisture": 41.5, "temperature": 18.2, "battery": 87, "conductivity": 312},
     "rxInfo": [
-        {"gatewayId": "0016c001f153a14c", "uplinkId": 4217106255, "nsTime": "2026-11-23T16:34:15.802931+00:00",
-         "rssi": -97, "snr": 4.2, "channel": 2, "location": {}, "context": "E3OWOQ==",
-         "metadata": {"region_common_name": "EU868", "region_config_id": "eu868"}, "crcStatus": "CRC_OK"},
-        {"gatewayId": "0016c001f1500812", "uplinkId": 812047623, "rssi": -112, "snr": -6.5, "channel": 2,
-         "context": "SIn4Ag==", "crcStatus": "CRC_OK"},
+        {
+            "gatewayId": "0016c001f153a14c",
+            "uplinkId": 4217106255,
+            "nsTime": "2026-11-23T16:34:15.802931+00:00",
+            "rssi": -97,
+            "snr": 4.2,
+            "channel": 2,
+            "location": {},
+            "context": "E3OWOQ==",
+            "metadata": {"region_common_name": "EU868", "region_config_id": "eu868"},
+            "crcStatus": "CRC_OK",
+        },
+        {
+            "gatewayId": "0016c001f1500812",
+            "uplinkId": 812047623,
+            "rssi": -112,
+            "snr": -6.5,
+            "channel": 2,
+            "context": "SIn4Ag==",
+            "crcStatus": "CRC_OK",
+        },
     ],
-    "txInfo": {"frequency": 868500000,
-               "modulation": {"lora": {"bandwidth": 125000, "spreadingFactor": 7, "codeRate": "CR_4_5"}}},
+    "txInfo": {
+        "frequency": 868500000,
+        "modulation": {"lora": {"bandwidth": 125000, "spreadingFactor": 7, "codeRate": "CR_4_5"}},
+    },
 }
 # A "join" event of the same device, posted to the same URL with ?event=join.
 JOIN: dict[str, Any] = {
@@ -75,8 +93,9 @@ def uplink(**object_changes: Any) -> dict[str, Any]:
     return body
 
 
-async def post(h: Harness, body: dict[str, Any] | bytes, *, event: str | None = "up",
-               headers: dict[str, str] | None = None) -> Answer:
+async def post(
+    h: Harness, body: dict[str, Any] | bytes, *, event: str | None = "up", headers: dict[str, str] | None = None
+) -> Answer:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     merged = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"} | (headers or {})
     params = {} if event is None else {"event": event}
@@ -100,23 +119,29 @@ async def test_uplink_becomes_a_node(mosquitto: Mosquitto, tmp_path: Path) -> No
         await live.wait_for(lambda: live.on(f"{NODE}/state"), what="LoRaWAN state")
 
         config = NodeConfig.parse(live.on(f"{NODE}/config")[0].payload)
-        assert (config.node_id, config.kind, config.name, config.model) == \
-            ("lora-0004a30b001c0530", NodeKind.LORAWAN, "Bed 3 soil", "Soil sensor EU868")
+        assert (config.node_id, config.kind, config.name, config.model) == (
+            "lora-0004a30b001c0530",
+            NodeKind.LORAWAN,
+            "Bed 3 soil",
+            "Soil sensor EU868",
+        )
         assert config.extra == {"dev_eui": "0004a30b001c0530", "application": "Greenhouse"}
         sensors = {s.key: s for s in config.sensors}
         assert set(sensors) == {"soil_moisture", "temperature", "battery", "signal", "snr"}
         assert (sensors["soil_moisture"].type, sensors["soil_moisture"].unit) == (SensorType.MOISTURE, "%")
         assert sensors["temperature"].type == SensorType.TEMPERATURE
         assert sensors["battery"].type == SensorType.BATTERY
-        assert (sensors["signal"].type, sensors["signal"].unit, sensors["signal"].diagnostic) == \
-            (SensorType.SIGNAL, "dBm", True)
+        assert (sensors["signal"].type, sensors["signal"].unit, sensors["signal"].diagnostic) == (
+            SensorType.SIGNAL,
+            "dBm",
+            True,
+        )
         assert (sensors["snr"].type, sensors["snr"].diagnostic) == (SensorType.COUNT, True)
         assert [m.payload for m in live.on(f"{NODE}/availability")] == [b"online"]
 
         state = State.parse(live.on(f"{NODE}/state")[0].payload)
         # The best-heard gateway gives signal and SNR; the unmapped "conductivity" is ignored.
-        assert state.readings == {"soil_moisture": 41.5, "temperature": 18.2, "battery": 87, "signal": -97,
-                                  "snr": 4.2}
+        assert state.readings == {"soil_moisture": 41.5, "temperature": 18.2, "battery": 87, "signal": -97, "snr": 4.2}
         config.check_readings(state.readings)
         assert state.seq == 1
         assert state.ts == datetime(2026, 11, 23, 16, 34, 15, 775023, tzinfo=UTC).timestamp()
@@ -166,8 +191,7 @@ async def test_wrong_or_missing_token_is_401(socket_enabled, tmp_path: Path, hea
     async with running(tmp_path, make_options(lorawan_token=TOKEN), login=False) as h:
         before = h.snapshot()
         sent = {"Content-Type": "application/json"} | headers
-        response = await h.client.post(PATH, params={"event": "up"}, data=json.dumps(UPLINK).encode(),
-                                       headers=sent)
+        response = await h.client.post(PATH, params={"event": "up"}, data=json.dumps(UPLINK).encode(), headers=sent)
         answer = await Answer.of(response)
         assert answer.status == 401, answer.json
         assert answer.json["error"] == "unauthorized"
@@ -192,14 +216,18 @@ async def test_bare_token_in_a_custom_header(socket_enabled, tmp_path: Path) -> 
 async def test_other_events_are_acknowledged_and_ignored(socket_enabled, tmp_path: Path, event: str) -> None:
     async with running(tmp_path, make_options(lorawan_token=TOKEN), login=False) as h:
         before = h.snapshot()
-        response = await h.client.post(PATH, params={"event": event}, data=json.dumps(JOIN).encode(),
-                                       headers={"Content-Type": "application/json",
-                                                "Authorization": f"Bearer {TOKEN}"})
+        response = await h.client.post(
+            PATH,
+            params={"event": event},
+            data=json.dumps(JOIN).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+        )
         assert response.status == 204
         assert h.snapshot() == before
         # Authentication still comes first for them.
-        response = await h.client.post(PATH, params={"event": event}, data=json.dumps(JOIN).encode(),
-                                       headers={"Content-Type": "application/json"})
+        response = await h.client.post(
+            PATH, params={"event": event}, data=json.dumps(JOIN).encode(), headers={"Content-Type": "application/json"}
+        )
         assert response.status == 401
 
 
@@ -217,8 +245,9 @@ async def test_other_events_are_acknowledged_and_ignored(socket_enabled, tmp_pat
         ({**UPLINK, "time": "yesterday"}, "time"),
     ],
 )
-async def test_malformed_uplink_is_400_naming_the_field(socket_enabled, tmp_path: Path,
-                                                       body: dict[str, Any] | bytes, field: str) -> None:
+async def test_malformed_uplink_is_400_naming_the_field(
+    socket_enabled, tmp_path: Path, body: dict[str, Any] | bytes, field: str
+) -> None:
     async with running(tmp_path, make_options(lorawan_token=TOKEN), login=False) as h:
         before = h.snapshot()
         answer = await post(h, body)
@@ -268,8 +297,13 @@ def test_documented_uplink_parses() -> None:
     example = doc.split("Body of an `up` event", 1)[1].split("```json", 1)[1].split("```", 1)[0]
     parsed = parse_uplink(example.encode())
     assert parsed.dev_eui == "0004a30b001c0530"
-    assert lorawan_readings(parsed) == {"soil_moisture": 41.5, "temperature": 18.2, "battery": 87, "signal": -97,
-                                        "snr": 4.2}
+    assert lorawan_readings(parsed) == {
+        "soil_moisture": 41.5,
+        "temperature": 18.2,
+        "battery": 87,
+        "signal": -97,
+        "snr": 4.2,
+    }
 
 
 def test_silent_device_goes_offline_and_comes_back(tmp_path: Path) -> None:
@@ -285,7 +319,9 @@ def test_silent_device_goes_offline_and_comes_back(tmp_path: Path) -> None:
         assert (last.topic, last.payload, last.retain) == (f"{NODE}/availability", b"offline", True)
         store.apply_uplink(parse_uplink(json.dumps(UPLINK).encode()), now)
         rows = store.outbox_batch(100)[-2:]
-        assert [(r.topic, r.payload if r.topic.endswith("availability") else b"") for r in rows] == \
-            [(f"{NODE}/availability", b"online"), (f"{NODE}/state", b"")]
+        assert [(r.topic, r.payload if r.topic.endswith("availability") else b"") for r in rows] == [
+            (f"{NODE}/availability", b"online"),
+            (f"{NODE}/state", b""),
+        ]
     finally:
         store.close()

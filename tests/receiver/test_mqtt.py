@@ -36,8 +36,11 @@ async def test_full_sync_then_return_reach_mqtt(mosquitto: Mosquitto, tmp_path: 
             assert sensors[f"slot_{n}_status"].options == ("available", "occupied", "error")
             assert sensors[f"slot_{n}_power_bank"].type == SensorType.TEXT
             assert sensors[f"slot_{n}_battery"].type == SensorType.BATTERY
-            for what, kind in (("temperature", SensorType.TEMPERATURE), ("voltage", SensorType.VOLTAGE),
-                               ("current", SensorType.CURRENT)):
+            for what, kind in (
+                ("temperature", SensorType.TEMPERATURE),
+                ("voltage", SensorType.VOLTAGE),
+                ("current", SensorType.CURRENT),
+            ):
                 assert sensors[f"slot_{n}_{what}"].type == kind and sensors[f"slot_{n}_{what}"].diagnostic
         assert "slot_4_status" not in sensors
         assert [m.payload for m in live.on(f"{STATION}/availability")] == [b"online"]
@@ -45,45 +48,75 @@ async def test_full_sync_then_return_reach_mqtt(mosquitto: Mosquitto, tmp_path: 
         readings = state.readings
         assert (readings["status"], readings["total_slots"]) == ("online", 3)
         assert isinstance(readings["last_heartbeat"], float) and abs(readings["last_heartbeat"] - time.time()) < 60
-        assert (readings["slot_1_status"], readings["slot_1_power_bank"], readings["slot_1_battery"]) == \
-            ("occupied", "PB-1", 80)
-        assert (readings["slot_1_temperature"], readings["slot_1_voltage"], readings["slot_1_current"]) == \
-            (26.5, 4.12, 0.8)
-        assert (readings["slot_2_status"], readings["slot_2_power_bank"], readings["slot_2_temperature"]) == \
-            ("available", None, None)
+        assert (readings["slot_1_status"], readings["slot_1_power_bank"], readings["slot_1_battery"]) == (
+            "occupied",
+            "PB-1",
+            80,
+        )
+        assert (readings["slot_1_temperature"], readings["slot_1_voltage"], readings["slot_1_current"]) == (
+            26.5,
+            4.12,
+            0.8,
+        )
+        assert (readings["slot_2_status"], readings["slot_2_power_bank"], readings["slot_2_temperature"]) == (
+            "available",
+            None,
+            None,
+        )
         assert readings["slot_3_status"] is None  # never reported
 
         answer = await h.post(returned(bank="PB-9", slot=2, battery=45))
         assert answer.status == 200
-        await live.wait_for(lambda: live.on(f"{STATION}/event") and len(live.on(f"{STATION}/state")) == 2,
-                            what="return event")
+        await live.wait_for(
+            lambda: live.on(f"{STATION}/event") and len(live.on(f"{STATION}/state")) == 2, what="return event"
+        )
         event = Event.parse(live.on(f"{STATION}/event")[0].payload)
         assert event.type == "power_bank_returned"
-        assert event.data == {"station_serial": "PS001", "power_bank_serial": "PB-9", "slot_number": 2,
-                              "battery_level": 45, "request_id": answer.json["request_id"]}
+        assert event.data == {
+            "station_serial": "PS001",
+            "power_bank_serial": "PB-9",
+            "slot_number": 2,
+            "battery_level": 45,
+            "request_id": answer.json["request_id"],
+        }
         after = State.parse(live.on(f"{STATION}/state")[1].payload)
         assert after.seq == state.seq + 1
-        assert (after.readings["slot_2_status"], after.readings["slot_2_power_bank"],
-                after.readings["slot_2_battery"]) == ("occupied", "PB-9", 45)
+        assert (
+            after.readings["slot_2_status"],
+            after.readings["slot_2_power_bank"],
+            after.readings["slot_2_battery"],
+        ) == ("occupied", "PB-9", 45)
         # The config is not re-sent when the slots did not change.
         assert len(live.on(f"{STATION}/config")) == 1
 
         # The receiver is a node too, with its metrics.
-        await live.wait_for(lambda: any(State.parse(m.payload).readings["accepted"] == 2
-                                         for m in live.on("hydro_fleet/receiver/state")), what="receiver metrics")
+        await live.wait_for(
+            lambda: any(
+                State.parse(m.payload).readings["accepted"] == 2 for m in live.on("hydro_fleet/receiver/state")
+            ),
+            what="receiver metrics",
+        )
         receiver_config = NodeConfig.parse(live.on("hydro_fleet/receiver/config")[0].payload)
         assert receiver_config.kind == NodeKind.RECEIVER
         keys = {s.key for s in receiver_config.sensors}
-        assert {"accepted", "rejected_signature", "success_rate", "latency_p50", "latency_p99", "last_sync",
-                "outbox_backlog"} <= keys
+        assert {
+            "accepted",
+            "rejected_signature",
+            "success_rate",
+            "latency_p50",
+            "latency_p99",
+            "last_sync",
+            "outbox_backlog",
+        } <= keys
 
     # A late subscriber gets the retained discovery and availability; the receiver, stopped
     # cleanly (no last will then), said "offline" itself.
     async with Collector(mosquitto) as late:
         await late.wait_for(lambda: late.on("hydro_fleet/receiver/availability"), what="receiver availability")
         assert late.on("hydro_fleet/receiver/availability")[0].payload == b"offline"
-        await late.wait_for(lambda: late.on(f"{STATION}/config") and late.on(f"{STATION}/availability"),
-                            what="retained station topics")
+        await late.wait_for(
+            lambda: late.on(f"{STATION}/config") and late.on(f"{STATION}/availability"), what="retained station topics"
+        )
         assert late.on(f"{STATION}/config")[0].retain
         assert late.on(f"{STATION}/availability")[0].payload == b"online"
         # The last state is retained too: a station reports only every ~20 minutes.
@@ -123,8 +156,10 @@ async def test_outbox_published_in_order_after_restart(mosquitto: Mosquitto, tmp
     mosquitto.start()
     async with Collector(mosquitto) as live:
         async with running(tmp_path, mqtt=settings(mosquitto), login=False):
+
             def drained() -> bool:
                 return len(live.on(f"{STATION}/event")) == 10 and len(live.on(f"{STATION}/state")) == 10
+
             await live.wait_for(drained, what="10 queued events and states")
         events = [Event.parse(m.payload) for m in live.on(f"{STATION}/event")]
     assert [e.data["request_id"] for e in events] == answers
@@ -139,8 +174,11 @@ async def test_success_rate_problem_for_repairs(mosquitto: Mosquitto, tmp_path: 
         assert (await h.post(returned(), secret="wrong-secret-1234567")).status == 403
 
         def unhealthy() -> bool:
-            return any(State.parse(m.payload).problems.get("success_rate") == "below_target"
-                       for m in live.on("hydro_fleet/receiver/state"))
+            return any(
+                State.parse(m.payload).problems.get("success_rate") == "below_target"
+                for m in live.on("hydro_fleet/receiver/state")
+            )
+
         await live.wait_for(unhealthy, what="success rate problem")
         last = State.parse(live.on("hydro_fleet/receiver/state")[-1].payload)
         assert last.readings["success_rate"] == 50.0
@@ -154,8 +192,15 @@ def test_silent_station_goes_offline_and_comes_back(tmp_path: Path) -> None:
         now = time.time()
 
         def meta(i: int, at: float) -> SyncMeta:
-            return SyncMeta(request_id=f"r{i}", signature=f"s{i}", header_ts=int(at), body_sha256="x",
-                            idempotency_key=None, received=at)
+            return SyncMeta(
+                request_id=f"r{i}",
+                signature=f"s{i}",
+                header_ts=int(at),
+                body_sha256="x",
+                idempotency_key=None,
+                received=at,
+            )
+
         store.apply(parse_payload(json.dumps(full_sync()).encode()), meta(1, now - 100))
         assert store.mark_stale(now, 300) == []
         assert store.mark_stale(now, 60) == ["station-ps001"]

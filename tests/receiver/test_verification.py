@@ -31,8 +31,11 @@ async def test_signed_full_sync_is_stored(receiver: Harness) -> None:
         log = db.execute("SELECT request_id, type, station, result FROM sync_log").fetchall()
         assert [tuple(r) for r in log] == [(answer.json["request_id"], "full", "PS001", "applied")]
         topics = [r[0] for r in db.execute("SELECT topic FROM outbox ORDER BY id")]
-    assert topics == ["hydro_fleet/station-ps001/config", "hydro_fleet/station-ps001/availability",
-                      "hydro_fleet/station-ps001/state"]
+    assert topics == [
+        "hydro_fleet/station-ps001/config",
+        "hydro_fleet/station-ps001/availability",
+        "hydro_fleet/station-ps001/state",
+    ]
 
 
 async def _rejected(h: Harness, answer_coro, status: int, error: str) -> dict:
@@ -59,8 +62,13 @@ async def test_forwarded_for_is_used_only_behind_a_trusted_proxy(socket_enabled,
     options = make_options(allowed_ips=["10.0.0.0/8"], trusted_proxies=["127.0.0.1/32"])
     async with running(tmp_path, options, login=False) as h:
         # The proxy (our loopback peer) is trusted: the first untrusted hop from the right counts.
-        assert (await h.client.post("/api/admin/login", json={"email": EMAIL, "password": "x"},
-                                    headers={"X-Forwarded-For": "192.168.1.5, 10.1.2.3"})).status == 401
+        assert (
+            await h.client.post(
+                "/api/admin/login",
+                json={"email": EMAIL, "password": "x"},
+                headers={"X-Forwarded-For": "192.168.1.5, 10.1.2.3"},
+            )
+        ).status == 401
         rejected = await h.client.post("/api/admin/login", json={}, headers={"X-Forwarded-For": "10.1.2.3, 8.8.8.8"})
         assert rejected.status == 403
 
@@ -75,6 +83,7 @@ async def test_body_size_limit(socket_enabled, tmp_path: Path) -> None:
             yield b'{"type": "full", "padding": "'
             yield b"x" * 4000
             yield b'"}'
+
         # A chunked body has no Content-Length: client_max_size still stops it.
         headers = h.headers(b"") | {"Content-Type": "application/json"}
         resp = await h.client.post(DATA_PATH, data=chunks(), headers=headers)
@@ -84,8 +93,9 @@ async def test_body_size_limit(socket_enabled, tmp_path: Path) -> None:
 
 
 async def test_content_type(receiver: Harness) -> None:
-    await _rejected(receiver, receiver.post(full_sync(), headers={"Content-Type": "text/plain"}), 415,
-                    "unsupported_media_type")
+    await _rejected(
+        receiver, receiver.post(full_sync(), headers={"Content-Type": "text/plain"}), 415, "unsupported_media_type"
+    )
     # A charset parameter is fine.
     ok = await receiver.post(full_sync(), headers={"Content-Type": "application/json; charset=utf-8"})
     assert ok.status == 200
@@ -95,12 +105,19 @@ async def test_bearer_token(receiver: Harness) -> None:
     body = full_sync()
     await _rejected(receiver, receiver.post(body, drop=("Authorization",)), 401, "unauthorized")
     await _rejected(receiver, receiver.post(body, token="not-a-jwt"), 401, "unauthorized")
-    await _rejected(receiver, receiver.post(body, headers={"Authorization": f"Basic {receiver.token}"}), 401,
-                    "unauthorized")
+    await _rejected(
+        receiver, receiver.post(body, headers={"Authorization": f"Basic {receiver.token}"}), 401, "unauthorized"
+    )
     key = (receiver.data_dir / KEY_NAME).read_bytes()
     now = int(time.time())
-    claims = {"sub": EMAIL, "typ": "access", "iat": now - 7200, "exp": now - 3600, "jti": "x",
-              "iss": "hydro-fleet-receiver"}
+    claims = {
+        "sub": EMAIL,
+        "typ": "access",
+        "iat": now - 7200,
+        "exp": now - 3600,
+        "jti": "x",
+        "iss": "hydro-fleet-receiver",
+    }
     expired = jwt.encode(claims, key, algorithm="HS256")
     answer = await _rejected(receiver, receiver.post(body, token=expired), 401, "unauthorized")
     assert answer["detail"] == "token expired"
@@ -135,8 +152,7 @@ async def test_signature(receiver: Harness) -> None:
     # Signed over another body (one byte differs) or another timestamp.
     await _rejected(receiver, receiver.raw(body.replace(b"PS001", b"PS002"), good), 403, "bad_signature")
     other_ts = receiver.headers(body, ts=int(good["X-Timestamp"]) - 1)
-    await _rejected(receiver, receiver.raw(body, good | {"X-Signature": other_ts["X-Signature"]}), 403,
-                    "bad_signature")
+    await _rejected(receiver, receiver.raw(body, good | {"X-Signature": other_ts["X-Signature"]}), 403, "bad_signature")
     # Not strict Base64: URL-safe alphabet, missing padding, whitespace, non-canonical padding bits.
     urlsafe = base64.urlsafe_b64encode(raw).decode()
     if urlsafe == good["X-Signature"]:  # this digest has no + or /: put a URL-safe character in
@@ -146,8 +162,15 @@ async def test_signature(receiver: Harness) -> None:
     noncanonical = good["X-Signature"][:-2] + alphabet[alphabet.index(last) ^ 1] + "="
     # (Leading/trailing blanks are not tested: HTTP strips them from header values.)
     spaced = good["X-Signature"][:10] + " " + good["X-Signature"][11:]
-    for bad in (urlsafe, good["X-Signature"].rstrip("="), spaced, noncanonical,
-                base64.b64encode(raw[:31]).decode(), "", "A" * 44):
+    for bad in (
+        urlsafe,
+        good["X-Signature"].rstrip("="),
+        spaced,
+        noncanonical,
+        base64.b64encode(raw[:31]).decode(),
+        "",
+        "A" * 44,
+    ):
         await _rejected(receiver, receiver.raw(body, good | {"X-Signature": bad}), 403, "bad_signature")
     assert (await receiver.raw(body, good)).status == 200
 
@@ -174,8 +197,9 @@ async def test_rate_limit_with_retry_after(socket_enabled, tmp_path: Path) -> No
             assert (await h.post(full_sync(ts=int(time.time()) - i))).status == 200
         answer = await _rejected(h, h.post(returned()), 429, "rate_limited")
         assert "100" not in answer["detail"] and "3 requests" in answer["detail"]
-        resp = await h.client.post(DATA_PATH, data=body_of(returned(bank="PB-77")),
-                                   headers=h.headers(body_of(returned(bank="PB-77"))))
+        resp = await h.client.post(
+            DATA_PATH, data=body_of(returned(bank="PB-77")), headers=h.headers(body_of(returned(bank="PB-77")))
+        )
         assert resp.status == 429
         assert 1 <= int(resp.headers["Retry-After"]) <= 20
 
@@ -188,15 +212,23 @@ async def test_rate_limit_with_retry_after(socket_enabled, tmp_path: Path) -> No
         (b'{"type": "partial"}', "type"),
         (json.dumps({**full_sync(), "device": {"status": "ONLINE"}}).encode(), "device.serial_number"),
         (json.dumps({**full_sync(), "station": {"total_slots": -1}}).encode(), "station.total_slots"),
-        (json.dumps({**full_sync(), "slots": [{"slot_number": 9, "status": "AVAILABLE"}]}).encode(),
-         "slots[0].slot_number"),
+        (
+            json.dumps({**full_sync(), "slots": [{"slot_number": 9, "status": "AVAILABLE"}]}).encode(),
+            "slots[0].slot_number",
+        ),
         (json.dumps({**full_sync(), "slots": [{"slot_number": 1, "status": "BROKEN"}]}).encode(), "slots[0].status"),
-        (json.dumps({**full_sync(), "power_banks": [{"serial_number": "PB-1", "battery_level": 101}]}).encode(),
-         "power_banks[0].battery_level"),
-        (json.dumps({**full_sync(), "device": {"serial_number": "a/b", "status": "ONLINE"}}).encode(),
-         "device.serial_number"),
-        (json.dumps(returned() | {"return_event": {"power_bank_serial": "PB", "slot_number": 1}}).encode(),
-         "return_event.battery_level"),
+        (
+            json.dumps({**full_sync(), "power_banks": [{"serial_number": "PB-1", "battery_level": 101}]}).encode(),
+            "power_banks[0].battery_level",
+        ),
+        (
+            json.dumps({**full_sync(), "device": {"serial_number": "a/b", "status": "ONLINE"}}).encode(),
+            "device.serial_number",
+        ),
+        (
+            json.dumps(returned() | {"return_event": {"power_bank_serial": "PB", "slot_number": 1}}).encode(),
+            "return_event.battery_level",
+        ),
         (json.dumps(returned() | {"timestamp": 1_700_000_000_000}).encode(), "timestamp"),
     ],
 )
@@ -258,8 +290,15 @@ async def test_secrets_and_tokens_never_logged(receiver: Harness, caplog: pytest
     await receiver.client.post("/api/admin/refresh", json={"refresh_token": refresh})
     text = caplog.text
     assert "rejected with 409" in text and "rejected with 403" in text and "rejected with 401" in text
-    for secret in (SECRET, OLD_SECRET, "password123-not-real", "wrong-password-typed", receiver.token, refresh,
-                   headers["X-Signature"]):
+    for secret in (
+        SECRET,
+        OLD_SECRET,
+        "password123-not-real",
+        "wrong-password-typed",
+        receiver.token,
+        refresh,
+        headers["X-Signature"],
+    ):
         assert secret not in text
 
 

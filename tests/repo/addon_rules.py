@@ -20,24 +20,81 @@ REQUIRED = ("name", "version", "slug", "description", "arch")
 ARCHES = frozenset({"aarch64", "amd64"})
 # Keys of the linter's config.schema.json with their defaults (None: no default).
 KEYS: dict[str, Any] = {
-    "advanced": False, "apparmor": True, "arch": None, "audio": False, "auth_api": False, "auto_uart": False,
-    "backup": "hot", "backup_exclude": None, "backup_pre": None, "backup_post": None, "boot": "auto",
-    "breaking_versions": None, "codenotary": None, "description": None, "devices": None, "devicetree": False,
-    "discovery": None, "docker_api": False, "environment": None, "full_access": False, "gpio": False,
-    "hassio_api": False, "hassio_role": "default", "homeassistant": None, "homeassistant_api": False,
-    "host_dbus": False, "host_ipc": False, "host_network": False, "host_pid": False, "host_uts": False,
-    "image": None, "ingress": False, "ingress_entry": None, "ingress_port": 8099, "ingress_stream": False,
-    "init": True, "journald": False, "kernel_modules": False, "legacy": False, "machine": None, "map": None,
-    "name": None, "options": {}, "panel_admin": True, "panel_icon": "mdi:puzzle", "panel_title": None,
-    "ports": None, "ports_description": None, "privileged": None, "realtime": False, "schema": {},
-    "services": None, "slug": None, "stage": "stable", "startup": "application", "stdin": False,
-    "timeout": 10, "tmpfs": False, "uart": False, "udev": False, "ulimits": {}, "url": None, "usb": False,
-    "version": None, "video": False, "watchdog": None, "webui": None,
+    "advanced": False,
+    "apparmor": True,
+    "arch": None,
+    "audio": False,
+    "auth_api": False,
+    "auto_uart": False,
+    "backup": "hot",
+    "backup_exclude": None,
+    "backup_pre": None,
+    "backup_post": None,
+    "boot": "auto",
+    "breaking_versions": None,
+    "codenotary": None,
+    "description": None,
+    "devices": None,
+    "devicetree": False,
+    "discovery": None,
+    "docker_api": False,
+    "environment": None,
+    "full_access": False,
+    "gpio": False,
+    "hassio_api": False,
+    "hassio_role": "default",
+    "homeassistant": None,
+    "homeassistant_api": False,
+    "host_dbus": False,
+    "host_ipc": False,
+    "host_network": False,
+    "host_pid": False,
+    "host_uts": False,
+    "image": None,
+    "ingress": False,
+    "ingress_entry": None,
+    "ingress_port": 8099,
+    "ingress_stream": False,
+    "init": True,
+    "journald": False,
+    "kernel_modules": False,
+    "legacy": False,
+    "machine": None,
+    "map": None,
+    "name": None,
+    "options": {},
+    "panel_admin": True,
+    "panel_icon": "mdi:puzzle",
+    "panel_title": None,
+    "ports": None,
+    "ports_description": None,
+    "privileged": None,
+    "realtime": False,
+    "schema": {},
+    "services": None,
+    "slug": None,
+    "stage": "stable",
+    "startup": "application",
+    "stdin": False,
+    "timeout": 10,
+    "tmpfs": False,
+    "uart": False,
+    "udev": False,
+    "ulimits": {},
+    "url": None,
+    "usb": False,
+    "version": None,
+    "video": False,
+    "watchdog": None,
+    "webui": None,
 }
-ENUMS = {"boot": {"auto", "manual", "manual_only"}, "startup": {"application", "initialize", "once", "services",
-                                                                "system"},
-         "stage": {"deprecated", "experimental", "stable"}, "backup": {"hot", "cold"},
-         "hassio_role": {"admin", "backup", "default", "homeassistant", "manager"}}
+ENUMS = {
+    "boot": {"auto", "manual", "manual_only"},
+    "startup": {"application", "initialize", "once", "services", "system"},
+    "stage": {"deprecated", "experimental", "stable"},
+    "backup": {"hot", "cold"},
+    "hassio_role": {"admin", "backup", "default", "homeassistant", "manager"},
+}
 SERVICE = re.compile(r"^(mqtt|mysql):(provide|want|need)$")
 BUILD_KEYS = frozenset({"build_from", "args", "labels", "squash", "codenotary"})
 
@@ -109,8 +166,10 @@ def check_addon_build(addon: Path, arch: list[str] | None) -> list[str]:
     build_from = build.get("build_from")
     if isinstance(build_from, dict):
         if arch and set(build_from) != set(arch):
-            problems.append(f"{where}: 'build_from' architectures {sorted(build_from)} differ from config.yaml's "
-                            f"'arch' {sorted(arch)}")
+            problems.append(
+                f"{where}: 'build_from' architectures {sorted(build_from)} differ from config.yaml's "
+                f"'arch' {sorted(arch)}"
+            )
     elif build_from is not None and not isinstance(build_from, str):
         problems.append(f"{where}: 'build_from' must be an image or a mapping of arch to image")
     return problems
@@ -137,8 +196,7 @@ def check_repository_yaml(root: Path) -> list[str]:
         return problems
     if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"].strip():
         problems.append(f"{rel(path)}: 'name' is required")
-    problems += [f"{rel(path)}: unknown key '{key}'" for key in data or {}
-                 if key not in ("name", "url", "maintainer")]
+    problems += [f"{rel(path)}: unknown key '{key}'" for key in data or {} if key not in ("name", "url", "maintainer")]
     return problems
 
 
@@ -147,5 +205,9 @@ def check_addon(root: Path, addon: Path) -> list[str]:
         return [f"{rel(addon)}/: missing (the add-on folder with config.yaml, build.yaml and Dockerfile)"]
     config, _ = _load_yaml(addon / "config.yaml")
     arch = config.get("arch") if isinstance(config, dict) else None
-    return [*check_addon_config(addon), *check_addon_build(addon, arch), *check_dockerfile(addon),
-            *check_repository_yaml(root)]
+    return [
+        *check_addon_config(addon),
+        *check_addon_build(addon, arch),
+        *check_dockerfile(addon),
+        *check_repository_yaml(root),
+    ]

@@ -23,17 +23,53 @@ from .paths import rel
 
 # Integrations hassfest lets any integration use without listing them
 # (script/hassfest/dependencies.py, ALLOWED_USED_COMPONENTS).
-ALLOWED_USED_COMPONENTS = frozenset({
-    *(str(p) for p in Platform), "alert", "automation", "conversation", "default_config", "device_automation",
-    "frontend", "group", "hassio", "homeassistant", "input_boolean", "input_button", "input_datetime",
-    "input_number", "input_select", "input_text", "media_source", "onboarding", "panel_custom",
-    "persistent_notification", "person", "script", "shopping_list", "sun", "system_health", "system_log", "timer",
-    "webhook", "websocket_api", "zone", "mjpeg", "stream",
-})
-SERVICE_REGISTRATIONS = frozenset({"async_register", "async_register_entity_service",
-                                   "async_register_platform_entity_service", "async_register_admin_service"})
-SERVICE_FIELD_KEYS = frozenset({"name", "description", "example", "default", "required", "advanced", "selector",
-                                "filter"})
+ALLOWED_USED_COMPONENTS = frozenset(
+    {
+        *(str(p) for p in Platform),
+        "alert",
+        "automation",
+        "conversation",
+        "default_config",
+        "device_automation",
+        "frontend",
+        "group",
+        "hassio",
+        "homeassistant",
+        "input_boolean",
+        "input_button",
+        "input_datetime",
+        "input_number",
+        "input_select",
+        "input_text",
+        "media_source",
+        "onboarding",
+        "panel_custom",
+        "persistent_notification",
+        "person",
+        "script",
+        "shopping_list",
+        "sun",
+        "system_health",
+        "system_log",
+        "timer",
+        "webhook",
+        "websocket_api",
+        "zone",
+        "mjpeg",
+        "stream",
+    }
+)
+SERVICE_REGISTRATIONS = frozenset(
+    {
+        "async_register",
+        "async_register_entity_service",
+        "async_register_platform_entity_service",
+        "async_register_admin_service",
+    }
+)
+SERVICE_FIELD_KEYS = frozenset(
+    {"name", "description", "example", "default", "required", "advanced", "selector", "filter"}
+)
 TRANSLATION_KEY = re.compile(r"^[a-z0-9-_]+$")
 
 
@@ -44,8 +80,11 @@ class Source:
 
 
 def sources(integration: Path) -> list[Source]:
-    return [Source(p, ast.parse(p.read_text(encoding="utf-8"), str(p)))
-            for p in sorted(integration.rglob("*.py")) if "__pycache__" not in p.parts]
+    return [
+        Source(p, ast.parse(p.read_text(encoding="utf-8"), str(p)))
+        for p in sorted(integration.rglob("*.py"))
+        if "__pycache__" not in p.parts
+    ]
 
 
 def string_constants(files: list[Source]) -> dict[str, str]:
@@ -84,6 +123,7 @@ def _call_name(call: ast.Call) -> str:
 
 # --- dependencies -----------------------------------------------------------------------
 
+
 def used_components(files: list[Source]) -> dict[str, set[str]]:
     """Integration domains imported from homeassistant.components, with the files using them."""
     used: dict[str, set[str]] = {}
@@ -93,8 +133,11 @@ def used_components(files: list[Source]) -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module] if node.module != "homeassistant.components" else [
-                    f"homeassistant.components.{alias.name}" for alias in node.names]
+                names = (
+                    [node.module]
+                    if node.module != "homeassistant.components"
+                    else [f"homeassistant.components.{alias.name}" for alias in node.names]
+                )
             for name in names:
                 parts = name.split(".")
                 if parts[:2] == ["homeassistant", "components"] and len(parts) > 2:
@@ -110,13 +153,16 @@ def check_dependencies(integration: Path, manifest: dict[str, Any]) -> list[str]
         # loaded by that integration, so it may import it; hassfest allows that too.
         if domain in listed or domain in ALLOWED_USED_COMPONENTS or (integration / f"{domain}.py").exists():
             continue
-        problems.append(f"{rel(integration / 'manifest.json')}: 'dependencies': homeassistant.components.{domain} "
-                        f"is imported by {', '.join(sorted(files))} but not listed in dependencies or "
-                        f"after_dependencies")
+        problems.append(
+            f"{rel(integration / 'manifest.json')}: 'dependencies': homeassistant.components.{domain} "
+            f"is imported by {', '.join(sorted(files))} but not listed in dependencies or "
+            f"after_dependencies"
+        )
     return problems
 
 
 # --- services ---------------------------------------------------------------------------
+
 
 def registered_services(integration: Path, domain: str) -> dict[str, str]:
     """Service names the code registers, with the file registering each."""
@@ -150,10 +196,16 @@ def check_services(integration: Path, domain: str) -> list[str]:
         described = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         return [f"{where}: not valid YAML ({err})"]
-    problems = [f"{where}: '{name}' is registered in {file} but not described"
-                for name, file in sorted(registered.items()) if name not in described]
-    problems += [f"{where}: '{name}' is described but the code never registers it"
-                 for name in described if name not in registered]
+    problems = [
+        f"{where}: '{name}' is registered in {file} but not described"
+        for name, file in sorted(registered.items())
+        if name not in described
+    ]
+    problems += [
+        f"{where}: '{name}' is described but the code never registers it"
+        for name in described
+        if name not in registered
+    ]
     for name, service in described.items():
         field_problems = []
         for field, spec in _fields(service or {}):
@@ -188,6 +240,7 @@ def _fields(service: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 # --- translations -----------------------------------------------------------------------
 
+
 def check_translation_format(path: Path) -> list[str]:
     where = rel(path)
     try:
@@ -217,8 +270,10 @@ def check_translation_format(path: Path) -> list[str]:
     for flow in ("config", "options"):
         for step_id, step in (strings.get(flow, {}).get("step") or {}).items():
             missing = set(step.get("data_description", {})) - set(step.get("data", {}))
-            problems += [f"{where}: '{flow}.step.{step_id}.data_description.{key}' has no "
-                         f"'{flow}.step.{step_id}.data.{key}'" for key in sorted(missing)]
+            problems += [
+                f"{where}: '{flow}.step.{step_id}.data_description.{key}' has no '{flow}.step.{step_id}.data.{key}'"
+                for key in sorted(missing)
+            ]
     return problems
 
 
@@ -273,9 +328,14 @@ def used_translation_keys(integration: Path) -> dict[str, str]:
                         if key:
                             used[f"entity.{platform}.{key}"] = where
             # errors["base"] = "invalid_x" in a flow
-            if (is_flow and isinstance(node, ast.Assign)
-                    and any(isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)
-                            and t.value.id == "errors" for t in node.targets)):
+            if (
+                is_flow
+                and isinstance(node, ast.Assign)
+                and any(
+                    isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == "errors"
+                    for t in node.targets
+                )
+            ):
                 error = _resolve(node.value, constants)
                 if error:
                     used[f"{flow}.error.{error}"] = where
@@ -296,6 +356,7 @@ def check_translation_usage(integration: Path) -> list[str]:
 
 
 # --- icons ------------------------------------------------------------------------------
+
 
 def check_icons(integration: Path) -> list[str]:
     path = integration / "icons.json"

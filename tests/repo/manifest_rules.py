@@ -17,26 +17,73 @@ from awesomeversion import AwesomeVersion, AwesomeVersionException, AwesomeVersi
 from .paths import rel
 
 # hassfest's manifest schema for custom integrations (script/hassfest/manifest.py).
-MANIFEST_KEYS = frozenset({
-    "domain", "name", "after_dependencies", "bluetooth", "codeowners", "config_flow", "dependencies", "dhcp",
-    "disabled", "documentation", "homekit", "import_executor", "integration_type", "iot_class", "issue_tracker",
-    "loggers", "mqtt", "quality_scale", "requirements", "single_config_entry", "ssdp", "usb", "version",
-    "zeroconf",
-})
+MANIFEST_KEYS = frozenset(
+    {
+        "domain",
+        "name",
+        "after_dependencies",
+        "bluetooth",
+        "codeowners",
+        "config_flow",
+        "dependencies",
+        "dhcp",
+        "disabled",
+        "documentation",
+        "homekit",
+        "import_executor",
+        "integration_type",
+        "iot_class",
+        "issue_tracker",
+        "loggers",
+        "mqtt",
+        "quality_scale",
+        "requirements",
+        "single_config_entry",
+        "ssdp",
+        "usb",
+        "version",
+        "zeroconf",
+    }
+)
 # What HACS and hassfest require of a custom integration's manifest.
-MANIFEST_REQUIRED = ("domain", "name", "version", "documentation", "issue_tracker", "codeowners", "iot_class",
-                     "integration_type", "dependencies", "requirements")
-IOT_CLASSES = frozenset({"assumed_state", "calculated", "cloud_polling", "cloud_push", "local_polling",
-                         "local_push"})
+MANIFEST_REQUIRED = (
+    "domain",
+    "name",
+    "version",
+    "documentation",
+    "issue_tracker",
+    "codeowners",
+    "iot_class",
+    "integration_type",
+    "dependencies",
+    "requirements",
+)
+IOT_CLASSES = frozenset({"assumed_state", "calculated", "cloud_polling", "cloud_push", "local_polling", "local_push"})
 INTEGRATION_TYPES = frozenset({"device", "entity", "hardware", "helper", "hub", "service", "system", "virtual"})
-VERSION_STRATEGIES = [AwesomeVersionStrategy.CALVER, AwesomeVersionStrategy.SEMVER,
-                      AwesomeVersionStrategy.SIMPLEVER, AwesomeVersionStrategy.BUILDVER,
-                      AwesomeVersionStrategy.PEP440]
+VERSION_STRATEGIES = [
+    AwesomeVersionStrategy.CALVER,
+    AwesomeVersionStrategy.SEMVER,
+    AwesomeVersionStrategy.SIMPLEVER,
+    AwesomeVersionStrategy.BUILDVER,
+    AwesomeVersionStrategy.PEP440,
+]
 LIST_KEYS = ("after_dependencies", "codeowners", "dependencies", "loggers", "mqtt", "requirements")
 
 # hacs.json keys HACS knows (hacs/integration's repository manifest).
-HACS_KEYS = frozenset({"name", "content_in_root", "zip_release", "filename", "hide_default_branch", "country",
-                       "homeassistant", "hacs", "persistent_directory", "render_readme"})
+HACS_KEYS = frozenset(
+    {
+        "name",
+        "content_in_root",
+        "zip_release",
+        "filename",
+        "hide_default_branch",
+        "country",
+        "homeassistant",
+        "hacs",
+        "persistent_directory",
+        "render_readme",
+    }
+)
 
 
 def load_json(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
@@ -72,11 +119,11 @@ def check_manifest(integration: Path) -> list[str]:
     if "iot_class" in manifest and manifest["iot_class"] not in IOT_CLASSES:
         problems.append(f"{where}: 'iot_class' {manifest['iot_class']!r} is not one of {sorted(IOT_CLASSES)}")
     if "integration_type" in manifest and manifest["integration_type"] not in INTEGRATION_TYPES:
-        problems.append(f"{where}: 'integration_type' {manifest['integration_type']!r} is not one of "
-                        f"{sorted(INTEGRATION_TYPES)}")
+        problems.append(
+            f"{where}: 'integration_type' {manifest['integration_type']!r} is not one of {sorted(INTEGRATION_TYPES)}"
+        )
     for key in LIST_KEYS:
-        if key in manifest and not (isinstance(manifest[key], list)
-                                    and all(isinstance(v, str) for v in manifest[key])):
+        if key in manifest and not (isinstance(manifest[key], list) and all(isinstance(v, str) for v in manifest[key])):
             problems.append(f"{where}: '{key}' must be a list of strings")
     for key in ("documentation", "issue_tracker"):
         if key in manifest and not str(manifest[key]).startswith("https://"):

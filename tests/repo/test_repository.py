@@ -82,11 +82,21 @@ def test_blueprint_loads_with_home_assistants_schema(path: Path) -> None:
             if kind in selector:
                 filters = selector[kind].get("filter") or [{}]
                 # Hydro Fleet's entities, or the automations a blueprint switches (reservoir low).
-                assert all(f.get("integration") == "hydro_fleet" or f.get("domain") in ("automation", ["automation"])
-                           for f in filters), f"{rel(path)}: input '{name}' is not filtered to Hydro Fleet"
+                assert all(
+                    f.get("integration") == "hydro_fleet" or f.get("domain") in ("automation", ["automation"])
+                    for f in filters
+                ), f"{rel(path)}: input '{name}' is not filtered to Hydro Fleet"
 
 
 def test_there_are_the_eight_blueprints() -> None:
     names = {p.stem for p in BLUEPRINT_FILES}
-    assert names == {"ph_out_of_range", "nutrient_out_of_range", "water_when_dry", "reservoir_low",
-                     "pump_runtime_backstop", "node_offline", "power_bank_returned", "receiver_sync_rate"}
+    assert names == {
+        "ph_out_of_range",
+        "nutrient_out_of_range",
+        "water_when_dry",
+        "reservoir_low",
+        "pump_runtime_backstop",
+        "node_offline",
+        "power_bank_returned",
+        "receiver_sync_rate",
+    }

@@ -39,6 +39,7 @@ def one(problems: list[str], *fragments: str) -> str:
 
 # --- manifest and hacs.json --------------------------------------------------------------
 
+
 def test_manifest_unknown_key_and_order(integration: Path) -> None:
     manifest = integration / "manifest.json"
     edit_json(manifest, lambda m: m.update(colour="green"))
@@ -47,13 +48,16 @@ def test_manifest_unknown_key_and_order(integration: Path) -> None:
     assert any("manifest.json: keys must be domain, name, then alphabetical" in p for p in problems)
 
 
-@pytest.mark.parametrize(("key", "value", "expected"), [
-    ("version", "banana", "'version' 'banana' is not a valid version"),
-    ("iot_class", "local_pull", "'iot_class' 'local_pull' is not one of"),
-    ("integration_type", "gadget", "'integration_type' 'gadget' is not one of"),
-    ("dependencies", "mqtt", "'dependencies' must be a list of strings"),
-    ("documentation", "http://example.com", "'documentation' must be an https URL"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("version", "banana", "'version' 'banana' is not a valid version"),
+        ("iot_class", "local_pull", "'iot_class' 'local_pull' is not one of"),
+        ("integration_type", "gadget", "'integration_type' 'gadget' is not one of"),
+        ("dependencies", "mqtt", "'dependencies' must be a list of strings"),
+        ("documentation", "http://example.com", "'documentation' must be an https URL"),
+    ],
+)
 def test_manifest_bad_values(integration: Path, key: str, value: str, expected: str) -> None:
     edit_json(integration / "manifest.json", lambda m: m.update({key: value}))
     one(manifest_rules.check_manifest(integration), "manifest.json", expected)
@@ -80,16 +84,23 @@ def test_brand_icon_must_be_a_square_png(integration: Path) -> None:
 
 # --- dependencies, services, translations, icons -----------------------------------------
 
+
 def test_imported_component_must_be_a_dependency(integration: Path) -> None:
     helper = integration / "helpers_for_test.py"
-    helper.write_text("from homeassistant.components.zeroconf import async_get_instance\n"
-                      "from homeassistant.components import sensor, persistent_notification\n")
+    helper.write_text(
+        "from homeassistant.components.zeroconf import async_get_instance\n"
+        "from homeassistant.components import sensor, persistent_notification\n"
+    )
     manifest = json.loads((integration / "manifest.json").read_text())
-    one(code_rules.check_dependencies(integration, manifest), "manifest.json: 'dependencies'",
-        "homeassistant.components.zeroconf", "helpers_for_test.py")
+    one(
+        code_rules.check_dependencies(integration, manifest),
+        "manifest.json: 'dependencies'",
+        "homeassistant.components.zeroconf",
+        "helpers_for_test.py",
+    )
 
 
-SERVICES_PY = '''
+SERVICES_PY = """
 from homeassistant.helpers import service
 SERVICE_RUN = "run_pump"
 
@@ -97,7 +108,7 @@ def setup(hass):
     hass.services.async_register("hydro_fleet", "ping", lambda call: None)
     service.async_register_platform_entity_service(hass, "hydro_fleet", SERVICE_RUN, entity_domain="switch",
                                                    func="async_run_pump", schema={})
-'''
+"""
 
 
 def test_registered_service_needs_services_yaml(integration: Path) -> None:
@@ -118,22 +129,35 @@ def test_services_yaml_is_checked_against_home_assistants_schema(integration: Pa
         "  fields:\n"
         "    duration:\n      required: true\n      selector:\n        number_of_things:\n"
         "    speed:\n      requird: true\n      selector:\n        number: {min: 1, max: 10}\n"
-        "forgotten:\n")
+        "forgotten:\n"
+    )
     problems = code_rules.check_services(integration, "hydro_fleet")
     assert any("services.yaml: 'forgotten' is described but the code never registers it" in p for p in problems)
-    assert any("services.yaml: 'run_pump.fields.duration.selector'" in p and "number_of_things" in p
-               for p in problems), problems
+    assert any(
+        "services.yaml: 'run_pump.fields.duration.selector'" in p and "number_of_things" in p for p in problems
+    ), problems
     assert any("services.yaml: 'run_pump.fields.speed': unknown keys ['requird']" in p for p in problems)
     assert len(problems) == 3, problems
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    (lambda s: s["entity"]["sensor"].update(Bad_Key={"name": "x"}), "key 'entity.sensor.Bad_Key' must be lowercase"),
-    (lambda s: s["entity"]["sensor"].update(water__low={"name": "x"}), "'entity.sensor.water__low' has a doubled"),
-    (lambda s: s["entity"]["sensor"]["tds"].update(name=" TDS"), "'entity.sensor.tds.name' has leading or trailing"),
-    (lambda s: s["config"]["step"]["user"]["data_description"].update(port="The port"),
-     "'config.step.user.data_description.port' has no 'config.step.user.data.port'"),
-])
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda s: s["entity"]["sensor"].update(Bad_Key={"name": "x"}),
+            "key 'entity.sensor.Bad_Key' must be lowercase",
+        ),
+        (lambda s: s["entity"]["sensor"].update(water__low={"name": "x"}), "'entity.sensor.water__low' has a doubled"),
+        (
+            lambda s: s["entity"]["sensor"]["tds"].update(name=" TDS"),
+            "'entity.sensor.tds.name' has leading or trailing",
+        ),
+        (
+            lambda s: s["config"]["step"]["user"]["data_description"].update(port="The port"),
+            "'config.step.user.data_description.port' has no 'config.step.user.data.port'",
+        ),
+    ],
+)
 def test_translation_format(integration: Path, change, expected: str) -> None:
     path = integration / "translations" / "en.json"
     edit_json(path, change)
@@ -174,10 +198,13 @@ def addon(tmp_path: Path) -> Path:
     folder = tmp_path / "addon"
     folder.mkdir()
     (folder / "config.yaml").write_text(GOOD_CONFIG)
-    (folder / "build.yaml").write_text("build_from:\n  aarch64: ghcr.io/home-assistant/aarch64-base-python:3.13\n"
-                                       "  amd64: ghcr.io/home-assistant/amd64-base-python:3.13\n")
-    (folder / "Dockerfile").write_text("ARG BUILD_FROM=ghcr.io/home-assistant/amd64-base-python:3.13\n"
-                                       "FROM $BUILD_FROM\n")
+    (folder / "build.yaml").write_text(
+        "build_from:\n  aarch64: ghcr.io/home-assistant/aarch64-base-python:3.13\n"
+        "  amd64: ghcr.io/home-assistant/amd64-base-python:3.13\n"
+    )
+    (folder / "Dockerfile").write_text(
+        "ARG BUILD_FROM=ghcr.io/home-assistant/amd64-base-python:3.13\nFROM $BUILD_FROM\n"
+    )
     (tmp_path / "repository.yaml").write_text("name: Hydro Fleet add-ons\n")
     return folder
 
@@ -186,13 +213,16 @@ def test_a_valid_addon_passes(addon: Path) -> None:
     assert addon_rules.check_addon(addon.parent, addon) == []
 
 
-@pytest.mark.parametrize(("extra", "expected"), [
-    ("init: true\n", "'init' should be removed, it uses a default value"),
-    ("boot: auto\n", "'boot' should be removed, it uses a default value"),
-    ("colour: green\n", "unknown key 'colour'"),
-    ("startup: sometimes\n", "'startup' must be one of"),
-    ("watchdog: tcp://[HOST]:[PORT:80]\n", "'watchdog' is obsolete"),
-])
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("init: true\n", "'init' should be removed, it uses a default value"),
+        ("boot: auto\n", "'boot' should be removed, it uses a default value"),
+        ("colour: green\n", "unknown key 'colour'"),
+        ("startup: sometimes\n", "'startup' must be one of"),
+        ("watchdog: tcp://[HOST]:[PORT:80]\n", "'watchdog' is obsolete"),
+    ],
+)
 def test_addon_config_rules(addon: Path, extra: str, expected: str) -> None:
     (addon / "config.yaml").write_text(GOOD_CONFIG + extra)
     one(addon_rules.check_addon_config(addon), "addon/config.yaml", expected)
@@ -207,8 +237,9 @@ def test_addon_config_required_keys_and_arch(addon: Path) -> None:
 
 
 def test_addon_build_dockerfile_and_repository(addon: Path) -> None:
-    (addon / "build.yaml").write_text("build_from:\n  amd64: ghcr.io/home-assistant/amd64-base-python:3.13\n"
-                                      "squash: false\n")
+    (addon / "build.yaml").write_text(
+        "build_from:\n  amd64: ghcr.io/home-assistant/amd64-base-python:3.13\nsquash: false\n"
+    )
     (addon / "Dockerfile").write_text("FROM python:3.13-slim\n")
     (addon.parent / "repository.yaml").write_text("url: https://example.com\n")
     problems = addon_rules.check_addon(addon.parent, addon)

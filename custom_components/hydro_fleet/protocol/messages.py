@@ -144,8 +144,15 @@ def _loads(payload: bytes | str) -> dict[str, Any]:
     return data
 
 
-def _number(data: Mapping[str, Any], key: str, *, required: bool = True, minimum: float | None = None,
-            maximum: float | None = None, where: str = "") -> float | None:
+def _number(
+    data: Mapping[str, Any],
+    key: str,
+    *,
+    required: bool = True,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    where: str = "",
+) -> float | None:
     value = data.get(key)
     if value is None:
         if required:
@@ -162,8 +169,9 @@ def _number(data: Mapping[str, Any], key: str, *, required: bool = True, minimum
     return value
 
 
-def _text(data: Mapping[str, Any], key: str, *, required: bool = True, where: str = "",
-          max_len: int = _MAX_TEXT_LEN) -> str | None:
+def _text(
+    data: Mapping[str, Any], key: str, *, required: bool = True, where: str = "", max_len: int = _MAX_TEXT_LEN
+) -> str | None:
     value = data.get(key)
     if value is None:
         if required:
@@ -184,8 +192,13 @@ def _key(data: Mapping[str, Any], key: str, *, where: str = "", required: bool =
 
 
 def _is_key(value: str) -> bool:
-    return bool(value) and len(value) <= _MAX_KEY_LEN and value.replace("_", "a").replace("-", "a").isalnum() \
-        and value.isascii() and value == value.lower()
+    return (
+        bool(value)
+        and len(value) <= _MAX_KEY_LEN
+        and value.replace("_", "a").replace("-", "a").isalnum()
+        and value.isascii()
+        and value == value.lower()
+    )
 
 
 def _object(data: Mapping[str, Any], key: str, *, where: str = "") -> dict[str, Any]:
@@ -302,11 +315,19 @@ class SensorConfig:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return _compact({
-            "key": self.key, "type": str(self.type), "name": self.name, "unit": self.unit,
-            "min": self.minimum, "max": self.maximum, "precision": self.precision,
-            "diagnostic": self.diagnostic or None, "options": list(self.options),
-        })
+        return _compact(
+            {
+                "key": self.key,
+                "type": str(self.type),
+                "name": self.name,
+                "unit": self.unit,
+                "min": self.minimum,
+                "max": self.maximum,
+                "precision": self.precision,
+                "diagnostic": self.diagnostic or None,
+                "options": list(self.options),
+            }
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,10 +352,14 @@ class PumpConfig:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return _compact({
-            "key": self.key, "name": self.name, "max_runtime": self.max_runtime,
-            "flow_ml_per_min": self.flow_ml_per_min,
-        })
+        return _compact(
+            {
+                "key": self.key,
+                "name": self.name,
+                "max_runtime": self.max_runtime,
+                "flow_ml_per_min": self.flow_ml_per_min,
+            }
+        )
 
 
 _MAX_PLAN_TIMES = 24
@@ -383,9 +408,11 @@ class Plan:
         """
         if self.type is PlanType.OFF:
             return
-        needed = {PlanType.BASIC: ("volume_ml", "check_interval"),
-                  PlanType.MOISTURE: ("volume_ml", "threshold", "check_interval"),
-                  PlanType.TIME_BASED: ("volume_ml", "times")}[self.type]
+        needed = {
+            PlanType.BASIC: ("volume_ml", "check_interval"),
+            PlanType.MOISTURE: ("volume_ml", "threshold", "check_interval"),
+            PlanType.TIME_BASED: ("volume_ml", "times"),
+        }[self.type]
         for name in needed:
             if getattr(self, name) in (None, ()):
                 raise ProtocolError(f"a {self.type} plan needs '{name}'")
@@ -393,10 +420,16 @@ class Plan:
             raise ProtocolError(f"a {self.type} plan needs 'volume_ml' above 0")
 
     def to_dict(self) -> dict[str, Any]:
-        return _compact({
-            "type": str(self.type), "volume_ml": self.volume_ml, "threshold": self.threshold,
-            "check_interval": self.check_interval, "min_pause": self.min_pause, "times": list(self.times),
-        })
+        return _compact(
+            {
+                "type": str(self.type),
+                "volume_ml": self.volume_ml,
+                "threshold": self.threshold,
+                "check_interval": self.check_interval,
+                "min_pause": self.min_pause,
+                "times": list(self.times),
+            }
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,8 +450,7 @@ class PlanConfig:
             key=_key(data, "key", where=w),  # type: ignore[arg-type]
             pump=_key(data, "pump", where=w),  # type: ignore[arg-type]
             name=_text(data, "name", required=False, where=w),
-            max_volume_ml=_number(data, "max_volume_ml", required=False, minimum=1, maximum=100_000, where=w)
-            or 5000.0,
+            max_volume_ml=_number(data, "max_volume_ml", required=False, minimum=1, maximum=100_000, where=w) or 5000.0,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -494,14 +526,25 @@ class NodeConfig:
                 )
 
     def to_dict(self) -> dict[str, Any]:
-        return _compact({
-            "v": PROTOCOL_VERSION, "node_id": self.node_id, "kind": str(self.kind), "name": self.name,
-            "model": self.model, "manufacturer": self.manufacturer, "sw_version": self.sw_version,
-            "hw_version": self.hw_version, "machine_id": self.machine_id,
-            "configuration_url": self.configuration_url, "sample_interval": self.sample_interval,
-            "sensors": [s.to_dict() for s in self.sensors], "pumps": [p.to_dict() for p in self.pumps],
-            "plans": [p.to_dict() for p in self.plans], "extra": self.extra,
-        })
+        return _compact(
+            {
+                "v": PROTOCOL_VERSION,
+                "node_id": self.node_id,
+                "kind": str(self.kind),
+                "name": self.name,
+                "model": self.model,
+                "manufacturer": self.manufacturer,
+                "sw_version": self.sw_version,
+                "hw_version": self.hw_version,
+                "machine_id": self.machine_id,
+                "configuration_url": self.configuration_url,
+                "sample_interval": self.sample_interval,
+                "sensors": [s.to_dict() for s in self.sensors],
+                "pumps": [p.to_dict() for p in self.pumps],
+                "plans": [p.to_dict() for p in self.plans],
+                "extra": self.extra,
+            }
+        )
 
 
 # --- state ---------------------------------------------------------------------
@@ -578,16 +621,28 @@ class State:
                 raise ProtocolError(f"field 'pumps' has an invalid key {key[:70]!r}")
             pumps[key] = PumpState.from_dict(value, f"pumps.{key}")
         return cls(
-            ts=sample.ts, seq=sample.seq, readings=sample.readings,
-            problems=_readings(data, "problems"), pumps=pumps, health=_readings(data, "health"), plans=plans,
+            ts=sample.ts,
+            seq=sample.seq,
+            readings=sample.readings,
+            problems=_readings(data, "problems"),
+            pumps=pumps,
+            health=_readings(data, "health"),
+            plans=plans,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return _compact({
-            "v": PROTOCOL_VERSION, "ts": self.ts, "seq": self.seq, "readings": self.readings,
-            "problems": self.problems, "pumps": {k: p.to_dict() for k, p in self.pumps.items()},
-            "health": self.health, "plans": {k: p.to_dict() for k, p in self.plans.items()},
-        }) | {"readings": self.readings}
+        return _compact(
+            {
+                "v": PROTOCOL_VERSION,
+                "ts": self.ts,
+                "seq": self.seq,
+                "readings": self.readings,
+                "problems": self.problems,
+                "pumps": {k: p.to_dict() for k, p in self.pumps.items()},
+                "health": self.health,
+                "plans": {k: p.to_dict() for k, p in self.plans.items()},
+            }
+        ) | {"readings": self.readings}
 
 
 @dataclass(frozen=True, slots=True)
@@ -655,10 +710,15 @@ class Command:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return _compact({
-            "v": PROTOCOL_VERSION, "id": self.id, "action": str(self.action),
-            "target": self.target, "params": self.params,
-        })
+        return _compact(
+            {
+                "v": PROTOCOL_VERSION,
+                "id": self.id,
+                "action": str(self.action),
+                "target": self.target,
+                "params": self.params,
+            }
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -686,10 +746,16 @@ class Ack:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return _compact({
-            "v": PROTOCOL_VERSION, "id": self.id, "ok": self.ok, "code": self.code,
-            "message": self.message, "result": self.result,
-        }) | {"ok": self.ok}
+        return _compact(
+            {
+                "v": PROTOCOL_VERSION,
+                "id": self.id,
+                "ok": self.ok,
+                "code": self.code,
+                "message": self.message,
+                "result": self.result,
+            }
+        ) | {"ok": self.ok}
 
 
 def as_dict(message: Any) -> dict[str, Any]:

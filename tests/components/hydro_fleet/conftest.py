@@ -37,8 +37,13 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 
 def node_config(node_id: str = "pi-1", **changes: Any) -> NodeConfig:
     config = NodeConfig(
-        node_id=node_id, kind=NodeKind.PI, name=node_id, model="Raspberry Pi 4", manufacturer="Hydro Fleet",
-        sw_version="0.1.0", sample_interval=5,
+        node_id=node_id,
+        kind=NodeKind.PI,
+        name=node_id,
+        model="Raspberry Pi 4",
+        manufacturer="Hydro Fleet",
+        sw_version="0.1.0",
+        sample_interval=5,
         sensors=(
             SensorConfig("tds", SensorType.TDS, unit="ppm", minimum=0, maximum=5000, precision=0),
             SensorConfig("ec", SensorType.EC, unit="uS/cm", minimum=0, maximum=10000, precision=0),
@@ -57,15 +62,30 @@ PLAN = Plan(type=PlanType.MOISTURE, volume_ml=250, threshold=35, check_interval=
 
 
 def node_state(
-    seq: int = 1, pump_on: bool = False, health: dict[str, Any] | None = None, problems: dict[str, Any] | None = None,
-    plans: dict[str, Plan] | None = None, **readings: Any,
+    seq: int = 1,
+    pump_on: bool = False,
+    health: dict[str, Any] | None = None,
+    problems: dict[str, Any] | None = None,
+    plans: dict[str, Plan] | None = None,
+    **readings: Any,
 ) -> State:
-    values = {"tds": 700.0, "ec": 1400.0, "ph": 6.1, "moisture": 45.5, "water_level": 80.0,
-              "water_temperature": 21.5} | readings
-    return State(ts=1_700_000_000.0 + seq, seq=seq, readings=values,
-                 pumps={"pump": PumpState(on=pump_on, until=1_700_000_030.0 if pump_on else None)},
-                 health={"uptime": seq} if health is None else health, problems=problems or {},
-                 plans={"plan": PLAN} if plans is None else plans)
+    values = {
+        "tds": 700.0,
+        "ec": 1400.0,
+        "ph": 6.1,
+        "moisture": 45.5,
+        "water_level": 80.0,
+        "water_temperature": 21.5,
+    } | readings
+    return State(
+        ts=1_700_000_000.0 + seq,
+        seq=seq,
+        readings=values,
+        pumps={"pump": PumpState(on=pump_on, until=1_700_000_030.0 if pump_on else None)},
+        health={"uptime": seq} if health is None else health,
+        problems=problems or {},
+        plans={"plan": PLAN} if plans is None else plans,
+    )
 
 
 def publish(hass: HomeAssistant, node_id: str, kind: str, payload: Any) -> None:

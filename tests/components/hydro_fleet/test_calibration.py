@@ -63,12 +63,20 @@ async def test_calibrate_action_returns_the_nodes_result_and_shows_it_as_an_even
     assert hass.states.get("event.pi_1_calibration").state == STATE_UNKNOWN
     fake_node.respond = lambda c: Ack(c.id, ok=True, result={"k_value": 1.0412, "temperature": 21.5})
     response = await hass.services.async_call(
-        DOMAIN, "calibrate", {ATTR_ENTITY_ID: "sensor.pi_1_tds", "standard_ppm": 1413}, blocking=True,
+        DOMAIN,
+        "calibrate",
+        {ATTR_ENTITY_ID: "sensor.pi_1_tds", "standard_ppm": 1413},
+        blocking=True,
         return_response=True,
     )
-    assert response == {"sensor.pi_1_tds": {
-        "probe": "tds", "standard_ppm": 1413.0, "k_value": 1.0412, "temperature": 21.5,
-    }}
+    assert response == {
+        "sensor.pi_1_tds": {
+            "probe": "tds",
+            "standard_ppm": 1413.0,
+            "k_value": 1.0412,
+            "temperature": 21.5,
+        }
+    }
     assert fake_node.commands[-1].params == {"standard_ppm": 1413.0}
     await hass.async_block_till_done()
     event = hass.states.get("event.pi_1_calibration")

@@ -16,8 +16,9 @@ from .conftest import node_config
 
 
 def _discovery(payload: bytes, topic: str = "hydro_fleet/pi-1/config") -> MqttServiceInfo:
-    return MqttServiceInfo(topic=topic, payload=payload, qos=1, retain=True,
-                           subscribed_topic="hydro_fleet/+/config", timestamp=0)
+    return MqttServiceInfo(
+        topic=topic, payload=payload, qos=1, retain=True, subscribed_topic="hydro_fleet/+/config", timestamp=0
+    )
 
 
 async def test_discovery_starts_a_flow_that_creates_the_entry(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> None:
@@ -46,8 +47,9 @@ async def test_discovery_with_a_bad_payload_aborts(hass: HomeAssistant, mqtt_moc
 async def test_second_discovery_aborts_when_configured(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> None:
     MockConfigEntry(domain=DOMAIN, data={CONF_PREFIX: "hydro_fleet"}, unique_id=DOMAIN).add_to_hass(hass)
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": config_entries.SOURCE_MQTT}, data=_discovery(encode(node_config("pi-2")),
-                                                                               "hydro_fleet/pi-2/config")
+        DOMAIN,
+        context={"source": config_entries.SOURCE_MQTT},
+        data=_discovery(encode(node_config("pi-2")), "hydro_fleet/pi-2/config"),
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] in ("already_configured", "single_instance_allowed")

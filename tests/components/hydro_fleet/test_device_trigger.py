@@ -24,10 +24,22 @@ async def test_triggers_of_a_pi_and_an_automation_that_uses_one(
     ours = sorted(t["type"] for t in triggers if t["domain"] == DOMAIN)  # entity triggers come too
     assert ours == ["calibration", "safety_stop", "watering_report"]
 
-    assert await async_setup_component(hass, automation.DOMAIN, {automation.DOMAIN: [{
-        "triggers": [{"trigger": "device", "domain": DOMAIN, "device_id": device.id, "type": "safety_stop"}],
-        "actions": [{"action": "test.automation", "data": {"reason": "{{ trigger.event.data.data.reason }}"}}],
-    }]})
+    assert await async_setup_component(
+        hass,
+        automation.DOMAIN,
+        {
+            automation.DOMAIN: [
+                {
+                    "triggers": [
+                        {"trigger": "device", "domain": DOMAIN, "device_id": device.id, "type": "safety_stop"}
+                    ],
+                    "actions": [
+                        {"action": "test.automation", "data": {"reason": "{{ trigger.event.data.data.reason }}"}}
+                    ],
+                }
+            ]
+        },
+    )
     publish(hass, "pi-1", "event", Event(ts=1_700_000_000, type="watering_report", data={"volume_ml": 100}))
     publish(hass, "pi-1", "event", Event(ts=1_700_000_001, type="safety_stop", data={"reason": "water low"}))
     await hass.async_block_till_done()

@@ -44,7 +44,11 @@ async def test_discovered_node_becomes_a_device_with_entities(
     device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "pi-1")})
     assert device is not None
     assert (device.name, device.model, device.manufacturer, device.sw_version) == (
-        "pi-1", "Raspberry Pi 4", "Hydro Fleet", "0.1.0")
+        "pi-1",
+        "Raspberry Pi 4",
+        "Hydro Fleet",
+        "0.1.0",
+    )
     ent_reg = er.async_get(hass)
     for entity_id, (value, unit, device_class) in SENSORS.items():
         state = hass.states.get(entity_id)
@@ -135,8 +139,11 @@ async def test_rejected_command_raises_the_nodes_reason(
     call = hass.async_create_task(
         hass.services.async_call("switch", "turn_on", {ATTR_ENTITY_ID: "switch.pi_1_pump"}, blocking=True)
     )
-    await _answer(hass, mqtt_mock, lambda c: Ack(c.id, ok=False, code="water_low",
-                                                 message="water level 3 % is below 5 %; pump not started"))
+    await _answer(
+        hass,
+        mqtt_mock,
+        lambda c: Ack(c.id, ok=False, code="water_low", message="water level 3 % is below 5 %; pump not started"),
+    )
     with pytest.raises(HomeAssistantError) as info:
         await call
     assert info.value.translation_key == "command_rejected"

@@ -13,8 +13,16 @@ from hydro_fleet_protocol import Event as NodeEvent, NodeKind, SensorConfig, Sen
 
 from .conftest import node_config, online_node, publish
 
-REPORT = {"pump": "pump", "volume_ml": 250, "duration": 25.1, "moisture_before": 31.2, "moisture_after": 44.0,
-          "water_level_before": 80, "water_level_after": 78, "reason": "moisture"}
+REPORT = {
+    "pump": "pump",
+    "volume_ml": 250,
+    "duration": 25.1,
+    "moisture_before": 31.2,
+    "moisture_after": 44.0,
+    "water_level_before": 80,
+    "water_level_after": 78,
+    "reason": "moisture",
+}
 
 
 async def test_watering_report_and_safety_stop_fire_event_entities(
@@ -24,8 +32,12 @@ async def test_watering_report_and_safety_stop_fire_event_entities(
     bus = async_capture_events(hass, EVENT_NODE)
     assert hass.states.get("event.pi_1_watering").state == STATE_UNKNOWN
     publish(hass, "pi-1", "event", NodeEvent(ts=1_700_000_100, type="watering_report", data=REPORT))
-    publish(hass, "pi-1", "event", NodeEvent(ts=1_700_000_101, type="safety_stop",
-                                             data={"pump": "pump", "reason": "water low"}))
+    publish(
+        hass,
+        "pi-1",
+        "event",
+        NodeEvent(ts=1_700_000_101, type="safety_stop", data={"pump": "pump", "reason": "water low"}),
+    )
     publish(hass, "pi-1", "event", NodeEvent(ts=1_700_000_102, type="something_new", data={}))
     await hass.async_block_till_done()
 
@@ -38,7 +50,8 @@ async def test_watering_report_and_safety_stop_fire_event_entities(
 
     device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "pi-1")})
     assert [(e.data["type"], e.data["device_id"]) for e in bus] == [
-        ("watering_report", device.id), ("safety_stop", device.id)
+        ("watering_report", device.id),
+        ("safety_stop", device.id),
     ]
 
 
@@ -46,7 +59,11 @@ async def test_station_gets_a_power_bank_event_and_per_slot_sensors(
     hass: HomeAssistant, setup_integration: MockConfigEntry
 ) -> None:
     station = node_config(
-        "station-7", kind=NodeKind.STATION, model="Charging station", pumps=(), plans=(),
+        "station-7",
+        kind=NodeKind.STATION,
+        model="Charging station",
+        pumps=(),
+        plans=(),
         sensors=(
             SensorConfig("slot_1_state", SensorType.TEXT, name="Slot 1", options=("empty", "charging", "full")),
             SensorConfig("slot_1_battery", SensorType.BATTERY, name="Slot 1 battery", minimum=0, maximum=100),
@@ -55,8 +72,17 @@ async def test_station_gets_a_power_bank_event_and_per_slot_sensors(
     )
     publish(hass, "station-7", "config", station)
     publish(hass, "station-7", "availability", "online")
-    publish(hass, "station-7", "state", {"v": 1, "ts": 1_700_000_000, "seq": 1, "readings": {
-        "slot_1_state": "charging", "slot_1_battery": 64, "last_sync": 1_700_000_000}})
+    publish(
+        hass,
+        "station-7",
+        "state",
+        {
+            "v": 1,
+            "ts": 1_700_000_000,
+            "seq": 1,
+            "readings": {"slot_1_state": "charging", "slot_1_battery": 64, "last_sync": 1_700_000_000},
+        },
+    )
     await hass.async_block_till_done()
     slot = hass.states.get("sensor.station_7_slot_1")
     assert slot.state == "charging"
@@ -66,9 +92,16 @@ async def test_station_gets_a_power_bank_event_and_per_slot_sensors(
     assert hass.states.get("switch.station_7_pump") is None
     assert hass.states.get("event.station_7_watering") is None
 
-    publish(hass, "station-7", "event", NodeEvent(ts=1_700_000_100, type="power_bank_returned",
-                                                  data={"power_bank_serial": "PB-0042", "slot_number": 1,
-                                                        "battery_level": 64}))
+    publish(
+        hass,
+        "station-7",
+        "event",
+        NodeEvent(
+            ts=1_700_000_100,
+            type="power_bank_returned",
+            data={"power_bank_serial": "PB-0042", "slot_number": 1, "battery_level": 64},
+        ),
+    )
     await hass.async_block_till_done()
     returned = hass.states.get("event.station_7_power_bank_returned")
     assert returned.attributes["event_type"] == "power_bank_returned"
@@ -82,8 +115,9 @@ async def test_logbook_describes_node_events(hass: HomeAssistant, setup_integrat
     logbook.async_describe_events(hass, lambda domain, event, describe: describers.update({(domain, event): describe}))
     describe = describers[(DOMAIN, EVENT_NODE)]
 
-    entry = describe(Event(EVENT_NODE, {"device_id": device.id, "node_id": "pi-1", "type": "watering_report",
-                                        "data": REPORT}))
+    entry = describe(
+        Event(EVENT_NODE, {"device_id": device.id, "node_id": "pi-1", "type": "watering_report", "data": REPORT})
+    )
     assert entry == {
         "name": "pi-1",
         "message": "watered 250 ml, moisture 31.2 % -> 44 %, water level 80 % -> 78 %, reason: moisture",
@@ -91,7 +125,10 @@ async def test_logbook_describes_node_events(hass: HomeAssistant, setup_integrat
     assert logbook.describe_node_event("safety_stop", {"pump": "pump", "reason": "water low"}) == (
         "stopped pump pump for safety: water low"
     )
-    assert logbook.describe_node_event(
-        "power_bank_returned", {"power_bank_serial": "PB-1", "slot_number": 3, "battery_level": 80}
-    ) == "power bank PB-1 returned to slot 3 with 80 % battery"
+    assert (
+        logbook.describe_node_event(
+            "power_bank_returned", {"power_bank_serial": "PB-1", "slot_number": 3, "battery_level": 80}
+        )
+        == "power bank PB-1 returned to slot 3 with 80 % battery"
+    )
     assert logbook.describe_node_event("calibration", {"probe": "ph"}) == "calibrated the ph probe"

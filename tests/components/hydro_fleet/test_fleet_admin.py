@@ -38,7 +38,9 @@ async def test_reconfigure_changes_the_prefix_and_resubscribes(
 
 
 async def test_stale_device_can_be_deleted_but_not_an_online_one(
-    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, mqtt_mock: MqttMockHAClient,
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    mqtt_mock: MqttMockHAClient,
     setup_integration: MockConfigEntry,
 ) -> None:
     assert await async_setup_component(hass, "config", {})
@@ -47,10 +49,13 @@ async def test_stale_device_can_be_deleted_but_not_an_online_one(
     client = await hass_ws_client(hass)
 
     async def remove() -> dict:
-        await client.send_json_auto_id({
-            "type": "config/device_registry/remove_config_entry",
-            "config_entry_id": setup_integration.entry_id, "device_id": device.id,
-        })
+        await client.send_json_auto_id(
+            {
+                "type": "config/device_registry/remove_config_entry",
+                "config_entry_id": setup_integration.entry_id,
+                "device_id": device.id,
+            }
+        )
         return await client.receive_json()
 
     assert (await remove())["success"] is False  # online: it would come straight back
@@ -71,10 +76,24 @@ async def test_health_sensors_appear_when_reported_and_are_diagnostic(
 ) -> None:
     await online_node(hass, health={})
     assert hass.states.get("sensor.pi_1_cpu_temperature") is None
-    publish(hass, "pi-1", "state", node_state(seq=2, health={
-        "uptime": 3600, "rssi": -61, "cpu_temperature": 48.3, "disk_free": 10240, "battery": 87,
-        "last_calibration": 1_699_000_000, "firmware": "bridge 0.2.0", "unknown_key": 1,
-    }))
+    publish(
+        hass,
+        "pi-1",
+        "state",
+        node_state(
+            seq=2,
+            health={
+                "uptime": 3600,
+                "rssi": -61,
+                "cpu_temperature": 48.3,
+                "disk_free": 10240,
+                "battery": 87,
+                "last_calibration": 1_699_000_000,
+                "firmware": "bridge 0.2.0",
+                "unknown_key": 1,
+            },
+        ),
+    )
     await hass.async_block_till_done()
     ent_reg = er.async_get(hass)
     enabled = {
@@ -84,8 +103,13 @@ async def test_health_sensors_appear_when_reported_and_are_diagnostic(
     for entity_id, value in enabled.items():
         assert hass.states.get(entity_id).state == value, entity_id
         assert ent_reg.async_get(entity_id).entity_category == "diagnostic"
-    for entity_id in ("sensor.pi_1_last_restart", "sensor.pi_1_signal_strength", "sensor.pi_1_free_disk",
-                      "sensor.pi_1_firmware", "sensor.pi_1_cpu_temperature"):
+    for entity_id in (
+        "sensor.pi_1_last_restart",
+        "sensor.pi_1_signal_strength",
+        "sensor.pi_1_free_disk",
+        "sensor.pi_1_firmware",
+        "sensor.pi_1_cpu_temperature",
+    ):
         entry = ent_reg.async_get(entity_id)
         assert entry is not None, entity_id
         assert entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION

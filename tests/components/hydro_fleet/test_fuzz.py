@@ -29,18 +29,38 @@ PAYLOADS_PER_KIND = 1700
 BATCH = 20
 KINDS = ("config", "availability", "state", "backfill", "event", "ack")
 # Readings the node announces, so that near-valid payloads hit real sensors.
-KEYS = ["tds", "ec", "ph", "moisture", "water_level", "water_temperature", "pump", "plan", "uptime", "battery",
-        "rssi", "cpu_temperature", "last_calibration", "firmware", "float"]
+KEYS = [
+    "tds",
+    "ec",
+    "ph",
+    "moisture",
+    "water_level",
+    "water_temperature",
+    "pump",
+    "plan",
+    "uptime",
+    "battery",
+    "rssi",
+    "cpu_temperature",
+    "last_calibration",
+    "firmware",
+    "float",
+]
 MEGABYTE = 1024 * 1024
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=40),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
     st.sampled_from([10**400, -(10**400), 1e308, -1e308, 5e-324, "NaN", "", "online", "offline"]),
 )
 json_values = st.recursive(
-    scalars, lambda children: st.lists(children, max_size=4) | st.dictionaries(
-        st.sampled_from(KEYS) | st.text(max_size=10), children, max_size=4), max_leaves=8,
+    scalars,
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=10), children, max_size=4),
+    max_leaves=8,
 )
 readings = st.dictionaries(st.sampled_from(KEYS), json_values, max_size=8)
 times = st.one_of(st.floats(allow_nan=True), st.integers(min_value=-(10**20), max_value=10**20), json_values)
@@ -50,34 +70,67 @@ def _near_valid(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     """Payloads right in structure but wrong in detail: where parsers are most likely to slip."""
     version = st.one_of(st.just(1), st.sampled_from([0, 2, 1.0, "1", True, None, -1]))
     if kind == "config":
-        return st.fixed_dictionaries({
-            "v": version, "node_id": st.sampled_from(["fuzz-1", "fuzz-2", "FUZZ", "", "pi-1"]) | st.text(max_size=70),
-            "kind": st.sampled_from(["pi", "station", "esphome", "toaster", "", "receiver"]) | json_values,
-        }, optional={
-            "name": json_values, "sample_interval": times,
-            "sensors": st.lists(st.fixed_dictionaries({
-                "key": st.sampled_from(KEYS) | json_values,
-                "type": st.sampled_from(["ph", "tds", "text", "timestamp", "water_low", "nope"]) | json_values,
-            }, optional={"min": times, "max": times, "options": json_values, "precision": times}), max_size=6),
-            "pumps": st.lists(st.fixed_dictionaries({"key": st.sampled_from(KEYS), "max_runtime": times}), max_size=3),
-            "plans": st.lists(st.fixed_dictionaries({"key": json_values, "pump": st.sampled_from(KEYS)}), max_size=3),
-        })
+        return st.fixed_dictionaries(
+            {
+                "v": version,
+                "node_id": st.sampled_from(["fuzz-1", "fuzz-2", "FUZZ", "", "pi-1"]) | st.text(max_size=70),
+                "kind": st.sampled_from(["pi", "station", "esphome", "toaster", "", "receiver"]) | json_values,
+            },
+            optional={
+                "name": json_values,
+                "sample_interval": times,
+                "sensors": st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "key": st.sampled_from(KEYS) | json_values,
+                            "type": st.sampled_from(["ph", "tds", "text", "timestamp", "water_low", "nope"])
+                            | json_values,
+                        },
+                        optional={"min": times, "max": times, "options": json_values, "precision": times},
+                    ),
+                    max_size=6,
+                ),
+                "pumps": st.lists(
+                    st.fixed_dictionaries({"key": st.sampled_from(KEYS), "max_runtime": times}), max_size=3
+                ),
+                "plans": st.lists(
+                    st.fixed_dictionaries({"key": json_values, "pump": st.sampled_from(KEYS)}), max_size=3
+                ),
+            },
+        )
     if kind in ("state", "backfill"):
         sample = st.fixed_dictionaries({"ts": times, "seq": times, "readings": readings | json_values})
         if kind == "backfill":
             return st.fixed_dictionaries({"v": version, "samples": st.lists(sample, max_size=6) | json_values})
-        return st.fixed_dictionaries({"v": version, "ts": times, "seq": times, "readings": readings}, optional={
-            "problems": readings | json_values, "health": readings | json_values,
-            "pumps": st.dictionaries(st.sampled_from(KEYS), st.fixed_dictionaries({"on": json_values}), max_size=2),
-            "plans": st.dictionaries(st.sampled_from(KEYS), st.fixed_dictionaries({"type": json_values}, optional={
-                "volume_ml": times, "times": json_values, "threshold": times}), max_size=2),
-        })
+        return st.fixed_dictionaries(
+            {"v": version, "ts": times, "seq": times, "readings": readings},
+            optional={
+                "problems": readings | json_values,
+                "health": readings | json_values,
+                "pumps": st.dictionaries(st.sampled_from(KEYS), st.fixed_dictionaries({"on": json_values}), max_size=2),
+                "plans": st.dictionaries(
+                    st.sampled_from(KEYS),
+                    st.fixed_dictionaries(
+                        {"type": json_values}, optional={"volume_ml": times, "times": json_values, "threshold": times}
+                    ),
+                    max_size=2,
+                ),
+            },
+        )
     if kind == "event":
-        return st.fixed_dictionaries({"v": version, "ts": times, "type": st.sampled_from(
-            ["watering_report", "safety_stop", "power_bank_returned", "calibration", "x"]) | json_values,
-            "data": readings | json_values})
-    return st.fixed_dictionaries({"v": version, "id": json_values, "ok": json_values},
-                                 optional={"code": json_values, "message": json_values, "result": json_values})
+        return st.fixed_dictionaries(
+            {
+                "v": version,
+                "ts": times,
+                "type": st.sampled_from(["watering_report", "safety_stop", "power_bank_returned", "calibration", "x"])
+                | json_values,
+                "data": readings | json_values,
+            }
+        )
+    return st.fixed_dictionaries(
+        {"v": version, "id": json_values, "ok": json_values},
+        optional={"code": json_values, "message": json_values, "result": json_values},
+    )
 
 
 def _encode(value: Any) -> bytes:
@@ -107,8 +160,13 @@ def generate(kind: str) -> list[bytes]:
     """Collect the payloads first; the test then sends them inside HA's event loop."""
     collected: list[bytes] = []
 
-    @settings(max_examples=PAYLOADS_PER_KIND // BATCH, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=PAYLOADS_PER_KIND // BATCH,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(st.lists(payload_strategy(kind), min_size=BATCH, max_size=BATCH))
     def collect(payloads: list[bytes]) -> None:
         collected.extend(payloads)
@@ -167,8 +225,9 @@ async def test_hostile_payloads_change_nothing_they_should_not(
     escaped = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert escaped == [], escaped[0].getMessage()[:2000]
     # Logged once per node and topic kind until a good payload comes, not once per payload.
-    warnings = [r for r in caplog.records
-                if r.name.startswith(f"custom_components.{DOMAIN}") and r.levelno >= logging.WARNING]
+    warnings = [
+        r for r in caplog.records if r.name.startswith(f"custom_components.{DOMAIN}") and r.levelno >= logging.WARNING
+    ]
     assert 0 < len(warnings) < sent / 20, len(warnings)
     # pi-1 survived all of it and still reads its real values.
     publish(hass, "pi-1", "availability", "online")

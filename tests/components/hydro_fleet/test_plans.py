@@ -62,7 +62,9 @@ async def test_a_rejected_plan_change_raises_and_changes_nothing(hass: HomeAssis
     fake_node.respond = lambda c: Ack(c.id, ok=False, code="invalid_plan", message="time_based needs at least one time")
     with pytest.raises(HomeAssistantError, match="time_based needs at least one time") as info:
         await hass.services.async_call(
-            "select", "select_option", {ATTR_ENTITY_ID: "select.pi_1_watering_plan", "option": "time_based"},
+            "select",
+            "select_option",
+            {ATTR_ENTITY_ID: "select.pi_1_watering_plan", "option": "time_based"},
             blocking=True,
         )
     assert info.value.translation_key == "command_rejected"
@@ -74,12 +76,16 @@ async def test_without_an_ack_result_the_plan_sent_is_what_the_node_accepted(
 ) -> None:
     await online_node(hass)
     await hass.services.async_call(
-        DOMAIN, "set_watering_times", {ATTR_ENTITY_ID: "select.pi_1_watering_plan", "times": ["19:30", "07:00"]},
+        DOMAIN,
+        "set_watering_times",
+        {ATTR_ENTITY_ID: "select.pi_1_watering_plan", "times": ["19:30", "07:00"]},
         blocking=True,
     )
     assert fake_node.commands[-1].params["times"] == ["07:00", "19:30"]
     await hass.services.async_call(
-        "select", "select_option", {ATTR_ENTITY_ID: "select.pi_1_watering_plan", "option": "time_based"},
+        "select",
+        "select_option",
+        {ATTR_ENTITY_ID: "select.pi_1_watering_plan", "option": "time_based"},
         blocking=True,
     )
     await hass.async_block_till_done()

@@ -31,9 +31,7 @@ async def test_run_pump_refuses_more_than_the_max_runtime(hass: HomeAssistant, f
             DOMAIN, "run_pump", {ATTR_ENTITY_ID: "switch.pi_1_pump", "duration": 45}, blocking=True
         )
     assert info.value.translation_key == "duration_over_max_runtime"
-    assert info.value.translation_placeholders == {
-        "entity": "switch.pi_1_pump", "duration": "45", "max_runtime": "30"
-    }
+    assert info.value.translation_placeholders == {"entity": "switch.pi_1_pump", "duration": "45", "max_runtime": "30"}
     assert fake_node.commands == []
 
 

@@ -88,9 +88,7 @@ async def test_two_machines_with_one_node_id_raise_a_duplicate_issue(
     assert "duplicate_node_id_pi-1" not in _issues(hass)
 
 
-async def test_calibration_overdue_raises_and_clears(
-    hass: HomeAssistant, setup_integration: MockConfigEntry
-) -> None:
+async def test_calibration_overdue_raises_and_clears(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None:
     await online_node(hass, health={"last_calibration": time.time() - 45 * 86400})
     issue = _issues(hass)["calibration_overdue_pi-1"]
     assert issue.translation_placeholders["days"] == "45"
@@ -100,9 +98,7 @@ async def test_calibration_overdue_raises_and_clears(
     assert "calibration_overdue_pi-1" not in _issues(hass)
 
 
-async def test_removing_a_node_clears_its_issues(
-    hass: HomeAssistant, setup_integration: MockConfigEntry
-) -> None:
+async def test_removing_a_node_clears_its_issues(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None:
     await online_node(hass, health={"last_calibration": 1.0})
     assert "calibration_overdue_pi-1" in _issues(hass)
     publish(hass, "pi-1", "config", "")

@@ -55,8 +55,12 @@ async def _stats(hass: HomeAssistant) -> list[dict[str, Any]]:
         statistics_during_period, hass, _hour(10), None, {"sensor.pi_1_ph"}, "hour", None, {"mean", "min", "max"}
     )
     return [
-        {"start": datetime.fromtimestamp(row["start"], UTC), "mean": round(row["mean"], 4), "min": row["min"],
-         "max": row["max"]}
+        {
+            "start": datetime.fromtimestamp(row["start"], UTC),
+            "mean": round(row["mean"], 4),
+            "min": row["min"],
+            "max": row["max"],
+        }
         for row in result.get("sensor.pi_1_ph", [])
     ]
 
@@ -89,10 +93,17 @@ async def test_backfill_skips_implausible_values_and_the_running_hour(
     hass: HomeAssistant, fleet_with_recorder: MockConfigEntry
 ) -> None:
     await online_node(hass)
-    publish(hass, "pi-1", "backfill", Backfill(samples=(
-        *_samples(_hour(4), 1, [6.1, 99.0]),  # pH 99 is outside the sensor's 0-14
-        *_samples(_hour(0), 5, [6.3]),
-    )))
+    publish(
+        hass,
+        "pi-1",
+        "backfill",
+        Backfill(
+            samples=(
+                *_samples(_hour(4), 1, [6.1, 99.0]),  # pH 99 is outside the sensor's 0-14
+                *_samples(_hour(0), 5, [6.3]),
+            )
+        ),
+    )
     await hass.async_block_till_done()
     assert await _stats(hass) == [{"start": _hour(4), "mean": 6.1, "min": 6.1, "max": 6.1}]
 

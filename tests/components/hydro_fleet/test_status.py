@@ -76,9 +76,15 @@ async def test_options_flow_sets_thresholds_and_one_nodes_ranges(
     result = await hass.config_entries.options.async_init(setup_integration.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {
-        "offline_minutes": 10, "calibration_days": 60, "water_low_percent": 25, "node": "pi-1",
-    })
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "offline_minutes": 10,
+            "calibration_days": 60,
+            "water_low_percent": 25,
+            "node": "pi-1",
+        },
+    )
     assert result["step_id"] == "ranges"
     assert result["description_placeholders"] == {"node": "pi-1"}
     ranges = {
@@ -108,9 +114,15 @@ async def test_options_flow_without_a_node_saves_thresholds_only(
     hass: HomeAssistant, setup_integration: MockConfigEntry
 ) -> None:
     result = await hass.config_entries.options.async_init(setup_integration.entry_id)
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {
-        "offline_minutes": 5, "calibration_days": 30, "water_low_percent": 20, "node": "-",
-    })
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "offline_minutes": 5,
+            "calibration_days": 30,
+            "water_low_percent": 20,
+            "node": "-",
+        },
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert dict(setup_integration.options) == {"offline_minutes": 5, "calibration_days": 30, "water_low_percent": 20}
 

@@ -20,10 +20,13 @@ async def assist(hass: HomeAssistant) -> None:
     assert await async_setup_component(hass, "intent", {})
 
 
-@pytest.mark.parametrize(("sentence", "action"), [
-    ("turn on pi-1 pump", CommandAction.PUMP_ON),
-    ("turn off the pi-1 pump", CommandAction.PUMP_OFF),
-])
+@pytest.mark.parametrize(
+    ("sentence", "action"),
+    [
+        ("turn on pi-1 pump", CommandAction.PUMP_ON),
+        ("turn off the pi-1 pump", CommandAction.PUMP_OFF),
+    ],
+)
 async def test_assist_switches_the_pump(
     hass: HomeAssistant, assist: None, fake_node: FakeNode, sentence: str, action: CommandAction
 ) -> None:
@@ -32,4 +35,3 @@ async def test_assist_switches_the_pump(
     assert result.response.response_type is intent.IntentResponseType.ACTION_DONE, result.response.as_dict()
     assert [(c.action, c.target) for c in fake_node.commands] == [(action, "pump")]
     assert result.response.success_results[0].id == "switch.pi_1_pump"
-
