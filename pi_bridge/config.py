@@ -414,13 +414,16 @@ def load_config_in_child(path: Path | None, overrides: dict[str, Any] | None = N
     The child is this same interpreter and code; it hands back the validated dataclasses
     pickled, or the ConfigError's message.
     """
-    result = subprocess.run(  # noqa: S603  (our own interpreter and a constant program)
-        [sys.executable, "-c", "from pi_bridge.config import _child_main; _child_main()"],
-        input=pickle.dumps((path, overrides)),
-        capture_output=True,
-        check=False,
-        timeout=120,
-    )
+    try:
+        result = subprocess.run(  # noqa: S603  (our own interpreter and a constant program)
+            [sys.executable, "-c", "from pi_bridge.config import _child_main; _child_main()"],
+            input=pickle.dumps((path, overrides)),
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise ConfigError(f"config validation could not run: {err}") from None
     if result.returncode != 0:
         detail = result.stderr.decode(errors="replace").strip().splitlines()
         raise ConfigError(f"config validation failed: {detail[-1] if detail else f'exit {result.returncode}'}")
