@@ -25,9 +25,8 @@ def analog_inputs(probes: ProbeSettings) -> dict[str, AnalogInput]:
         probe = getattr(probes, key)
         if probe is not None:
             inputs[key] = probe
-    level = probes.water_level
-    if level.mode == "analog":
-        inputs["water_level"] = AnalogInput(channel=level.channel, gain=level.gain, address=level.address)
+    if probes.water_level.mode == "analog":
+        inputs["water_level"] = probes.water_level
     return inputs
 
 

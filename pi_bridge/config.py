@@ -213,13 +213,11 @@ class MoistureProbe(AnalogInput):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class WaterLevelProbe(_Strict):
+class WaterLevelProbe(AnalogInput):
     """Reservoir level: an analog sensor (%), or a float switch (low/ok)."""
 
     mode: Literal["analog", "float_switch"] = "analog"
     channel: Channel = 3
-    gain: Gain = 1
-    address: Address = 0x48
     empty_volts: Volts = 0.2
     full_volts: Volts = 3.0
     # Float switch on a GPIO input; "low_when_closed": the switch closes (pin to GND) when water is low.

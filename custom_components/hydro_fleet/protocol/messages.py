@@ -221,6 +221,13 @@ def _list(data: Mapping[str, Any], key: str, *, where: str = "", max_items: int 
     return value
 
 
+def _fields_at(data: Any, where: str, *, what: str = "") -> str:
+    """Check that ``data``, found at ``where``, is an object; returns the prefix of its fields' names."""
+    if not isinstance(data, dict):
+        raise ProtocolError(f"'{where or what}' must be an object")
+    return f"{where}." if where else ""
+
+
 def _reading(value: Any, where: str) -> Reading:
     """Validate one reading value: a finite number, a short string, a bool or null."""
     if value is None or isinstance(value, bool):
@@ -296,19 +303,18 @@ class SensorConfig:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Self:
-        if not isinstance(data, dict):
-            raise ProtocolError(f"'{where}' must be an object")
-        precision = _number(data, "precision", required=False, minimum=0, maximum=6, where=f"{where}.")
-        options = _list(data, "options", where=f"{where}.", max_items=32)
+        w = _fields_at(data, where)
+        precision = _number(data, "precision", required=False, minimum=0, maximum=6, where=w)
+        options = _list(data, "options", where=w, max_items=32)
         if not all(isinstance(o, str) and _is_key(o) for o in options):
-            raise ProtocolError(f"field '{where}.options' must be a list of lowercase keys")
+            raise ProtocolError(f"field '{w}options' must be a list of lowercase keys")
         return cls(
-            key=_key(data, "key", where=f"{where}."),  # type: ignore[arg-type]
-            type=_enum(SensorType, data, "type", f"{where}."),
-            name=_text(data, "name", required=False, where=f"{where}."),
-            unit=_text(data, "unit", required=False, where=f"{where}.", max_len=16),
-            minimum=_number(data, "min", required=False, where=f"{where}."),
-            maximum=_number(data, "max", required=False, where=f"{where}."),
+            key=_key(data, "key", where=w),  # type: ignore[arg-type]
+            type=_enum(SensorType, data, "type", w),
+            name=_text(data, "name", required=False, where=w),
+            unit=_text(data, "unit", required=False, where=w, max_len=16),
+            minimum=_number(data, "min", required=False, where=w),
+            maximum=_number(data, "max", required=False, where=w),
             precision=None if precision is None else int(precision),
             diagnostic=data.get("diagnostic") is True,
             options=tuple(options),
@@ -341,9 +347,7 @@ class PumpConfig:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Self:
-        if not isinstance(data, dict):
-            raise ProtocolError(f"'{where}' must be an object")
-        w = f"{where}."
+        w = _fields_at(data, where)
         return cls(
             key=_key(data, "key", where=w),  # type: ignore[arg-type]
             name=_text(data, "name", required=False, where=w),
@@ -387,9 +391,7 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "") -> Self:
-        if not isinstance(data, dict):
-            raise ProtocolError(f"'{where or 'plan'}' must be an object")
-        w = f"{where}." if where else ""
+        w = _fields_at(data, where, what="plan")
         times = _list(data, "times", where=w, max_items=_MAX_PLAN_TIMES)
         return cls(
             type=_enum(PlanType, data, "type", w),
@@ -443,9 +445,7 @@ class PlanConfig:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Self:
-        if not isinstance(data, dict):
-            raise ProtocolError(f"'{where}' must be an object")
-        w = f"{where}."
+        w = _fields_at(data, where)
         return cls(
             key=_key(data, "key", where=w),  # type: ignore[arg-type]
             pump=_key(data, "pump", where=w),  # type: ignore[arg-type]
@@ -559,12 +559,11 @@ class PumpState:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Self:
-        if not isinstance(data, dict):
-            raise ProtocolError(f"'{where}' must be an object")
+        w = _fields_at(data, where)
         on = data.get("on")
         if not isinstance(on, bool):
-            raise ProtocolError(f"field '{where}.on' must be true or false")
-        return cls(on=on, until=_number(data, "until", required=False, minimum=0, where=f"{where}."))
+            raise ProtocolError(f"field '{w}on' must be true or false")
+        return cls(on=on, until=_number(data, "until", required=False, minimum=0, where=w))
 
     def to_dict(self) -> dict[str, Any]:
         return _compact({"on": self.on, "until": self.until})
@@ -657,9 +656,7 @@ class Backfill:
         raw = _list(data, "samples", max_items=MAX_BACKFILL_SAMPLES)
         samples = []
         for index, item in enumerate(raw):
-            if not isinstance(item, dict):
-                raise ProtocolError(f"'samples[{index}]' must be an object")
-            samples.append(Sample.from_dict(item, f"samples[{index}]."))
+            samples.append(Sample.from_dict(item, _fields_at(item, f"samples[{index}]")))
         return cls(samples=tuple(samples))
 
     def to_dict(self) -> dict[str, Any]:
