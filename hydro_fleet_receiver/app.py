@@ -79,17 +79,22 @@ def _login_limited(request: web.Request, ctx: Context) -> web.Response | None:
     return None
 
 
+def _body_as[M: BaseModel](request: web.Request, model: type[M], needs: str) -> M | web.Response:
+    """The request body as ``model``, or the 400 answer naming each bad field."""
+    try:
+        return model.model_validate_json(request[BODY])
+    except ValueError as err:
+        return error_response(request, 400, "invalid_payload", needs, extra={"errors": _field_errors(err)})
+
+
 async def login(request: web.Request) -> web.Response:
     """POST /api/admin/login {"email", "password"} -> {"access_token", "refresh_token"}."""
     ctx = request.app[CTX]
     if (limited := _login_limited(request, ctx)) is not None:
         return limited
-    try:
-        creds = _Credentials.model_validate_json(request[BODY])
-    except ValueError as err:
-        return error_response(
-            request, 400, "invalid_payload", "login needs email and password", extra={"errors": _field_errors(err)}
-        )
+    creds = _body_as(request, _Credentials, "login needs email and password")
+    if isinstance(creds, web.Response):
+        return creds
     if not ctx.auth.check_credentials(creds.email, creds.password):
         return error_response(request, 401, "invalid_credentials", "wrong email or password")
     tokens = ctx.auth.issue()
@@ -103,12 +108,9 @@ async def refresh(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     if (limited := _login_limited(request, ctx)) is not None:
         return limited
-    try:
-        body = _Refresh.model_validate_json(request[BODY])
-    except ValueError as err:
-        return error_response(
-            request, 400, "invalid_payload", "refresh needs refresh_token", extra={"errors": _field_errors(err)}
-        )
+    body = _body_as(request, _Refresh, "refresh needs refresh_token")
+    if isinstance(body, web.Response):
+        return body
     try:
         claims = ctx.auth.validate(body.refresh_token, REFRESH)
     except TokenError as err:

@@ -46,6 +46,14 @@ def station_node_id(serial: str, taken: bool = False) -> str:
     return node_id
 
 
+# The power bank's hardware figures in a slot: (reading, sensor type, unit, precision).
+_BANK_HARDWARE = (
+    ("temperature", SensorType.TEMPERATURE, "°C", 1),
+    ("voltage", SensorType.VOLTAGE, "V", 2),
+    ("current", SensorType.CURRENT, "A", 2),
+)
+
+
 def station_config(node_id: str, serial: str, total_slots: int) -> NodeConfig:
     """Discovery config of a station with ``total_slots`` slots."""
     sensors = [
@@ -66,30 +74,12 @@ def station_config(node_id: str, serial: str, total_slots: int) -> NodeConfig:
                 maximum=100,
                 precision=0,
             ),
+        ]
+        sensors += [
             SensorConfig(
-                f"slot_{n}_temperature",
-                SensorType.TEMPERATURE,
-                name=f"Slot {n} temperature",
-                unit="°C",
-                precision=1,
-                diagnostic=True,
-            ),
-            SensorConfig(
-                f"slot_{n}_voltage",
-                SensorType.VOLTAGE,
-                name=f"Slot {n} voltage",
-                unit="V",
-                precision=2,
-                diagnostic=True,
-            ),
-            SensorConfig(
-                f"slot_{n}_current",
-                SensorType.CURRENT,
-                name=f"Slot {n} current",
-                unit="A",
-                precision=2,
-                diagnostic=True,
-            ),
+                f"slot_{n}_{key}", kind, name=f"Slot {n} {key}", unit=unit, precision=precision, diagnostic=True
+            )
+            for key, kind, unit, precision in _BANK_HARDWARE
         ]
     return NodeConfig(
         node_id=node_id,
