@@ -78,6 +78,19 @@ def _changed_keys(old: Mapping[str, object], new: Mapping[str, object]) -> froze
     return frozenset(changed)
 
 
+def _state_of(node: Node, payload: bytes | str) -> State:
+    state = State.parse(payload)
+    node.config.check_readings(state.readings)
+    return state
+
+
+def _backfill_of(node: Node, payload: bytes | str) -> Backfill:
+    backfill = Backfill.parse(payload)
+    for sample in backfill.samples:
+        node.config.check_readings(sample.readings, f"samples[{sample.seq}].readings")
+    return backfill
+
+
 class HydroFleet:
     """Runtime data of the config entry (``entry.runtime_data``)."""
 
@@ -265,19 +278,28 @@ class HydroFleet:
             node.online = online
             node.async_notify()
 
-    @callback
-    def _on_state(self, msg: mqtt.ReceiveMessage) -> None:
+    def _known_node_message[T](
+        self, msg: mqtt.ReceiveMessage, parse: Callable[[Node, bytes | str], T]
+    ) -> tuple[Node, T] | None:
+        """``parse`` the message of a discovered node; None (the problem logged once) if it is bad or unknown."""
         parsed = self._node_id(msg.topic)
         if parsed is None or (node := self.nodes.get(parsed[0])) is None:
-            return
+            return None
         node_id, kind = parsed
         try:
-            state = State.parse(_payload(msg))
-            node.config.check_readings(state.readings)
+            value = parse(node, _payload(msg))
         except ProtocolError as err:
             self._report_bad(node_id, kind, err)
-            return
+            return None
         self._good(node_id, kind)
+        return node, value
+
+    @callback
+    def _on_state(self, msg: mqtt.ReceiveMessage) -> None:
+        if (message := self._known_node_message(msg, _state_of)) is None:
+            return
+        node, state = message
+        node_id = node.node_id
         previous = node.state
         node.state = state
         changed: set[Section] = set()
@@ -311,34 +333,16 @@ class HydroFleet:
 
     @callback
     def _on_backfill(self, msg: mqtt.ReceiveMessage) -> None:
-        parsed = self._node_id(msg.topic)
-        if parsed is None or (node := self.nodes.get(parsed[0])) is None:
-            return
-        node_id, kind = parsed
-        try:
-            backfill = Backfill.parse(_payload(msg))
-            for sample in backfill.samples:
-                node.config.check_readings(sample.readings, f"samples[{sample.seq}].readings")
-        except ProtocolError as err:
-            self._report_bad(node_id, kind, err)
-            return
-        self._good(node_id, kind)
-        self.backfill.async_import(node, backfill)
+        if (message := self._known_node_message(msg, _backfill_of)) is not None:
+            self.backfill.async_import(*message)
 
     @callback
     def _on_event(self, msg: mqtt.ReceiveMessage) -> None:
-        parsed = self._node_id(msg.topic)
-        if parsed is None or (node := self.nodes.get(parsed[0])) is None:
+        if (message := self._known_node_message(msg, lambda _node, payload: Event.parse(payload))) is None:
             return
-        node_id, kind = parsed
-        try:
-            event = Event.parse(_payload(msg))
-        except ProtocolError as err:
-            self._report_bad(node_id, kind, err)
-            return
-        self._good(node_id, kind)
+        node, event = message
         if event.type not in _SHOWN_EVENTS:
-            _LOGGER.debug("Node %s sent event type %s, which is not shown", node_id, event.type)
+            _LOGGER.debug("Node %s sent event type %s, which is not shown", node.node_id, event.type)
             return
         self.fire_event(node, event)
 
