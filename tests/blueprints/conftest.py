@@ -17,18 +17,22 @@ from homeassistant.components.blueprint.models import DomainBlueprints
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import async_fire_time_changed, async_mock_service
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed, async_mock_service
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from hydro_fleet_protocol import Ack, Command
 from tests.components.hydro_fleet.conftest import (  # noqa: F401  (fixtures, registered by import)
     auto_enable_custom_integrations,
     node_state,
+    online_node,
     publish,
     setup_integration,
 )
 
 BLUEPRINTS = Path(__file__).parents[2] / "blueprints"
+
+type Notifications = list[ServiceCall]
+type Commands = list[tuple[str, Command]]
 
 
 @pytest.fixture(autouse=True)
@@ -39,9 +43,21 @@ def repo_blueprints():
 
 
 @pytest.fixture
-def notifications(hass: HomeAssistant) -> list[ServiceCall]:
+def notifications(hass: HomeAssistant) -> Notifications:
     """Calls of notify.notify (the blueprints' default notify action)."""
     return async_mock_service(hass, "notify", "notify")
+
+
+@pytest.fixture
+def logbook(hass: HomeAssistant) -> list[ServiceCall]:
+    """Calls of logbook.log."""
+    return async_mock_service(hass, "logbook", "log")
+
+
+@pytest.fixture
+async def pi_1(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None:  # noqa: F811  (the fixture)
+    """The integration set up, with node pi-1 online."""
+    await online_node(hass)
 
 
 async def use_blueprint(
@@ -110,14 +126,14 @@ async def report(hass: HomeAssistant, node_id: str = "pi-1", **state: Any) -> No
 
 
 @pytest.fixture
-def node_commands(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> list[tuple[str, Command]]:
+def node_commands(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> Commands:
     """(node id, command) HA publishes to any node's cmd topic, oldest first; each is acked as a node would.
 
     The ack is published on the next loop iteration, like a node on a fast LAN, so the
     pump switch's wait for the ack ends within ``async_block_till_done`` and no test has
     to race the automation's task.
     """
-    sent: list[tuple[str, Command]] = []
+    sent: Commands = []
     real_publish = mqtt_mock.async_publish._mock_wraps
 
     def publish_and_ack(topic: str, payload: Any, *args: Any, **kwargs: Any) -> Any:
@@ -133,11 +149,11 @@ def node_commands(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> list[tupl
     return sent
 
 
-def actions(sent: list[tuple[str, Command]]) -> list[tuple[str, str, str | None]]:
+def actions(sent: Commands) -> list[tuple[str, str, str | None]]:
     """(node id, action, target) of each command, for compact assertions."""
     return [(node_id, str(c.action), c.target) for node_id, c in sent]
 
 
-def durations(sent: list[tuple[str, Command]]) -> list[float | None]:
+def durations(sent: Commands) -> list[float | None]:
     """The duration each command asked for (pump_on through hydro_fleet.run_pump)."""
     return [c.params.get("duration") for _, c in sent]

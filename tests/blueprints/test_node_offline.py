@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant, ServiceCall
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.core import HomeAssistant
+import pytest
 
-from tests.components.hydro_fleet.conftest import online_node, publish
+from tests.components.hydro_fleet.conftest import publish
 
-from .conftest import advance, settle, use_blueprint
-from .stations import station_config, station_state
+from .conftest import Notifications, advance, settle, use_blueprint
+from .stations import online_station
+
+pytestmark = pytest.mark.usefixtures("pi_1")
 
 
 async def test_offline_node_and_station_are_reported(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    notifications: list[ServiceCall],
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, notifications: Notifications, freezer: FrozenDateTimeFactory
 ) -> None:
-    await online_node(hass)
-    publish(hass, "station-ps-001", "config", station_config())
-    publish(hass, "station-ps-001", "availability", "online")
-    publish(hass, "station-ps-001", "state", station_state(1, slot_1=("available", None, None)))
+    online_station(hass)
     await settle()
     await use_blueprint(
         hass, "node_offline.yaml", {"entities": ["sensor.pi_1_ph", "sensor.station_ps_001_status"], "minutes": 10}
@@ -52,12 +48,8 @@ async def test_offline_node_and_station_are_reported(
 
 
 async def test_back_online_message_can_be_turned_off(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    notifications: list[ServiceCall],
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, notifications: Notifications, freezer: FrozenDateTimeFactory
 ) -> None:
-    await online_node(hass)
     await use_blueprint(
         hass, "node_offline.yaml", {"entities": ["switch.pi_1_pump"], "minutes": 5, "notify_back_online": False}
     )

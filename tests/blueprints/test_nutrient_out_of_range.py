@@ -2,37 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import UnitOfConductivity
-from homeassistant.core import HomeAssistant, ServiceCall
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.core import HomeAssistant
+import pytest
 
-from hydro_fleet_protocol import Command
-from tests.components.hydro_fleet.conftest import online_node
+from .conftest import Commands, Notifications, actions, advance, durations, report, use_blueprint
 
-from .conftest import actions, advance, durations, report, use_blueprint
+pytestmark = pytest.mark.usefixtures("pi_1")
+
+
+async def watch(hass: HomeAssistant, sensor: str, **inputs: Any) -> None:
+    """The blueprint in use on ``sensor``, with pi-1's pump as the dosing pump."""
+    await use_blueprint(
+        hass, "nutrient_out_of_range.yaml", {"sensors": [sensor], "dosing_pump": ["switch.pi_1_pump"], **inputs}
+    )
 
 
 async def test_weak_solution_notifies_and_doses(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    node_commands: list[tuple[str, Command]],
-    notifications: list[ServiceCall],
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, node_commands: Commands, notifications: Notifications, freezer: FrozenDateTimeFactory
 ) -> None:
-    await online_node(hass)
-    await use_blueprint(
-        hass,
-        "nutrient_out_of_range.yaml",
-        {
-            "sensors": ["sensor.pi_1_tds"],
-            "low": 560,
-            "high": 840,
-            "minutes": 15,
-            "dosing_pump": ["switch.pi_1_pump"],
-            "dose_seconds": 5,
-        },
-    )
+    await watch(hass, "sensor.pi_1_tds", low=560, high=840, minutes=15, dose_seconds=5)
 
     await report(hass, seq=2, tds=410.0)
     await advance(hass, freezer, minutes=14)
@@ -48,18 +40,9 @@ async def test_weak_solution_notifies_and_doses(
 
 
 async def test_strong_solution_only_notifies(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    node_commands: list[tuple[str, Command]],
-    notifications: list[ServiceCall],
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, node_commands: Commands, notifications: Notifications, freezer: FrozenDateTimeFactory
 ) -> None:
-    await online_node(hass)
-    await use_blueprint(
-        hass,
-        "nutrient_out_of_range.yaml",
-        {"sensors": ["sensor.pi_1_ec"], "low": 1100, "high": 1700, "minutes": 5, "dosing_pump": ["switch.pi_1_pump"]},
-    )
+    await watch(hass, "sensor.pi_1_ec", low=1100, high=1700, minutes=5)
 
     await report(hass, seq=2, ec=2300.0)
     await advance(hass, freezer, minutes=6)

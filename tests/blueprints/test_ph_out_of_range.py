@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant, ServiceCall
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.core import HomeAssistant
+import pytest
 
 from tests.components.hydro_fleet.conftest import online_node
 
-from .conftest import advance, report, use_blueprint
+from .conftest import Notifications, advance, report, use_blueprint
+
+pytestmark = pytest.mark.usefixtures("pi_1")
 
 
 async def test_notifies_after_the_ph_stays_out_of_range(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    notifications: list[ServiceCall],
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, notifications: Notifications, freezer: FrozenDateTimeFactory
 ) -> None:
-    await online_node(hass)
     await online_node(hass, "pi-2")
     await use_blueprint(
         hass,
@@ -44,12 +42,8 @@ async def test_notifies_after_the_ph_stays_out_of_range(
 
 
 async def test_too_high_is_reported_too(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    notifications: list[ServiceCall],
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, notifications: Notifications, freezer: FrozenDateTimeFactory
 ) -> None:
-    await online_node(hass)
     await use_blueprint(hass, "ph_out_of_range.yaml", {"ph_sensors": ["sensor.pi_1_ph"], "minutes": 1})
     await report(hass, seq=2, ph=7.2)
     await advance(hass, freezer, minutes=2)

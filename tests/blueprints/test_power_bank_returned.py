@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 from homeassistant.core import HomeAssistant, ServiceCall
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from hydro_fleet_protocol import Event
 from tests.components.hydro_fleet.conftest import publish
 
-from .conftest import settle, use_blueprint
-from .stations import station_config, station_state
+from .conftest import Notifications, settle, use_blueprint
+from .stations import online_station
 
 EVENT = "event.station_ps_001_power_bank_returned"
 
 
-async def _station(hass: HomeAssistant) -> None:
-    publish(hass, "station-ps-001", "config", station_config())
-    publish(hass, "station-ps-001", "availability", "online")
-    publish(
-        hass,
-        "station-ps-001",
-        "state",
-        station_state(1, slot_1=("available", None, None), slot_2=("occupied", "PB-2", 40)),
-    )
+@pytest.fixture
+async def station(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None:
+    """Station PS-001 online, with its power bank returned event entity."""
+    online_station(hass)
     await settle()
     assert hass.states.get(EVENT) is not None
 
@@ -34,13 +30,10 @@ def returned(seq: int, bank: str, slot: int, battery: float | None) -> Event:
     return Event(ts=1_700_000_000.0 + seq, type="power_bank_returned", data=data)
 
 
+@pytest.mark.usefixtures("station")
 async def test_returned_power_bank_is_notified_and_logged(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    notifications: list[ServiceCall],
+    hass: HomeAssistant, notifications: Notifications, logbook: list[ServiceCall]
 ) -> None:
-    logbook = async_mock_service(hass, "logbook", "log")
-    await _station(hass)
     await use_blueprint(hass, "power_bank_returned.yaml", {"events": [EVENT]})
 
     publish(hass, "station-ps-001", "event", returned(2, "PB-7", 1, 83))
@@ -58,13 +51,8 @@ async def test_returned_power_bank_is_notified_and_logged(
     assert len(notifications) == 1
 
 
-async def test_log_only(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    notifications: list[ServiceCall],
-) -> None:
-    logbook = async_mock_service(hass, "logbook", "log")
-    await _station(hass)
+@pytest.mark.usefixtures("station")
+async def test_log_only(hass: HomeAssistant, notifications: Notifications, logbook: list[ServiceCall]) -> None:
     await use_blueprint(hass, "power_bank_returned.yaml", {"events": [EVENT], "notify": False})
     publish(hass, "station-ps-001", "event", returned(2, "PB-9", 2, None))
     await settle()

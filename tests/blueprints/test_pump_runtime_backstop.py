@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant, ServiceCall
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.core import HomeAssistant
+import pytest
 
-from hydro_fleet_protocol import Command
 from tests.components.hydro_fleet.conftest import online_node
 
-from .conftest import actions, advance, report, use_blueprint
+from .conftest import Commands, Notifications, actions, advance, report, use_blueprint
 
 
+@pytest.mark.usefixtures("pi_1")
 async def test_pump_left_on_is_turned_off(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    node_commands: list[tuple[str, Command]],
-    notifications: list[ServiceCall],
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, node_commands: Commands, notifications: Notifications, freezer: FrozenDateTimeFactory
 ) -> None:
-    await online_node(hass)
     await online_node(hass, "pi-2")
     await use_blueprint(
         hass, "pump_runtime_backstop.yaml", {"pumps": ["switch.pi_1_pump", "switch.pi_2_pump"], "minutes": 10}

@@ -3,46 +3,38 @@
 from __future__ import annotations
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant, ServiceCall
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.core import HomeAssistant
+import pytest
 
 from tests.components.hydro_fleet.conftest import publish
 
-from .conftest import advance, settle, use_blueprint
-from .stations import receiver_config, receiver_state
+from .conftest import Notifications, advance, settle, use_blueprint
+from .stations import online_receiver, receiver_state
 
 RATE = "sensor.hydro_fleet_receiver_sync_success_rate_last_hour"
 
 
+async def rates(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seq: int, *steps: tuple[float, float]) -> None:
+    """Report each (rate, minutes) in turn, holding it that many minutes; ``seq`` is the first state's."""
+    for n, (rate, minutes) in enumerate(steps, start=seq):
+        publish(hass, "receiver", "state", receiver_state(n, rate))
+        await advance(hass, freezer, minutes=minutes)
+
+
+@pytest.mark.usefixtures("setup_integration")
 async def test_low_success_rate_is_reported(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    notifications: list[ServiceCall],
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, notifications: Notifications, freezer: FrozenDateTimeFactory
 ) -> None:
-    publish(hass, "receiver", "config", receiver_config())
-    publish(hass, "receiver", "availability", "online")
-    publish(hass, "receiver", "state", receiver_state(1, 99.5))
+    online_receiver(hass, 99.5)
     await settle()
     assert hass.states.get(RATE).state == "99.5"
     await use_blueprint(hass, "receiver_sync_rate.yaml", {"rate_sensor": RATE, "threshold": 95, "minutes": 15})
 
-    publish(hass, "receiver", "state", receiver_state(2, 91.0))
-
-    await settle()
-    await advance(hass, freezer, minutes=10)
-    publish(hass, "receiver", "state", receiver_state(3, 96.0))
-    await settle()
-    await advance(hass, freezer, minutes=30)
+    # A dip that recovers within the window is not reported.
+    await rates(hass, freezer, 2, (91.0, 10), (96.0, 30))
     assert notifications == []
 
-    publish(hass, "receiver", "state", receiver_state(4, 88.2))
-
-    await settle()
-    await advance(hass, freezer, minutes=10)
-    publish(hass, "receiver", "state", receiver_state(5, 87.0))
-    await settle()
-    await advance(hass, freezer, minutes=6)
+    await rates(hass, freezer, 4, (88.2, 10), (87.0, 6))
     assert [c.data for c in notifications] == [
         {
             "title": "Station sync degraded",

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant, ServiceCall
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.core import HomeAssistant
+import pytest
 
-from hydro_fleet_protocol import Command
 from tests.components.hydro_fleet.conftest import online_node
 
-from .conftest import actions, advance, report, use_blueprint
+from .conftest import Commands, Notifications, actions, advance, report, use_blueprint
 from .test_water_when_dry import INPUTS as WATERING, local
 
 
+@pytest.mark.usefixtures("setup_integration")
 async def test_low_reservoir_blocks_watering_until_refilled(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    node_commands: list[tuple[str, Command]],
-    notifications: list[ServiceCall],
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, node_commands: Commands, notifications: Notifications, freezer: FrozenDateTimeFactory
 ) -> None:
     freezer.move_to(local(10))
     await online_node(hass)

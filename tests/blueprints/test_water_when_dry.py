@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+import pytest
 
-from hydro_fleet_protocol import Command
 from tests.components.hydro_fleet.conftest import online_node
 
-from .conftest import actions, advance, durations, report, use_blueprint
+from .conftest import Commands, actions, advance, durations, report, use_blueprint
 
 INPUTS = {
     "moisture_sensor": "sensor.pi_1_moisture",
@@ -30,15 +30,18 @@ def local(hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 6, 1, hour, minute, 2, tzinfo=dt_util.get_default_time_zone())
 
 
-async def test_dry_soil_is_watered_then_waits_for_the_cooldown(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    node_commands: list[tuple[str, Command]],
-    freezer: FrozenDateTimeFactory,
-) -> None:
-    freezer.move_to(local(10))
-    await online_node(hass)
+async def watering(hass: HomeAssistant, freezer: FrozenDateTimeFactory, at: datetime, **node: Any) -> None:
+    """At local time ``at``, pi-1 online (with ``node``'s state) and the watering blueprint in use."""
+    freezer.move_to(at)
+    await online_node(hass, **node)
     await use_blueprint(hass, "water_when_dry.yaml", INPUTS)
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_dry_soil_is_watered_then_waits_for_the_cooldown(
+    hass: HomeAssistant, node_commands: Commands, freezer: FrozenDateTimeFactory
+) -> None:
+    await watering(hass, freezer, local(10))
 
     await report(hass, seq=2, moisture=22.0)
     # One command carrying the duration; the node stops the pump itself after 20 s.
@@ -56,15 +59,11 @@ async def test_dry_soil_is_watered_then_waits_for_the_cooldown(
     assert actions(node_commands) == [RUN, RUN]
 
 
+@pytest.mark.usefixtures("setup_integration")
 async def test_no_watering_while_the_pump_runs(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    node_commands: list[tuple[str, Command]],
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, node_commands: Commands, freezer: FrozenDateTimeFactory
 ) -> None:
-    freezer.move_to(local(10))
-    await online_node(hass, pump_on=True)
-    await use_blueprint(hass, "water_when_dry.yaml", INPUTS)
+    await watering(hass, freezer, local(10), pump_on=True)
     await report(hass, seq=2, moisture=10.0, pump_on=True)
     assert node_commands == []
     await report(hass, seq=3, moisture=10.0, pump_on=False)
@@ -72,15 +71,11 @@ async def test_no_watering_while_the_pump_runs(
     assert actions(node_commands) == [RUN]
 
 
+@pytest.mark.usefixtures("setup_integration")
 async def test_no_watering_at_night_or_when_moist(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    node_commands: list[tuple[str, Command]],
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, node_commands: Commands, freezer: FrozenDateTimeFactory
 ) -> None:
-    freezer.move_to(local(23, 30))
-    await online_node(hass)
-    await use_blueprint(hass, "water_when_dry.yaml", INPUTS)
+    await watering(hass, freezer, local(23, 30))
 
     await report(hass, seq=2, moisture=10.0)
     await advance(hass, freezer, minutes=30)

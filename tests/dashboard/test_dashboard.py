@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
 
 from hydro_fleet_protocol import Event
-from tests.blueprints.stations import receiver_config, receiver_state, station_config, station_state
+from tests.blueprints.stations import online_receiver, online_station
 from tests.components.hydro_fleet.conftest import online_node, publish
 
 DASHBOARD = Path(__file__).parents[2] / "dashboards" / "hydro_fleet.yaml"
@@ -59,17 +59,8 @@ async def fleet(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None
     await online_node(hass, "pi-1")
     await online_node(hass, "pi-2", ph=6.8, tds=1300.0)
     await online_node(hass, "pi-3", ph=4.1, pump_on=True)
-    publish(hass, "station-ps-001", "config", station_config())
-    publish(hass, "station-ps-001", "availability", "online")
-    publish(
-        hass,
-        "station-ps-001",
-        "state",
-        station_state(1, slot_1=("available", None, None), slot_2=("occupied", "PB-2", 40)),
-    )
-    publish(hass, "receiver", "config", receiver_config())
-    publish(hass, "receiver", "availability", "online")
-    publish(hass, "receiver", "state", receiver_state(1, 97.5))
+    online_station(hass)
+    online_receiver(hass, 97.5)
     await hass.async_block_till_done()
 
 
