@@ -12,6 +12,27 @@ from devtools.processes import stop_process
 REPO = Path(__file__).resolve().parent.parent
 
 
+def simulate_command(node_id: str, port: int, interval: float, config: Path, *extra: str) -> list[str]:
+    """``python -m pi_bridge --simulate`` for one node on a loopback broker, configured by flags."""
+    return [
+        sys.executable,
+        "-m",
+        "pi_bridge",
+        "--simulate",
+        "--node-id",
+        node_id,
+        "--broker",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--interval",
+        str(interval),
+        "--config",
+        str(config),
+        *extra,
+    ]
+
+
 class BridgeProcess:
     """One simulated node."""
 

@@ -10,12 +10,13 @@ import os
 from pathlib import Path
 import signal
 import subprocess
-import sys
 import time
 from typing import Any
 
 import aiomqtt
 import yaml
+
+from devtools.bridges import simulate_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,23 +49,7 @@ class BridgeProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "pi_bridge",
-            "--simulate",
-            "--node-id",
-            self.node_id,
-            "--broker",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--interval",
-            str(self.interval),
-            "--config",
-            str(self.config),
-            *self.extra,
-        ]
+        return simulate_command(self.node_id, self.port, self.interval, self.config, *self.extra)
 
     def start(self) -> BridgeProcess:
         log = self.log_path.open("ab")

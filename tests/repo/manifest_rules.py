@@ -7,14 +7,12 @@ cannot fetch; these are its rules for custom integrations, written against HA 20
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 import struct
-from typing import Any
 
 from awesomeversion import AwesomeVersion, AwesomeVersionException, AwesomeVersionStrategy
 
-from .paths import rel
+from .paths import load_mapping, rel
 
 # hassfest's manifest schema for custom integrations (script/hassfest/manifest.py).
 MANIFEST_KEYS = frozenset(
@@ -86,21 +84,9 @@ HACS_KEYS = frozenset(
 )
 
 
-def load_json(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
-    if not path.is_file():
-        return None, [f"{rel(path)}: missing"]
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        return None, [f"{rel(path)}: not valid JSON ({err})"]
-    if not isinstance(data, dict):
-        return None, [f"{rel(path)}: must be a JSON object"]
-    return data, []
-
-
 def check_manifest(integration: Path) -> list[str]:
     path = integration / "manifest.json"
-    manifest, problems = load_json(path)
+    manifest, problems = load_mapping(path, "a JSON object")
     if manifest is None:
         return problems
     where = rel(path)
@@ -143,7 +129,7 @@ def _valid_version(version: str) -> bool:
 
 def check_hacs(root: Path, integration: Path) -> list[str]:
     path = root / "hacs.json"
-    hacs, problems = load_json(path)
+    hacs, problems = load_mapping(path, "a JSON object")
     if hacs is None:
         return problems
     where = rel(path)
