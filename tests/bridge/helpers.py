@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 import signal
 import subprocess
+import sys
 import time
 from typing import Any
 
@@ -28,6 +29,19 @@ def write_config(path: Path, **values: Any) -> Path:
     data.update(values)
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m pi_bridge <args>`` to its end, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "pi_bridge", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        check=False,
+        timeout=60,
+    )
 
 
 class BridgeProcess:

@@ -10,10 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from devtools.mosquitto import free_port
+from devtools.bridges import build_in_process, build_offline
 from hydro_fleet_protocol import Command, CommandAction, Plan, PlanConfig, PlanType
-from pi_bridge.cli import _build
-from pi_bridge.config import PumpSettings, load_config
+from pi_bridge.config import PumpSettings
 from pi_bridge.health import cpu_temperature, wifi_rssi
 from pi_bridge.plans import PlanRejected, next_time_of_day, plan_slots
 
@@ -52,22 +51,13 @@ def outbox_events(bridge) -> list[dict]:
 
 async def run_plan(socket_enabled, tmp_path, low_pct: float, params: dict) -> list[dict]:
     # No broker at this port: the node is on its own, and its events wait in the outbox.
-    config = load_config(
-        None,
-        {
-            "simulate": True,
-            "node_id": "pi-1",
-            "broker.host": "127.0.0.1",
-            "broker.port": free_port(),
-            "sample_interval": 0.1,
-            "state_dir": str(tmp_path),
-            "machine_id_file": str(tmp_path / "mid"),
-            "water_low_pct": low_pct,
-            "plan_settle_seconds": 0,
-            "pumps": [{"key": "pump", "pin": 17, "max_runtime": 20, "flow_ml_per_min": 6000}],
-        },
+    bridge = build_offline(
+        tmp_path,
+        sample_interval=0.1,
+        water_low_pct=low_pct,
+        plan_settle_seconds=0,
+        pumps=[{"key": "pump", "pin": 17, "max_runtime": 20, "flow_ml_per_min": 6000}],
     )
-    bridge = _build(config, tmp_path)
     task = asyncio.get_running_loop().create_task(bridge.run())
     try:
         await asyncio.sleep(0.3)
@@ -102,13 +92,7 @@ async def test_plan_stopped_by_safety(socket_enabled, tmp_path):
     assert any(e["type"] == "safety_stop" for e in events)
 
 
-def build(tmp_path, **values):
-    config = load_config(
-        None,
-        {"simulate": True, "node_id": "pi-1", "state_dir": str(tmp_path), "machine_id_file": str(tmp_path / "mid")}
-        | values,
-    )
-    return _build(config, tmp_path)
+build = build_in_process
 
 
 def close(bridge) -> None:

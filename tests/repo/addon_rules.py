@@ -12,7 +12,7 @@ from pathlib import Path
 import re
 from typing import Any
 
-from .paths import load_document, load_mapping, rel
+from .paths import check_mapping, load_document, rel
 
 REQUIRED = ("name", "version", "slug", "description", "arch")
 ARCHES = frozenset({"aarch64", "amd64"})
@@ -98,12 +98,11 @@ BUILD_KEYS = frozenset({"build_from", "args", "labels", "squash", "codenotary"})
 
 
 def check_addon_config(addon: Path) -> list[str]:
-    path = addon / "config.yaml"
-    config, problems = load_mapping(path)
-    if config is None:
-        return problems
-    where = rel(path)
-    problems += [f"{where}: required key '{key}' is missing" for key in REQUIRED if key not in config]
+    return check_mapping(addon / "config.yaml", _config_problems)
+
+
+def _config_problems(config: dict[str, Any], where: str) -> list[str]:
+    problems = [f"{where}: required key '{key}' is missing" for key in REQUIRED if key not in config]
     for key, value in config.items():
         if key not in KEYS:
             problems.append(f"{where}: unknown key '{key}'")
@@ -140,12 +139,11 @@ def check_addon_config(addon: Path) -> list[str]:
 
 
 def check_addon_build(addon: Path, arch: list[str] | None) -> list[str]:
-    path = addon / "build.yaml"
-    build, problems = load_mapping(path)
-    if build is None:
-        return problems
-    where = rel(path)
-    problems += [f"{where}: unknown key '{key}'" for key in build if key not in BUILD_KEYS]
+    return check_mapping(addon / "build.yaml", lambda build, where: _build_problems(build, where, arch))
+
+
+def _build_problems(build: dict[str, Any], where: str, arch: list[str] | None) -> list[str]:
+    problems = [f"{where}: unknown key '{key}'" for key in build if key not in BUILD_KEYS]
     if build.get("squash") is False:
         problems.append(f"{where}: 'squash' should be removed, it uses a default value (False)")
     build_from = build.get("build_from")

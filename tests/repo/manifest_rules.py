@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 import struct
+from typing import Any
 
 from awesomeversion import AwesomeVersion, AwesomeVersionException, AwesomeVersionStrategy
 
-from .paths import load_mapping, rel
+from .paths import check_mapping, rel
 
 # hassfest's manifest schema for custom integrations (script/hassfest/manifest.py).
 MANIFEST_KEYS = frozenset(
@@ -85,12 +86,15 @@ HACS_KEYS = frozenset(
 
 
 def check_manifest(integration: Path) -> list[str]:
-    path = integration / "manifest.json"
-    manifest, problems = load_mapping(path, "a JSON object")
-    if manifest is None:
-        return problems
-    where = rel(path)
-    problems += [f"{where}: required key '{key}' is missing" for key in MANIFEST_REQUIRED if key not in manifest]
+    return check_mapping(
+        integration / "manifest.json",
+        lambda manifest, where: _manifest_problems(manifest, where, integration),
+        "a JSON object",
+    )
+
+
+def _manifest_problems(manifest: dict[str, Any], where: str, integration: Path) -> list[str]:
+    problems = [f"{where}: required key '{key}' is missing" for key in MANIFEST_REQUIRED if key not in manifest]
     problems += [f"{where}: unknown key '{key}'" for key in manifest if key not in MANIFEST_KEYS]
     keys = list(manifest)
     expected = [k for k in ("domain", "name") if k in manifest] + sorted(k for k in keys if k not in ("domain", "name"))
@@ -128,12 +132,13 @@ def _valid_version(version: str) -> bool:
 
 
 def check_hacs(root: Path, integration: Path) -> list[str]:
-    path = root / "hacs.json"
-    hacs, problems = load_mapping(path, "a JSON object")
-    if hacs is None:
-        return problems
-    where = rel(path)
-    problems += [f"{where}: unknown key '{key}'" for key in hacs if key not in HACS_KEYS]
+    return check_mapping(
+        root / "hacs.json", lambda hacs, where: _hacs_problems(hacs, where, integration), "a JSON object"
+    )
+
+
+def _hacs_problems(hacs: dict[str, Any], where: str, integration: Path) -> list[str]:
+    problems = [f"{where}: unknown key '{key}'" for key in hacs if key not in HACS_KEYS]
     if not isinstance(hacs.get("name"), str) or not hacs["name"].strip():
         problems.append(f"{where}: 'name' is required")
     minimum = hacs.get("homeassistant")

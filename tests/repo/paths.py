@@ -1,5 +1,6 @@
 """Where the repository's parts are."""
 
+from collections.abc import Callable
 import json
 from pathlib import Path
 from typing import Any
@@ -40,3 +41,9 @@ def load_mapping(path: Path, what: str = "a mapping") -> tuple[dict[str, Any] | 
     if data is not None and not isinstance(data, dict):
         return None, [f"{rel(path)}: must be {what}"]
     return data, problems
+
+
+def check_mapping(path: Path, rules: Callable[[dict[str, Any], str], list[str]], what: str = "a mapping") -> list[str]:
+    """Why the file cannot be checked (``load_mapping``), or what ``rules(data, where)`` finds wrong in it."""
+    data, problems = load_mapping(path, what)
+    return problems if data is None else rules(data, rel(path))
