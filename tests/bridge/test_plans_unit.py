@@ -92,9 +92,6 @@ async def test_plan_stopped_by_safety(socket_enabled, tmp_path):
     assert any(e["type"] == "safety_stop" for e in events)
 
 
-build = build_in_process
-
-
 def close(bridge) -> None:
     bridge.pumps.close()
     bridge.queue.close()
@@ -116,7 +113,7 @@ def test_one_slot_per_pump_with_the_volume_the_pump_can_deliver():
 
 
 def test_set_plan_acks_the_plan_and_refuses_what_the_slot_cannot_run(tmp_path):
-    bridge = build(tmp_path)  # one pump: 30 s at 600 ml/min, so at most 300 ml
+    bridge = build_in_process(tmp_path)  # one pump: 30 s at 600 ml/min, so at most 300 ml
     try:
         assert bridge.discovery().plans == (PlanConfig("plan", pump="pump", max_volume_ml=300.0),)
         assert bridge.state_now().plans == {"plan": Plan(type=PlanType.OFF)}
@@ -153,7 +150,7 @@ def test_set_plan_acks_the_plan_and_refuses_what_the_slot_cannot_run(tmp_path):
 
 def test_plans_survive_a_restart_and_the_old_format_is_dropped_with_one_line(tmp_path, caplog):
     (tmp_path / "plans.json").write_text(json.dumps({"plans": {"b1": {"type": "basic", "volume_ml": 5}}}))
-    bridge = build(tmp_path)
+    bridge = build_in_process(tmp_path)
     try:
         assert bridge.plans.reported() == {"plan": Plan(type=PlanType.OFF)}
         assert [r.message for r in caplog.records if "old plans.json" in r.message] == [
@@ -163,7 +160,7 @@ def test_plans_survive_a_restart_and_the_old_format_is_dropped_with_one_line(tmp
     finally:
         close(bridge)
     caplog.clear()
-    again = build(tmp_path)
+    again = build_in_process(tmp_path)
     try:
         assert again.plans.reported() == {
             "plan": Plan(type=PlanType.TIME_BASED, volume_ml=80, times=("07:00", "19:30"))
@@ -174,7 +171,7 @@ def test_plans_survive_a_restart_and_the_old_format_is_dropped_with_one_line(tmp
 
 
 def test_basic_waters_every_interval_and_not_twice_after_a_restart(tmp_path):
-    bridge = build(tmp_path)
+    bridge = build_in_process(tmp_path)
     try:
         runner = bridge.plans
         started: list[str] = []
@@ -189,7 +186,7 @@ def test_basic_waters_every_interval_and_not_twice_after_a_restart(tmp_path):
     finally:
         close(bridge)
     # A crash right after the pump started: last_run was stored first, so no second run until an interval later.
-    again = build(tmp_path)
+    again = build_in_process(tmp_path)
     try:
         runner = again.plans
         started = []
@@ -203,7 +200,7 @@ def test_basic_waters_every_interval_and_not_twice_after_a_restart(tmp_path):
 
 
 def test_time_based_plans_fire_at_the_nodes_wall_clock(tmp_path):
-    bridge = build(tmp_path, timezone="Asia/Kathmandu")
+    bridge = build_in_process(tmp_path, timezone="Asia/Kathmandu")
     try:
         runner = bridge.plans
         started: list[str] = []
