@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiomqtt  # noqa: E402
 
+from devtools.bridges import simulate_command  # noqa: E402
 from devtools.mosquitto import Mosquitto  # noqa: E402
 from hydro_fleet_protocol import Sample  # noqa: E402
 from pi_bridge.buffer import SampleQueue, queue_path  # noqa: E402
@@ -58,22 +59,7 @@ async def measure(port: int, config: Path, count: int, interval: float) -> None:
     async with aiomqtt.Client("127.0.0.1", port) as client:
         await client.subscribe("hydro_fleet/pi-1/#", qos=1)
         bridge = subprocess.Popen(  # noqa: ASYNC220  (started once, not awaited)
-            [
-                sys.executable,
-                "-m",
-                "pi_bridge",
-                "--simulate",
-                "--node-id",
-                "pi-1",
-                "--broker",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--interval",
-                str(interval),
-                "--config",
-                str(config),
-            ],
+            simulate_command("pi-1", port, interval, config),
             cwd=ROOT,
             env=os.environ | {"PYTHONPATH": str(ROOT)},
             stdout=subprocess.DEVNULL,

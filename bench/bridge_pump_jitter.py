@@ -26,27 +26,13 @@ import tempfile
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from devtools.mosquitto import free_port  # noqa: E402
+from devtools.bridges import build_offline  # noqa: E402
 from hydro_fleet_protocol import Command, CommandAction  # noqa: E402
-from pi_bridge.cli import _build  # noqa: E402
-from pi_bridge.config import load_config  # noqa: E402
 
 
 async def run(runs: int, duration: float) -> list[float]:
     tmp = Path(tempfile.mkdtemp(prefix="hf-jitter-"))
-    config = load_config(
-        None,
-        {
-            "simulate": True,
-            "node_id": "pi-1",
-            "broker.host": "127.0.0.1",
-            "broker.port": free_port(),
-            "sample_interval": 0.25,
-            "state_dir": str(tmp),
-            "machine_id_file": str(tmp / "machine-id"),
-        },
-    )
-    bridge = _build(config, tmp)
+    bridge = build_offline(tmp, sample_interval=0.25)
     # Each simulated conversion blocks 8 ms, as an ADS1115 does at 128 SPS: a sample is then
     # 6 probes x median of 5 = ~0.25 s of blocking I/O, which must not delay the pump's timer.
     bridge.sensors.source.conversion_seconds = 0.008  # type: ignore[attr-defined]

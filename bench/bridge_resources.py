@@ -23,6 +23,7 @@ import time
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from devtools.bridges import simulate_command  # noqa: E402
 from devtools.mosquitto import Mosquitto  # noqa: E402
 
 
@@ -60,22 +61,7 @@ def main() -> None:
         config = Path(tmp) / "bridge.yaml"
         config.write_text(f"state_dir: {tmp}/state\nmachine_id_file: {tmp}/machine-id\n")
         bridge = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pi_bridge",
-                "--simulate",
-                "--node-id",
-                "pi-1",
-                "--broker",
-                "127.0.0.1",
-                "--port",
-                str(broker.port),
-                "--interval",
-                "1",
-                "--config",
-                str(config),
-            ],
+            simulate_command("pi-1", broker.port, 1, config),
             # The environment the systemd unit sets.
             cwd=ROOT,
             env=os.environ | {"PYTHONPATH": str(ROOT), "MALLOC_ARENA_MAX": "2"},

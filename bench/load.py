@@ -12,16 +12,9 @@ import time
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 
-from hydro_fleet_protocol import NodeConfig, NodeKind, PlanConfig, PumpConfig, SensorConfig, SensorType, State, encode
+from devtools.pi_node import PI_SENSORS as SENSORS
+from hydro_fleet_protocol import NodeConfig, NodeKind, PlanConfig, PumpConfig, State, encode
 
-SENSORS = (
-    SensorConfig("tds", SensorType.TDS, unit="ppm", minimum=0, maximum=5000, precision=0),
-    SensorConfig("ec", SensorType.EC, unit="uS/cm", minimum=0, maximum=10000, precision=0),
-    SensorConfig("ph", SensorType.PH, minimum=0, maximum=14, precision=2),
-    SensorConfig("moisture", SensorType.MOISTURE, unit="%", minimum=0, maximum=100, precision=1),
-    SensorConfig("water_level", SensorType.WATER_LEVEL, unit="%", minimum=0, maximum=100),
-    SensorConfig("water_temperature", SensorType.WATER_TEMPERATURE, unit="°C", minimum=-10, maximum=60),
-)
 # HA MQTT discovery equivalents: (unit, device_class) of each reading.
 HA_TWIN = {
     "tds": ("ppm", None),

@@ -103,9 +103,7 @@ def main() -> None:
             broker.start()
             receiver.broker_port = broker.port
             receiver.start()
-            hass.start()
-            hass.onboard("bench", "bench-password")
-            hass.setup_mqtt(broker.port)
+            hass.start_with_mqtt(broker.port, "bench", "bench-password")
             # Slots start with battery 99 so that every measured value is a change.
             slots = [
                 {"slot_number": n, "status": "OCCUPIED", "battery_level": 99, "power_bank_serial": f"PB-x{n}"}

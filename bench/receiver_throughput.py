@@ -33,7 +33,7 @@ import aiohttp
 
 from devtools.gateway_sim import encode, full_payload, returned_payload, signed_headers
 from devtools.mosquitto import Mosquitto, free_port
-from hydro_fleet_receiver.options import default_options_dict
+from devtools.receiver import write_options
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret-0123456789abcdef"
@@ -203,17 +203,14 @@ async def measure(args: argparse.Namespace, work: Path, broker: Mosquitto) -> No
         # 2. the receiver
         port = free_port()
         options = work / "options.json"
-        options.write_text(
-            json.dumps(
-                default_options_dict(
-                    secrets=[SECRET],
-                    admin_email=EMAIL,
-                    admin_password=PASSWORD,
-                    rate_limit_per_minute=100_000,
-                    port=port,
-                    log_level="warning",
-                )
-            )
+        write_options(
+            options,
+            secrets=[SECRET],
+            email=EMAIL,
+            password=PASSWORD,
+            rate_limit_per_minute=100_000,
+            port=port,
+            log_level="warning",
         )
         mqtt = [] if args.no_mqtt else ["--mqtt-host", broker.host, "--mqtt-port", str(broker.port)]
         profile = ["-m", "cProfile", "-o", str(args.profile), "-m"] if args.profile else ["-m"]

@@ -6,10 +6,52 @@ import os
 from pathlib import Path
 import subprocess
 import sys
+from typing import Any
 
+from devtools.mosquitto import free_port
 from devtools.processes import stop_process
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def simulate_command(node_id: str, port: int, interval: float, config: Path, *extra: str) -> list[str]:
+    """``python -m pi_bridge --simulate`` for one node on a loopback broker, configured by flags."""
+    return [
+        sys.executable,
+        "-m",
+        "pi_bridge",
+        "--simulate",
+        "--node-id",
+        node_id,
+        "--broker",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--interval",
+        str(interval),
+        "--config",
+        str(config),
+        *extra,
+    ]
+
+
+def build_in_process(state_dir: Path, **settings: Any) -> Any:
+    """A simulated bridge (node pi-1) built in this process, not started; ``settings`` are config keys."""
+    from pi_bridge.cli import _build
+    from pi_bridge.config import load_config
+
+    base = {
+        "simulate": True,
+        "node_id": "pi-1",
+        "state_dir": str(state_dir),
+        "machine_id_file": str(state_dir / "machine-id"),
+    }
+    return _build(load_config(None, base | settings), state_dir)
+
+
+def build_offline(state_dir: Path, **settings: Any) -> Any:
+    """``build_in_process`` with no broker at its port: the node is on its own, its events wait in the outbox."""
+    return build_in_process(state_dir, **{"broker.host": "127.0.0.1", "broker.port": free_port()} | settings)
 
 
 class BridgeProcess:

@@ -39,7 +39,7 @@ def signature(secret: str, body: bytes, timestamp: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body + timestamp.encode(), hashlib.sha256).digest()).decode()
 
 
-def signed_headers(token: str, secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+def signed_headers(token: str, secret: str, body: bytes, timestamp: int | str | None = None) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     return {
         "Authorization": f"Bearer {token}",

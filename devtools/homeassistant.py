@@ -174,6 +174,12 @@ class HomeAssistant:
                 f"finish onboarding step {step}",
             )
 
+    def start_with_mqtt(self, broker_port: int, username: str, password: str) -> None:
+        """Start, onboard with this owner and set the MQTT integration up on the broker: ready for the tests."""
+        self.start()
+        self.onboard(username, password)
+        self.setup_mqtt(broker_port)
+
     def setup_mqtt(self, broker_port: int, broker_host: str = "127.0.0.1") -> None:
         flow = self.post("/api/config/config_entries/flow", {"handler": "mqtt"})
         result = self.post(

@@ -20,6 +20,14 @@ from hydro_fleet_receiver.options import default_options_dict
 REPO = Path(__file__).resolve().parent.parent
 
 
+def write_options(path: Path, *, secrets: list[str], email: str, password: str, **options: Any) -> Path:
+    """The add-on's options file (``/data/options.json``): defaults, the admin login and ``options``."""
+    path.write_text(
+        json.dumps(default_options_dict(secrets=secrets, admin_email=email, admin_password=password, **options))
+    )
+    return path
+
+
 class ReceiverProcess:
     """One receiver with its own options file and data directory under ``workdir``."""
 
@@ -40,13 +48,7 @@ class ReceiverProcess:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.options_path = workdir / "options.json"
-        self.options_path.write_text(
-            json.dumps(
-                default_options_dict(
-                    secrets=secrets, admin_email=email, admin_password=password, port=self.port, **options
-                )
-            )
-        )
+        write_options(self.options_path, secrets=secrets, email=email, password=password, port=self.port, **options)
         self.data_dir = workdir / "data"
         self.log_path = workdir / "receiver.log"
         self.broker_port = broker_port

@@ -53,6 +53,19 @@ _WEIRD_VALUES: list[Any] = [
 ]
 
 
+def access_claims(email: str, now: int, *, expired_for: int, jti: str) -> dict[str, Any]:
+    """An access token's claims as the receiver issues them, issued two hours before ``now``
+    and expired ``expired_for`` seconds before it."""
+    return {
+        "sub": email,
+        "typ": "access",
+        "iat": now - 7200,
+        "exp": now - expired_for,
+        "jti": jti,
+        "iss": "hydro-fleet-receiver",
+    }
+
+
 @dataclass
 class FuzzResult:
     sent: int = 0
@@ -107,14 +120,7 @@ class Fuzzer:
         self.window = window
         self.max_body = max_body
         now = int(time.time())
-        claims = {
-            "sub": email,
-            "typ": "access",
-            "iat": now - 7200,
-            "exp": now - 60,
-            "jti": "e",
-            "iss": "hydro-fleet-receiver",
-        }
+        claims = access_claims(email, now, expired_for=60, jti="e")
         self.bad_tokens = [
             "",
             "garbage",

@@ -1,5 +1,9 @@
 """Fixtures shared by every test package."""
 
+from pathlib import Path
+import subprocess
+import sys
+
 import pytest
 
 import custom_components  # noqa: F401  (the HA harness finds custom integrations through it)
@@ -15,3 +19,25 @@ def mosquitto(socket_enabled):
     """
     with Mosquitto() as broker:
         yield broker
+
+
+@pytest.fixture
+def built_wheel(tmp_path: Path) -> Path:
+    """The repository's wheel, built with ``pip wheel`` into the test's directory."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(Path(__file__).resolve().parent.parent),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return next(tmp_path.glob("hydro_fleet-*.whl"))

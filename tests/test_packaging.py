@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-import subprocess
-import sys
 import zipfile
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,24 +28,8 @@ def test_hacs_download_contains_the_protocol() -> None:
     assert (PROTOCOL / "messages.py").is_file()
 
 
-def test_pi_wheel_carries_the_protocol(tmp_path: Path) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(REPO),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    wheel = next(tmp_path.glob("hydro_fleet-*.whl"))
+def test_pi_wheel_carries_the_protocol(built_wheel: Path) -> None:
+    wheel = built_wheel
     names = set(zipfile.ZipFile(wheel).namelist())
     for source in PROTOCOL.glob("*.py"):
         assert f"hydro_fleet_protocol/{source.name}" in names

@@ -17,6 +17,8 @@ from typing import Any
 import aiomqtt
 import yaml
 
+from devtools.bridges import simulate_command
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,6 +29,19 @@ def write_config(path: Path, **values: Any) -> Path:
     data.update(values)
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m pi_bridge <args>`` to its end, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "pi_bridge", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        check=False,
+        timeout=60,
+    )
 
 
 class BridgeProcess:
@@ -48,23 +63,7 @@ class BridgeProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "pi_bridge",
-            "--simulate",
-            "--node-id",
-            self.node_id,
-            "--broker",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--interval",
-            str(self.interval),
-            "--config",
-            str(self.config),
-            *self.extra,
-        ]
+        return simulate_command(self.node_id, self.port, self.interval, self.config, *self.extra)
 
     def start(self) -> BridgeProcess:
         log = self.log_path.open("ab")

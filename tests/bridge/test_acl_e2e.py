@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 
 import aiomqtt
 import pytest
@@ -16,19 +14,11 @@ from devtools.mosquitto import Mosquitto
 from pi_bridge.config import ConfigError
 from pi_bridge.provision import expand_nodes
 
-from .helpers import ROOT, BridgeProcess, Recorder
+from .helpers import BridgeProcess, Recorder, run_cli
 
 
 def provision(out, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pi_bridge", "provision", *args, "--out", str(out), "--broker-host", "127.0.0.1"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=os.environ | {"PYTHONPATH": str(ROOT)},
-        check=False,
-        timeout=60,
-    )
+    return run_cli("provision", *args, "--out", str(out), "--broker-host", "127.0.0.1")
 
 
 def test_batch_ranges():

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from pi_bridge.config import ConfigError, load_config, node_id_from_hostname
 
-from .helpers import ROOT
+from .helpers import run_cli
 
 
 @pytest.mark.parametrize(
@@ -52,18 +48,6 @@ def test_missing_file_and_hostname_ids(tmp_path):
     assert node_id_from_hostname("Pi-7.local") == "pi-7"
     with pytest.raises(ConfigError, match="set 'node_id'"):
         node_id_from_hostname("my_pi!")
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pi_bridge", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=os.environ | {"PYTHONPATH": str(ROOT)},
-        check=False,
-        timeout=60,
-    )
 
 
 def test_check_config_masks_secrets_and_bad_files_exit_2(tmp_path):

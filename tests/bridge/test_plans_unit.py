@@ -10,10 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from devtools.mosquitto import free_port
+from devtools.bridges import build_in_process, build_offline
 from hydro_fleet_protocol import Command, CommandAction, Plan, PlanConfig, PlanType
-from pi_bridge.cli import _build
-from pi_bridge.config import PumpSettings, load_config
+from pi_bridge.config import PumpSettings
 from pi_bridge.health import cpu_temperature, wifi_rssi
 from pi_bridge.plans import PlanRejected, next_time_of_day, plan_slots
 
@@ -52,22 +51,13 @@ def outbox_events(bridge) -> list[dict]:
 
 async def run_plan(socket_enabled, tmp_path, low_pct: float, params: dict) -> list[dict]:
     # No broker at this port: the node is on its own, and its events wait in the outbox.
-    config = load_config(
-        None,
-        {
-            "simulate": True,
-            "node_id": "pi-1",
-            "broker.host": "127.0.0.1",
-            "broker.port": free_port(),
-            "sample_interval": 0.1,
-            "state_dir": str(tmp_path),
-            "machine_id_file": str(tmp_path / "mid"),
-            "water_low_pct": low_pct,
-            "plan_settle_seconds": 0,
-            "pumps": [{"key": "pump", "pin": 17, "max_runtime": 20, "flow_ml_per_min": 6000}],
-        },
+    bridge = build_offline(
+        tmp_path,
+        sample_interval=0.1,
+        water_low_pct=low_pct,
+        plan_settle_seconds=0,
+        pumps=[{"key": "pump", "pin": 17, "max_runtime": 20, "flow_ml_per_min": 6000}],
     )
-    bridge = _build(config, tmp_path)
     task = asyncio.get_running_loop().create_task(bridge.run())
     try:
         await asyncio.sleep(0.3)
@@ -102,15 +92,6 @@ async def test_plan_stopped_by_safety(socket_enabled, tmp_path):
     assert any(e["type"] == "safety_stop" for e in events)
 
 
-def build(tmp_path, **values):
-    config = load_config(
-        None,
-        {"simulate": True, "node_id": "pi-1", "state_dir": str(tmp_path), "machine_id_file": str(tmp_path / "mid")}
-        | values,
-    )
-    return _build(config, tmp_path)
-
-
 def close(bridge) -> None:
     bridge.pumps.close()
     bridge.queue.close()
@@ -132,7 +113,7 @@ def test_one_slot_per_pump_with_the_volume_the_pump_can_deliver():
 
 
 def test_set_plan_acks_the_plan_and_refuses_what_the_slot_cannot_run(tmp_path):
-    bridge = build(tmp_path)  # one pump: 30 s at 600 ml/min, so at most 300 ml
+    bridge = build_in_process(tmp_path)  # one pump: 30 s at 600 ml/min, so at most 300 ml
     try:
         assert bridge.discovery().plans == (PlanConfig("plan", pump="pump", max_volume_ml=300.0),)
         assert bridge.state_now().plans == {"plan": Plan(type=PlanType.OFF)}
@@ -169,7 +150,7 @@ def test_set_plan_acks_the_plan_and_refuses_what_the_slot_cannot_run(tmp_path):
 
 def test_plans_survive_a_restart_and_the_old_format_is_dropped_with_one_line(tmp_path, caplog):
     (tmp_path / "plans.json").write_text(json.dumps({"plans": {"b1": {"type": "basic", "volume_ml": 5}}}))
-    bridge = build(tmp_path)
+    bridge = build_in_process(tmp_path)
     try:
         assert bridge.plans.reported() == {"plan": Plan(type=PlanType.OFF)}
         assert [r.message for r in caplog.records if "old plans.json" in r.message] == [
@@ -179,7 +160,7 @@ def test_plans_survive_a_restart_and_the_old_format_is_dropped_with_one_line(tmp
     finally:
         close(bridge)
     caplog.clear()
-    again = build(tmp_path)
+    again = build_in_process(tmp_path)
     try:
         assert again.plans.reported() == {
             "plan": Plan(type=PlanType.TIME_BASED, volume_ml=80, times=("07:00", "19:30"))
@@ -190,7 +171,7 @@ def test_plans_survive_a_restart_and_the_old_format_is_dropped_with_one_line(tmp
 
 
 def test_basic_waters_every_interval_and_not_twice_after_a_restart(tmp_path):
-    bridge = build(tmp_path)
+    bridge = build_in_process(tmp_path)
     try:
         runner = bridge.plans
         started: list[str] = []
@@ -205,7 +186,7 @@ def test_basic_waters_every_interval_and_not_twice_after_a_restart(tmp_path):
     finally:
         close(bridge)
     # A crash right after the pump started: last_run was stored first, so no second run until an interval later.
-    again = build(tmp_path)
+    again = build_in_process(tmp_path)
     try:
         runner = again.plans
         started = []
@@ -219,7 +200,7 @@ def test_basic_waters_every_interval_and_not_twice_after_a_restart(tmp_path):
 
 
 def test_time_based_plans_fire_at_the_nodes_wall_clock(tmp_path):
-    bridge = build(tmp_path, timezone="Asia/Kathmandu")
+    bridge = build_in_process(tmp_path, timezone="Asia/Kathmandu")
     try:
         runner = bridge.plans
         started: list[str] = []

@@ -73,6 +73,18 @@ def make_pki(d) -> None:
         )
 
 
+def tls_broker(port: int, pki, ca_file: str) -> dict:
+    """The bridge's broker settings for the TLS listener, trusting the CA in ``pki / ca_file``."""
+    return {
+        "host": "127.0.0.1",
+        "port": port,
+        "tls": True,
+        "ca_file": str(pki / ca_file),
+        "cert_file": str(pki / "client.crt"),
+        "key_file": str(pki / "client.key"),
+    }
+
+
 async def test_bridge_connects_with_tls_and_client_cert(socket_enabled, tmp_path):
     pki = tmp_path / "pki"
     pki.mkdir()
@@ -87,26 +99,12 @@ async def test_bridge_connects_with_tls_and_client_cert(socket_enabled, tmp_path
     with Mosquitto(extra_config=tls) as broker:
         good = write_config(
             tmp_path / "good.yaml",
-            broker={
-                "host": "127.0.0.1",
-                "port": broker.port,
-                "tls": True,
-                "ca_file": str(pki / "ca.crt"),
-                "cert_file": str(pki / "client.crt"),
-                "key_file": str(pki / "client.key"),
-            },
+            broker=tls_broker(broker.port, pki, "ca.crt"),
         )
         (tmp_path / "bad").mkdir()
         bad = write_config(
             tmp_path / "bad" / "bad.yaml",
-            broker={
-                "host": "127.0.0.1",
-                "port": broker.port,
-                "tls": True,
-                "ca_file": str(pki / "other.crt"),
-                "cert_file": str(pki / "client.crt"),
-                "key_file": str(pki / "client.key"),
-            },
+            broker=tls_broker(broker.port, pki, "other.crt"),
         )
         async with Recorder(plain) as rec:
             with BridgeProcess(good, "pi-1", broker.port):

@@ -36,9 +36,7 @@ def stack(socket_enabled: None, tmp_path: Path) -> Iterator[Stack]:
         broker.start()
         for bridge in bridges.values():
             bridge.start()
-        hass.start()
-        hass.onboard("tester", "tester-password")
-        hass.setup_mqtt(broker.port)
+        hass.start_with_mqtt(broker.port, "tester", "tester-password")
         yield Stack(broker, hass, bridges)
     except BaseException:
         print("---- hass log ----\n" + hass.log_tail())

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from devtools.pi_node import pi_node_config
 from hydro_fleet_protocol import (
     Ack,
     Backfill,
@@ -11,9 +12,7 @@ from hydro_fleet_protocol import (
     CommandAction,
     Event,
     NodeConfig,
-    NodeKind,
     ProtocolError,
-    PumpConfig,
     PumpState,
     Sample,
     SensorConfig,
@@ -25,19 +24,14 @@ from hydro_fleet_protocol import (
     parse_topic,
 )
 
-CONFIG = NodeConfig(
-    node_id="pi-1",
-    kind=NodeKind.PI,
+CONFIG = pi_node_config(
     name="Greenhouse",
-    model="Raspberry Pi 4",
-    manufacturer="Hydro Fleet",
-    sw_version="0.1.0",
     sample_interval=5.0,
     sensors=(
         SensorConfig("tds", SensorType.TDS, unit="ppm", minimum=0, maximum=5000, precision=0),
         SensorConfig("ph", SensorType.PH, precision=2),
     ),
-    pumps=(PumpConfig("pump", name="Pump", max_runtime=30, flow_ml_per_min=600),),
+    plans=(),
 )
 
 

@@ -8,14 +8,13 @@ from dataclasses import dataclass
 import json
 from pathlib import Path
 import sqlite3
-import time
 from typing import Any
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 import pytest
 
-from devtools.gateway_sim import full_payload, returned_payload, signature
+from devtools.gateway_sim import full_payload, returned_payload, signed_headers
 from hydro_fleet_receiver.app import DB_NAME, create_app
 from hydro_fleet_receiver.context import CTX, Context
 from hydro_fleet_receiver.options import Options, default_options_dict, parse_options
@@ -98,13 +97,7 @@ class Harness:
     def headers(
         self, body: bytes, *, ts: int | str | None = None, secret: str = SECRET, token: str | None = None
     ) -> dict[str, str]:
-        stamp = str(int(time.time()) if ts is None else ts)
-        return {
-            "Authorization": f"Bearer {self.token if token is None else token}",
-            "Content-Type": "application/json",
-            "X-Timestamp": stamp,
-            "X-Signature": signature(secret, body, stamp),
-        }
+        return signed_headers(self.token if token is None else token, secret, body, ts)
 
     async def post(
         self,

@@ -6,8 +6,6 @@ from dataclasses import MISSING, fields
 import json
 from pathlib import Path
 import struct
-import subprocess
-import sys
 import zipfile
 import zlib
 
@@ -146,24 +144,8 @@ def test_images_are_valid_pngs(name: str, size: tuple[int, int]) -> None:
     assert len(zlib.decompress(chunks[b"IDAT"])) == height * (1 + 4 * width)
 
 
-def test_addon_wheel_carries_receiver_and_protocol(tmp_path: Path) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(REPO),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    wheel = zipfile.ZipFile(next(tmp_path.glob("hydro_fleet-*.whl")))
+def test_addon_wheel_carries_receiver_and_protocol(built_wheel: Path) -> None:
+    wheel = zipfile.ZipFile(built_wheel)
     names = set(wheel.namelist())
     for module in ("app", "cli", "storage", "verification", "__main__"):
         assert f"hydro_fleet_receiver/{module}.py" in names

@@ -8,7 +8,6 @@ may not have been committed; nothing is asserted about those.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from pathlib import Path
 import random
@@ -23,8 +22,8 @@ import pytest
 
 from devtools.gateway_sim import encode, returned_payload, signed_headers
 from devtools.mosquitto import Mosquitto, free_port
+from devtools.receiver import write_options
 from hydro_fleet_protocol import Event
-from hydro_fleet_receiver.options import default_options_dict
 
 from .conftest import EMAIL, PASSWORD, SECRET
 from .mqtt_helpers import Collector, wait_until
@@ -41,16 +40,13 @@ class ReceiverProcess:
         self.port = free_port()
         self.data_dir = tmp_path / "data"
         self.options = tmp_path / "options.json"
-        self.options.write_text(
-            json.dumps(
-                default_options_dict(
-                    secrets=[SECRET],
-                    admin_email=EMAIL,
-                    admin_password=PASSWORD,
-                    rate_limit_per_minute=100_000,
-                    log_level="warning",
-                )
-            )
+        write_options(
+            self.options,
+            secrets=[SECRET],
+            email=EMAIL,
+            password=PASSWORD,
+            rate_limit_per_minute=100_000,
+            log_level="warning",
         )
         self.broker = broker
         self.log = (tmp_path / "receiver.log").open("ab")

@@ -38,9 +38,7 @@ def stack(socket_enabled: None, tmp_path: Path) -> Iterator[Stack]:
         broker.start()
         receiver.broker_port = broker.port
         receiver.start()
-        hass.start()
-        hass.onboard("tester", "tester-password")
-        hass.setup_mqtt(broker.port)
+        hass.start_with_mqtt(broker.port, "tester", "tester-password")
         yield Stack(broker, hass, receiver)
     except BaseException:
         print("---- hass log ----\n" + hass.log_tail())

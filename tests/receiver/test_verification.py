@@ -11,6 +11,7 @@ import time
 import jwt
 import pytest
 
+from devtools.receiver_fuzz import access_claims
 from hydro_fleet_receiver.app import KEY_NAME
 
 from .conftest import DATA_PATH, EMAIL, OLD_SECRET, SECRET, Harness, body_of, full_sync, make_options, returned, running
@@ -110,14 +111,7 @@ async def test_bearer_token(receiver: Harness) -> None:
     )
     key = (receiver.data_dir / KEY_NAME).read_bytes()
     now = int(time.time())
-    claims = {
-        "sub": EMAIL,
-        "typ": "access",
-        "iat": now - 7200,
-        "exp": now - 3600,
-        "jti": "x",
-        "iss": "hydro-fleet-receiver",
-    }
+    claims = access_claims(EMAIL, now, expired_for=3600, jti="x")
     expired = jwt.encode(claims, key, algorithm="HS256")
     answer = await _rejected(receiver, receiver.post(body, token=expired), 401, "unauthorized")
     assert answer["detail"] == "token expired"

@@ -12,9 +12,7 @@ from pathlib import Path
 import re
 from typing import Any
 
-import yaml
-
-from .paths import rel
+from .paths import check_mapping, load_document, rel
 
 REQUIRED = ("name", "version", "slug", "description", "arch")
 ARCHES = frozenset({"aarch64", "amd64"})
@@ -99,24 +97,12 @@ SERVICE = re.compile(r"^(mqtt|mysql):(provide|want|need)$")
 BUILD_KEYS = frozenset({"build_from", "args", "labels", "squash", "codenotary"})
 
 
-def _load_yaml(path: Path) -> tuple[Any, list[str]]:
-    if not path.is_file():
-        return None, [f"{rel(path)}: missing"]
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")), []
-    except yaml.YAMLError as err:
-        return None, [f"{rel(path)}: not valid YAML ({err})"]
-
-
 def check_addon_config(addon: Path) -> list[str]:
-    path = addon / "config.yaml"
-    config, problems = _load_yaml(path)
-    if config is None:
-        return problems
-    where = rel(path)
-    if not isinstance(config, dict):
-        return [f"{where}: must be a mapping"]
-    problems += [f"{where}: required key '{key}' is missing" for key in REQUIRED if key not in config]
+    return check_mapping(addon / "config.yaml", _config_problems)
+
+
+def _config_problems(config: dict[str, Any], where: str) -> list[str]:
+    problems = [f"{where}: required key '{key}' is missing" for key in REQUIRED if key not in config]
     for key, value in config.items():
         if key not in KEYS:
             problems.append(f"{where}: unknown key '{key}'")
@@ -153,14 +139,11 @@ def check_addon_config(addon: Path) -> list[str]:
 
 
 def check_addon_build(addon: Path, arch: list[str] | None) -> list[str]:
-    path = addon / "build.yaml"
-    build, problems = _load_yaml(path)
-    if build is None:
-        return problems
-    where = rel(path)
-    if not isinstance(build, dict):
-        return [f"{where}: must be a mapping"]
-    problems += [f"{where}: unknown key '{key}'" for key in build if key not in BUILD_KEYS]
+    return check_mapping(addon / "build.yaml", lambda build, where: _build_problems(build, where, arch))
+
+
+def _build_problems(build: dict[str, Any], where: str, arch: list[str] | None) -> list[str]:
+    problems = [f"{where}: unknown key '{key}'" for key in build if key not in BUILD_KEYS]
     if build.get("squash") is False:
         problems.append(f"{where}: 'squash' should be removed, it uses a default value (False)")
     build_from = build.get("build_from")
@@ -191,7 +174,7 @@ def check_dockerfile(addon: Path) -> list[str]:
 
 def check_repository_yaml(root: Path) -> list[str]:
     path = root / "repository.yaml"
-    data, problems = _load_yaml(path)
+    data, problems = load_document(path)
     if data is None:
         return problems
     if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"].strip():
@@ -203,7 +186,7 @@ def check_repository_yaml(root: Path) -> list[str]:
 def check_addon(root: Path, addon: Path) -> list[str]:
     if not addon.is_dir():
         return [f"{rel(addon)}/: missing (the add-on folder with config.yaml, build.yaml and Dockerfile)"]
-    config, _ = _load_yaml(addon / "config.yaml")
+    config, _ = load_document(addon / "config.yaml")
     arch = config.get("arch") if isinstance(config, dict) else None
     return [
         *check_addon_config(addon),

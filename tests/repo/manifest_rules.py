@@ -7,14 +7,13 @@ cannot fetch; these are its rules for custom integrations, written against HA 20
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 import struct
 from typing import Any
 
 from awesomeversion import AwesomeVersion, AwesomeVersionException, AwesomeVersionStrategy
 
-from .paths import rel
+from .paths import check_mapping, rel
 
 # hassfest's manifest schema for custom integrations (script/hassfest/manifest.py).
 MANIFEST_KEYS = frozenset(
@@ -86,25 +85,16 @@ HACS_KEYS = frozenset(
 )
 
 
-def load_json(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
-    if not path.is_file():
-        return None, [f"{rel(path)}: missing"]
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        return None, [f"{rel(path)}: not valid JSON ({err})"]
-    if not isinstance(data, dict):
-        return None, [f"{rel(path)}: must be a JSON object"]
-    return data, []
-
-
 def check_manifest(integration: Path) -> list[str]:
-    path = integration / "manifest.json"
-    manifest, problems = load_json(path)
-    if manifest is None:
-        return problems
-    where = rel(path)
-    problems += [f"{where}: required key '{key}' is missing" for key in MANIFEST_REQUIRED if key not in manifest]
+    return check_mapping(
+        integration / "manifest.json",
+        lambda manifest, where: _manifest_problems(manifest, where, integration),
+        "a JSON object",
+    )
+
+
+def _manifest_problems(manifest: dict[str, Any], where: str, integration: Path) -> list[str]:
+    problems = [f"{where}: required key '{key}' is missing" for key in MANIFEST_REQUIRED if key not in manifest]
     problems += [f"{where}: unknown key '{key}'" for key in manifest if key not in MANIFEST_KEYS]
     keys = list(manifest)
     expected = [k for k in ("domain", "name") if k in manifest] + sorted(k for k in keys if k not in ("domain", "name"))
@@ -142,12 +132,13 @@ def _valid_version(version: str) -> bool:
 
 
 def check_hacs(root: Path, integration: Path) -> list[str]:
-    path = root / "hacs.json"
-    hacs, problems = load_json(path)
-    if hacs is None:
-        return problems
-    where = rel(path)
-    problems += [f"{where}: unknown key '{key}'" for key in hacs if key not in HACS_KEYS]
+    return check_mapping(
+        root / "hacs.json", lambda hacs, where: _hacs_problems(hacs, where, integration), "a JSON object"
+    )
+
+
+def _hacs_problems(hacs: dict[str, Any], where: str, integration: Path) -> list[str]:
+    problems = [f"{where}: unknown key '{key}'" for key in hacs if key not in HACS_KEYS]
     if not isinstance(hacs.get("name"), str) or not hacs["name"].strip():
         problems.append(f"{where}: 'name' is required")
     minimum = hacs.get("homeassistant")

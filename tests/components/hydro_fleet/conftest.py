@@ -13,18 +13,13 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.hydro_fleet.const import CONF_PREFIX, DOMAIN
+from devtools.pi_node import pi_node_config
 from hydro_fleet_protocol import (
     Ack,
     Command,
-    NodeConfig,
-    NodeKind,
     Plan,
-    PlanConfig,
     PlanType,
-    PumpConfig,
     PumpState,
-    SensorConfig,
-    SensorType,
     State,
     encode,
 )
@@ -35,27 +30,7 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let HA load custom_components/hydro_fleet."""
 
 
-def node_config(node_id: str = "pi-1", **changes: Any) -> NodeConfig:
-    config = NodeConfig(
-        node_id=node_id,
-        kind=NodeKind.PI,
-        name=node_id,
-        model="Raspberry Pi 4",
-        manufacturer="Hydro Fleet",
-        sw_version="0.1.0",
-        sample_interval=5,
-        sensors=(
-            SensorConfig("tds", SensorType.TDS, unit="ppm", minimum=0, maximum=5000, precision=0),
-            SensorConfig("ec", SensorType.EC, unit="uS/cm", minimum=0, maximum=10000, precision=0),
-            SensorConfig("ph", SensorType.PH, minimum=0, maximum=14, precision=2),
-            SensorConfig("moisture", SensorType.MOISTURE, unit="%", minimum=0, maximum=100, precision=1),
-            SensorConfig("water_level", SensorType.WATER_LEVEL, unit="%", minimum=0, maximum=100),
-            SensorConfig("water_temperature", SensorType.WATER_TEMPERATURE, unit="°C", minimum=-10, maximum=60),
-        ),
-        pumps=(PumpConfig("pump", name="Pump", max_runtime=30, flow_ml_per_min=600),),
-        plans=(PlanConfig("plan", pump="pump", max_volume_ml=2000),),
-    )
-    return NodeConfig(**{**{f: getattr(config, f) for f in config.__slots__}, **changes})  # type: ignore[attr-defined]
+node_config = pi_node_config
 
 
 PLAN = Plan(type=PlanType.MOISTURE, volume_ml=250, threshold=35, check_interval=600, min_pause=3600)

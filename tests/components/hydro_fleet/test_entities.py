@@ -91,6 +91,13 @@ async def test_out_of_range_reading_is_unknown_not_a_number(
     assert hass.states.get("sensor.pi_1_tds").state == STATE_UNKNOWN
 
 
+def _switch_pump(hass: HomeAssistant, service: str) -> asyncio.Task[None]:
+    """Call switch.<service> on pi-1's pump; the call blocks until the node answers, so it runs as a task."""
+    return hass.async_create_task(
+        hass.services.async_call("switch", service, {ATTR_ENTITY_ID: "switch.pi_1_pump"}, blocking=True)
+    )
+
+
 async def _answer(hass: HomeAssistant, mqtt_mock: MqttMockHAClient, ack_for) -> Command:
     """Wait for the command on the broker and publish the node's ack."""
     for _ in range(100):
@@ -107,9 +114,7 @@ async def test_switch_sends_command_and_waits_for_ack(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, setup_integration: MockConfigEntry
 ) -> None:
     await online_node(hass)
-    call = hass.async_create_task(
-        hass.services.async_call("switch", "turn_on", {ATTR_ENTITY_ID: "switch.pi_1_pump"}, blocking=True)
-    )
+    call = _switch_pump(hass, "turn_on")
     command = await _answer(hass, mqtt_mock, lambda c: Ack(c.id, ok=True, result={"duration": 30}))
     await call
     assert command.action is CommandAction.PUMP_ON
@@ -122,9 +127,7 @@ async def test_switch_sends_command_and_waits_for_ack(
     assert hass.states.get("switch.pi_1_pump").state == STATE_ON
 
     mqtt_mock.async_publish.reset_mock()
-    call = hass.async_create_task(
-        hass.services.async_call("switch", "turn_off", {ATTR_ENTITY_ID: "switch.pi_1_pump"}, blocking=True)
-    )
+    call = _switch_pump(hass, "turn_off")
     command = await _answer(hass, mqtt_mock, lambda c: Ack(c.id, ok=True))
     await call
     assert command.action is CommandAction.PUMP_OFF
@@ -136,9 +139,7 @@ async def test_rejected_command_raises_the_nodes_reason(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, setup_integration: MockConfigEntry
 ) -> None:
     await online_node(hass)
-    call = hass.async_create_task(
-        hass.services.async_call("switch", "turn_on", {ATTR_ENTITY_ID: "switch.pi_1_pump"}, blocking=True)
-    )
+    call = _switch_pump(hass, "turn_on")
     await _answer(
         hass,
         mqtt_mock,

@@ -19,20 +19,23 @@ def _issues(hass: HomeAssistant) -> dict[str, ir.IssueEntry]:
     return {issue_id: issue for (domain, issue_id), issue in ir.async_get(hass).issues.items() if domain == DOMAIN}
 
 
+async def _pass(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta) -> None:
+    """Move the clock on by ``delta`` and let HA's timers run."""
+    freezer.tick(delta)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+
 async def test_offline_node_raises_an_issue_after_the_configured_time(
     hass: HomeAssistant, setup_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:
     await online_node(hass)
     publish(hass, "pi-1", "availability", "offline")
     await hass.async_block_till_done()
-    freezer.tick(timedelta(minutes=29))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await _pass(hass, freezer, timedelta(minutes=29))
     assert _issues(hass) == {}
 
-    freezer.tick(timedelta(minutes=2))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await _pass(hass, freezer, timedelta(minutes=2))
     issue = _issues(hass)["node_offline_pi-1"]
     assert issue.translation_key == "node_offline"
     assert issue.translation_placeholders == {"node": "pi-1", "node_id": "pi-1", "minutes": "30"}
@@ -50,9 +53,7 @@ async def test_a_short_outage_raises_nothing(
     publish(hass, "pi-1", "availability", "offline")
     publish(hass, "pi-1", "availability", "online")
     await hass.async_block_till_done()
-    freezer.tick(timedelta(hours=2))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await _pass(hass, freezer, timedelta(hours=2))
     assert _issues(hass) == {}
 
 
