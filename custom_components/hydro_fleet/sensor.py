@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from homeassistant.components.sensor import (
+    DOMAIN as SENSOR_DOMAIN,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
@@ -26,6 +27,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant, ServiceResponse, callback
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
@@ -274,6 +276,19 @@ class HydroFleetSensor(_ChangeOnlySensor):
         elif description.translation_key is None and description.device_class is None:
             self._attr_name = sensor.key.replace("_", " ").capitalize()
         self._attr_native_value = self._value()
+
+    def get_initial_entity_options(self) -> er.EntityOptionsType | None:
+        """HA's options for a new entry, plus the suggested display precision.
+
+        Without it HA stores the precision with a registry update right after creating
+        the entry: one more registry event, recorded event and state write per reading
+        sensor, 6,000 of them when a 1,000-node fleet is first discovered. HA still
+        updates the entry itself when a unit conversion adjusts the precision.
+        """
+        options = super().get_initial_entity_options()
+        if (precision := self.suggested_display_precision) is None:
+            return options
+        return {**(options or {}), SENSOR_DOMAIN: {"suggested_display_precision": precision}}
 
     def _value(self) -> StateType | datetime:
         """The latest reading, or None when there is none or it is not plausible."""

@@ -64,6 +64,22 @@ async def test_discovered_node_becomes_a_device_with_entities(
     assert pump.attributes["max_runtime"] == 30
 
 
+async def test_discovery_registers_each_entity_once(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None:
+    """A first discovery creates registry entries and no follow-up updates (each is a recorded event)."""
+    actions: list[tuple[str, str]] = []
+    hass.bus.async_listen(
+        er.EVENT_ENTITY_REGISTRY_UPDATED, lambda event: actions.append((event.data["action"], event.data["entity_id"]))
+    )
+    await online_node(hass)
+
+    assert actions
+    assert {action for action, _ in actions} == {"create"}
+    ent_reg = er.async_get(hass)
+    # The display precision is stored with the entry, as HA would have stored it in an update.
+    assert ent_reg.async_get("sensor.pi_1_ph").options["sensor"] == {"suggested_display_precision": 2}
+    assert ent_reg.async_get("sensor.pi_1_water_temperature").options["sensor"] == {"suggested_display_precision": 1}
+
+
 async def test_state_updates_and_availability(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None:
     await online_node(hass)
     publish(hass, "pi-1", "state", node_state(seq=2, ph=5.8, pump_on=True))
