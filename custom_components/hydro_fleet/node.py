@@ -9,6 +9,7 @@ from enum import StrEnum
 from homeassistant.core import CALLBACK_TYPE, callback
 
 from .protocol import Event, NodeConfig, Plan, State, Topic
+from .shown import Shown
 
 type EventListener = Callable[[Event], None]
 
@@ -40,6 +41,8 @@ class Node:
     plans: dict[str, Plan] = field(default_factory=dict)
     # Health keys the node has reported: their diagnostic sensors exist from then on.
     health_keys: frozenset[str] = frozenset()
+    # What the reading entities show, kept current by the fleet with config, state and options.
+    shown: Shown = field(default_factory=Shown)
     _listeners: list[tuple[Callable[[], None], frozenset[Section], frozenset[str] | None]] = field(default_factory=list)
     _event_listeners: list[EventListener] = field(default_factory=list)
 
