@@ -15,6 +15,7 @@ from .fleet import HydroFleet, HydroFleetConfigEntry
 from .node import Node, Section
 from .protocol import SensorType
 from .ranges import STATUS_TYPES
+from .shown import NEEDS_ATTENTION, WATER_LOW
 
 PARALLEL_UPDATES = 0
 
@@ -67,6 +68,7 @@ class WaterLowBinarySensor(_ProblemBinarySensor):
     """On when the reservoir needs refilling."""
 
     _attr_translation_key = "water_low"
+    _keys = frozenset({WATER_LOW})
 
     def __init__(self, fleet: HydroFleet, node: Node) -> None:
         super().__init__(fleet, node, "water_low", "problem")
@@ -80,6 +82,7 @@ class NeedsAttentionBinarySensor(_ProblemBinarySensor):
     """On when any probe is out of its normal range or faulty, or the water is low."""
 
     _attr_translation_key = "needs_attention"
+    _keys = frozenset({NEEDS_ATTENTION})
 
     def __init__(self, fleet: HydroFleet, node: Node) -> None:
         super().__init__(fleet, node, "needs_attention")

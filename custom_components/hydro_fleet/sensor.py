@@ -37,6 +37,7 @@ from .node import Node, Section
 from .protocol import HealthKey, Reading, SensorConfig, SensorType
 from .ranges import STATUS_TYPES, ProbeStatus, Range
 from .readings import valid_timestamp
+from .shown import status_key
 
 PARALLEL_UPDATES = 0
 
@@ -328,7 +329,7 @@ class ProbeStatusSensor(_ChangeOnlySensor):
         super().__init__(fleet, node, sensor.key, "status")
         self._attr_options = [str(s) for s in ProbeStatus]
         self.sensor = sensor
-        self._keys = frozenset({sensor.key})
+        self._keys = frozenset({status_key(sensor.key)})
         self._attr_translation_key = f"{sensor.type}_status"
         if sensor.name:
             self._attr_translation_key = "probe_status"

@@ -15,6 +15,16 @@ from .protocol import NodeConfig, SensorType, State
 from .ranges import STATUS_TYPES, ProbeStatus, Range, probe_status
 from .readings import valid_number, valid_reading
 
+# What Shown.update reports as changed, for Node.async_notify: a reading's key for its
+# value, these for the rest. Protocol keys have no "/", so none of them can clash.
+WATER_LOW = "/water_low"
+NEEDS_ATTENTION = "/needs_attention"
+
+
+def status_key(key: str) -> str:
+    """What Shown.update reports when the probe status of reading ``key`` changed."""
+    return f"{key}/status"
+
 
 @dataclass(slots=True)
 class Shown:
@@ -34,40 +44,54 @@ class Shown:
         ranges: Mapping[SensorType, Range],
         water_low_percent: float,
         keys: frozenset[str] | None = None,
-    ) -> None:
+    ) -> frozenset[str] | None:
         """Recompute the readings in ``keys`` (None: all of them) and the node's problems.
 
         ``keys`` may only leave out readings whose value and probe problem are unchanged
-        and must be None when the config, the ranges or the threshold changed.
+        and must be None when the config, the ranges or the threshold changed. Returns
+        what changed (reading keys, ``status_key``s, WATER_LOW, NEEDS_ATTENTION), or None
+        for everything when ``keys`` is None.
         """
-        if state is None:
+        if keys is None or state is None:
             self.values.clear()
             self.statuses.clear()
+        if state is None:
             self.water_low = self.needs_attention = None
             self.reasons = ()
-            return
-        if keys is None:
-            self.values.clear()
-            self.statuses.clear()
+            return None
+        changed: set[str] = set()
+        values, statuses = self.values, self.statuses
         readings, problems = state.readings, state.problems
         for sensor in config.sensors:
             key = sensor.key
             if keys is not None and key not in keys:
                 continue
-            value = self.values[key] = valid_reading(sensor, readings.get(key))
+            value = valid_reading(sensor, readings.get(key))
+            if values.get(key) != value:
+                values[key] = value
+                changed.add(key)
             if sensor.type in STATUS_TYPES:
                 # Status types are numeric: their shown value is valid_number's.
-                self.statuses[key] = probe_status(value, problems.get(key), ranges[sensor.type])
-        self.water_low = _water_low(config, state, water_low_percent)
+                status = probe_status(value, problems.get(key), ranges[sensor.type])
+                if statuses.get(key) != status:
+                    statuses[key] = status
+                    changed.add(status_key(key))
+        water_low = _water_low(config, state, water_low_percent)
+        if water_low != self.water_low:
+            self.water_low = water_low
+            changed.add(WATER_LOW)
         reasons = [
             f"{sensor.key}: {status}"
             for sensor in config.sensors
-            if (status := self.statuses.get(sensor.key)) not in (None, ProbeStatus.NORMAL)
+            if (status := statuses.get(sensor.key)) not in (None, ProbeStatus.NORMAL)
         ]
-        if self.water_low:
+        if water_low:
             reasons.append("water low")
-        self.reasons = tuple(reasons)
-        self.needs_attention = bool(reasons)
+        if self.needs_attention is None or tuple(reasons) != self.reasons:
+            self.reasons = tuple(reasons)
+            self.needs_attention = bool(reasons)
+            changed.add(NEEDS_ATTENTION)
+        return None if keys is None else frozenset(changed)
 
 
 def _water_low(config: NodeConfig, state: State, water_low_percent: float) -> bool | None:
