@@ -36,6 +36,8 @@ class Shown:
     # None until the node's first sample; then whether any reason below applies.
     needs_attention: bool | None = None
     reasons: tuple[str, ...] = ()
+    # The readings water low depends on, from the config of the last full update.
+    _water_keys: frozenset[str] = frozenset()
 
     def update(
         self,
@@ -55,11 +57,17 @@ class Shown:
         if keys is None or state is None:
             self.values.clear()
             self.statuses.clear()
+            self._water_keys = frozenset(
+                s.key for s in config.sensors if s.type in (SensorType.WATER_LOW, SensorType.WATER_LEVEL)
+            )
         if state is None:
             self.water_low = self.needs_attention = None
             self.reasons = ()
             return None
         changed: set[str] = set()
+        # The node's problems depend on the statuses and water low only: most samples
+        # change neither, and then the reasons are not rebuilt.
+        problems_changed = keys is None or self.needs_attention is None
         values, statuses = self.values, self.statuses
         readings, problems = state.readings, state.problems
         for sensor in config.sensors:
@@ -76,21 +84,25 @@ class Shown:
                 if statuses.get(key) != status:
                     statuses[key] = status
                     changed.add(status_key(key))
-        water_low = _water_low(config, state, water_low_percent)
-        if water_low != self.water_low:
-            self.water_low = water_low
-            changed.add(WATER_LOW)
-        reasons = [
-            f"{sensor.key}: {status}"
-            for sensor in config.sensors
-            if (status := statuses.get(sensor.key)) not in (None, ProbeStatus.NORMAL)
-        ]
-        if water_low:
-            reasons.append("water low")
-        if self.needs_attention is None or tuple(reasons) != self.reasons:
-            self.reasons = tuple(reasons)
-            self.needs_attention = bool(reasons)
-            changed.add(NEEDS_ATTENTION)
+                    problems_changed = True
+        if keys is None or not keys.isdisjoint(self._water_keys):
+            water_low = _water_low(config, state, water_low_percent)
+            if water_low != self.water_low:
+                self.water_low = water_low
+                changed.add(WATER_LOW)
+                problems_changed = True
+        if problems_changed:
+            reasons = [
+                f"{sensor.key}: {status}"
+                for sensor in config.sensors
+                if (status := statuses.get(sensor.key)) not in (None, ProbeStatus.NORMAL)
+            ]
+            if self.water_low:
+                reasons.append("water low")
+            if self.needs_attention is None or tuple(reasons) != self.reasons:
+                self.reasons = tuple(reasons)
+                self.needs_attention = bool(reasons)
+                changed.add(NEEDS_ATTENTION)
         return None if keys is None else frozenset(changed)
 
 
