@@ -27,6 +27,8 @@ from .const import (
     ATTR_EVENT_TYPE,
     ATTR_NODE_ID,
     COMMAND_TIMEOUT,
+    CONF_WATER_LOW_PERCENT,
+    DEFAULT_WATER_LOW_PERCENT,
     DOMAIN,
     EVENT_NODE,
     signal_node_discovered,
@@ -123,6 +125,11 @@ class HydroFleet:
             ranges = self._ranges[node_id] = node_ranges(self.entry.options, node_id)
         return ranges
 
+    def _update_shown(self, node: Node, keys: frozenset[str] | None = None) -> frozenset[str] | None:
+        """Bring what the node's reading entities show up to date; what changed (see Shown.update)."""
+        threshold = float(self.entry.options.get(CONF_WATER_LOW_PERCENT, DEFAULT_WATER_LOW_PERCENT))
+        return node.shown.update(node.config, node.state, self.ranges(node.node_id), threshold, keys)
+
     async def async_start(self) -> None:
         """Subscribe to every node's topics."""
         handlers: dict[TopicKind, Callable[[mqtt.ReceiveMessage], None]] = {
@@ -152,6 +159,7 @@ class HydroFleet:
         self.issues.options = self.entry.options
         self._ranges.clear()
         for node in self.nodes.values():
+            self._update_shown(node)
             node.async_notify()
 
     # --- incoming ------------------------------------------------------------
@@ -206,6 +214,7 @@ class HydroFleet:
                 return
             self._remove_dropped_entities(node.config, config)
             node.config = config
+            self._update_shown(node)
         self._register_device(config)
         async_dispatcher_send(self.hass, signal_node_discovered(self.entry.entry_id), node)
         node.async_notify()
@@ -303,14 +312,17 @@ class HydroFleet:
         previous = node.state
         node.state = state
         changed: set[Section] = set()
-        changed_keys: frozenset[str] | None = None
+        shown_keys: frozenset[str] | None = None
         if previous is None:
             changed.add(Section.READINGS)
-        else:
-            changed_keys = _changed_keys(previous.readings, state.readings) | _changed_keys(
-                previous.problems, state.problems
-            )
-            if changed_keys:
+            self._update_shown(node)
+        elif changed_keys := _changed_keys(previous.readings, state.readings) | _changed_keys(
+            previous.problems, state.problems
+        ):
+            # Only the entities whose shown value changed are called: a reading that moved
+            # within its probe's normal range calls its sensor, not its status or the problems.
+            shown_keys = self._update_shown(node, changed_keys)
+            if shown_keys:
                 changed.add(Section.READINGS)
         if previous is None or previous.pumps != state.pumps:
             changed.add(Section.PUMPS)
@@ -329,7 +341,7 @@ class HydroFleet:
         if previous is None or previous.health.get(HealthKey.LAST_CALIBRATION) != last_calibration:
             self.issues.calibration_seen(node_id, node.config.name, last_calibration)
         if changed:
-            node.async_notify(frozenset(changed), changed_keys)
+            node.async_notify(frozenset(changed), shown_keys)
 
     @callback
     def _on_backfill(self, msg: mqtt.ReceiveMessage) -> None:

@@ -9,6 +9,7 @@ from enum import StrEnum
 from homeassistant.core import CALLBACK_TYPE, callback
 
 from .protocol import Event, NodeConfig, Plan, State, Topic
+from .shown import Shown
 
 type EventListener = Callable[[Event], None]
 
@@ -40,7 +41,12 @@ class Node:
     plans: dict[str, Plan] = field(default_factory=dict)
     # Health keys the node has reported: their diagnostic sensors exist from then on.
     health_keys: frozenset[str] = frozenset()
-    _listeners: list[tuple[Callable[[], None], frozenset[Section], frozenset[str] | None]] = field(default_factory=list)
+    # What the reading entities show, kept current by the fleet with config, state and options.
+    shown: Shown = field(default_factory=Shown)
+    # (listener, sections, keys, the sections it is called for whatever the keys)
+    _listeners: list[tuple[Callable[[], None], frozenset[Section], frozenset[str] | None, frozenset[Section]]] = field(
+        default_factory=list
+    )
     _event_listeners: list[EventListener] = field(default_factory=list)
 
     @property
@@ -60,10 +66,11 @@ class Node:
     ) -> CALLBACK_TYPE:
         """Call ``listener`` when one of ``sections`` of a sample changes, and on availability or config changes.
 
-        ``keys`` narrows the readings section to those readings (and their probe problems):
-        the sensor of one reading is not called when only another reading changed.
+        ``keys`` narrows the readings section to those of what the reading entities show
+        (the keys ``Shown.update`` reports): the sensor of one reading is not called when
+        only another reading changed, nor a probe status when only its reading moved.
         """
-        entry = (listener, sections, keys)
+        entry = (listener, sections, keys, sections - _READINGS_ONLY)
         self._listeners.append(entry)
         return lambda: self._listeners.remove(entry)
 
@@ -77,21 +84,19 @@ class Node:
     def async_notify(self, changed: frozenset[Section] | None = None, keys: frozenset[str] | None = None) -> None:
         """Tell the entities; ``changed`` (the parts of a sample that changed) skips the rest.
 
-        ``keys`` are the readings (or probe problems) that changed when ``changed`` has
-        the readings section; None means any. A node resends every value every few
-        seconds and most do not change: an entity that only shows readings is not even
-        called when only the pumps changed, nor the sensor of a reading that stayed put.
+        ``keys`` are what changed of what the reading entities show (see ``Shown.update``)
+        when ``changed`` has the readings section; None means any. A node resends every
+        value every few seconds and most do not change: an entity that only shows readings
+        is not even called when only the pumps changed, nor the sensor of a reading that
+        stayed put.
         """
-        for listener, sections, wanted in list(self._listeners):
+        for listener, sections, wanted, unkeyed in list(self._listeners):
             if changed is None:
                 listener()
+            elif sections.isdisjoint(changed):
                 continue
-            hit = sections & changed
-            if not hit:
-                continue
-            if wanted is not None and keys is not None and hit == _READINGS_ONLY and wanted.isdisjoint(keys):
-                continue
-            listener()
+            elif wanted is None or keys is None or not wanted.isdisjoint(keys) or not unkeyed.isdisjoint(changed):
+                listener()
 
     @callback
     def async_notify_event(self, event: Event) -> None:

@@ -26,6 +26,17 @@ def valid_number(sensor: SensorConfig, value: Reading) -> float | int | None:
     return value
 
 
+def valid_reading(sensor: SensorConfig, value: Reading) -> float | str | datetime | None:
+    """What a sensor shows for a reading: the value in its sensor's kind if plausible, else None."""
+    if value is None:
+        return None
+    if sensor.type is SensorType.TIMESTAMP:
+        return valid_timestamp(value)
+    if sensor.type is SensorType.TEXT:
+        return valid_text(sensor, value)
+    return valid_number(sensor, value)
+
+
 def valid_timestamp(value: Reading) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < _MAX_TIMESTAMP:
         return None

@@ -37,8 +37,9 @@ from .entity import HydroFleetEntity, async_setup_node_platform
 from .fleet import HydroFleet, HydroFleetConfigEntry
 from .node import Node, Section
 from .protocol import HealthKey, Reading, SensorConfig, SensorType
-from .ranges import STATUS_TYPES, ProbeStatus, Range, probe_status
-from .readings import valid_number, valid_text, valid_timestamp
+from .ranges import STATUS_TYPES, ProbeStatus, Range
+from .readings import valid_timestamp
+from .shown import status_key
 
 PARALLEL_UPDATES = 0
 
@@ -292,17 +293,7 @@ class HydroFleetSensor(_ChangeOnlySensor):
 
     def _value(self) -> StateType | datetime:
         """The latest reading, or None when there is none or it is not plausible."""
-        state = self.node.state
-        if state is None:
-            return None
-        value = state.readings.get(self.sensor.key)
-        if value is None:
-            return None
-        if self.sensor.type is SensorType.TIMESTAMP:
-            return valid_timestamp(value)
-        if self.sensor.type is SensorType.TEXT:
-            return valid_text(self.sensor, value)
-        return valid_number(self.sensor, value)
+        return self.node.shown.values.get(self.key)
 
     async def async_calibrate_probe(self, **values: Any) -> ServiceResponse:
         if self.sensor.type not in CALIBRATABLE:
@@ -353,7 +344,7 @@ class ProbeStatusSensor(_ChangeOnlySensor):
         super().__init__(fleet, node, sensor.key, "status")
         self._attr_options = [str(s) for s in ProbeStatus]
         self.sensor = sensor
-        self._keys = frozenset({sensor.key})
+        self._keys = frozenset({status_key(sensor.key)})
         self._attr_translation_key = f"{sensor.type}_status"
         if sensor.name:
             self._attr_translation_key = "probe_status"
@@ -388,12 +379,5 @@ class ProbeStatusSensor(_ChangeOnlySensor):
         super()._handle_node_update()
 
     def _value(self) -> StateType | datetime:
-        state = self.node.state
-        if state is None:
-            return None
-        status = probe_status(
-            valid_number(self.sensor, state.readings.get(self.sensor.key)),
-            state.problems.get(self.sensor.key),
-            self._range,  # kept current by _refresh and _handle_node_update
-        )
+        status = self.node.shown.statuses.get(self.key)
         return None if status is None else str(status)

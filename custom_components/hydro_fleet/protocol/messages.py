@@ -191,14 +191,25 @@ def _key(data: Mapping[str, Any], key: str, *, where: str = "", required: bool =
     return value
 
 
+# Keys already found valid: the same few come in every message, so most checks are a
+# set lookup. Only valid keys (at most 64 characters) are kept, and at most this many.
+_VALID_KEYS: set[str] = set()
+_MAX_VALID_KEYS = 4096
+
+
 def _is_key(value: str) -> bool:
-    return (
+    if value in _VALID_KEYS:
+        return True
+    valid = (
         bool(value)
         and len(value) <= _MAX_KEY_LEN
         and value.replace("_", "a").replace("-", "a").isalnum()
         and value.isascii()
         and value == value.lower()
     )
+    if valid and len(_VALID_KEYS) < _MAX_VALID_KEYS:
+        _VALID_KEYS.add(value)
+    return valid
 
 
 def _object(data: Mapping[str, Any], key: str, *, where: str = "") -> dict[str, Any]:
@@ -244,15 +255,22 @@ def _reading(value: Any, where: str) -> Reading:
 
 
 def _readings(data: Mapping[str, Any], key: str, where: str = "") -> dict[str, Reading]:
+    """The readings object at ``key``, validated; it is returned itself (callers pass decoded JSON)."""
     raw = _object(data, key, where=where)
     if len(raw) > 512:
         raise ProtocolError(f"field '{where}{key}' has more than 512 entries")
-    out: dict[str, Reading] = {}
+    # Every live sample passes here: the common case (an exact float or int in range, or
+    # null) is checked inline, everything else by _reading, which also names the field.
     for name, value in raw.items():
         if not _is_key(name):
             raise ProtocolError(f"field '{where}{key}' has an invalid key {name[:70]!r}")
-        out[name] = _reading(value, f"{where}{key}.{name}")
-    return out
+        kind = type(value)
+        if (kind is float or kind is int) and -_MAX_ABS_NUMBER <= value <= _MAX_ABS_NUMBER:  # NaN fails too
+            continue
+        if value is not None:
+            _reading(value, f"{where}{key}.{name}")
+    # _reading returns every valid value unchanged, so the decoded object is the result.
+    return raw
 
 
 # A TypeVar, not PEP 695 syntax: the Pi runs Raspberry Pi OS's Python 3.11.
@@ -281,6 +299,7 @@ def encode(message: NodeConfig | State | Backfill | Event | Command | Ack) -> by
 # --- discovery -------------------------------------------------------------------
 
 # The JSON value kind each sensor type reports; everything else is a number.
+_NUMBER = (int, float)
 _VALUE_KINDS: dict[SensorType, tuple[type, ...]] = {
     SensorType.TEXT: (str,),
     SensorType.WATER_LOW: (bool,),
@@ -518,7 +537,9 @@ class NodeConfig:
             value = readings.get(sensor.key)
             if value is None:
                 continue
-            expected = _VALUE_KINDS.get(sensor.type, (int, float))
+            expected = _VALUE_KINDS.get(sensor.type, _NUMBER)
+            if type(value) in expected:  # the usual case, decided without the bool subtlety below
+                continue
             if isinstance(value, bool) is not (expected == (bool,)) or not isinstance(value, expected):
                 raise ProtocolError(
                     f"reading '{where}.{sensor.key}' of a {sensor.type} sensor must be "
@@ -569,6 +590,13 @@ class PumpState:
         return _compact({"on": self.on, "until": self.until})
 
 
+def _sample_fields(data: Mapping[str, Any], where: str = "") -> tuple[float, int, dict[str, Reading]]:
+    """``ts``, ``seq`` and ``readings`` of a sample or state."""
+    ts = _number(data, "ts", minimum=0, where=where)
+    seq = _number(data, "seq", minimum=0, where=where)
+    return ts, int(seq), _readings(data, "readings", where)  # type: ignore[arg-type,return-value]
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
     """Readings taken at one moment."""
@@ -579,11 +607,7 @@ class Sample:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "") -> Self:
-        return cls(
-            ts=_number(data, "ts", minimum=0, where=where),  # type: ignore[arg-type]
-            seq=int(_number(data, "seq", minimum=0, where=where)),  # type: ignore[arg-type]
-            readings=_readings(data, "readings", where),
-        )
+        return cls(*_sample_fields(data, where))
 
     def to_dict(self) -> dict[str, Any]:
         return {"ts": self.ts, "seq": self.seq, "readings": self.readings}
@@ -604,7 +628,7 @@ class State:
     @classmethod
     def parse(cls, payload: bytes | str) -> Self:
         data = _loads(payload)
-        sample = Sample.from_dict(data)
+        ts, seq, readings = _sample_fields(data)
         plans_raw = _object(data, "plans")
         if len(plans_raw) > 32:
             raise ProtocolError("field 'plans' has more than 32 entries")
@@ -620,9 +644,9 @@ class State:
                 raise ProtocolError(f"field 'pumps' has an invalid key {key[:70]!r}")
             pumps[key] = PumpState.from_dict(value, f"pumps.{key}")
         return cls(
-            ts=sample.ts,
-            seq=sample.seq,
-            readings=sample.readings,
+            ts=ts,
+            seq=seq,
+            readings=readings,
             problems=_readings(data, "problems"),
             pumps=pumps,
             health=_readings(data, "health"),
