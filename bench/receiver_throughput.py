@@ -182,12 +182,12 @@ async def open_loop(
 
 
 async def outbox_drained(database: Path) -> tuple[int, float]:
-    """Wait (up to two minutes) until the receiver's outbox is empty; return the rows it
+    """Wait (up to five minutes) until the receiver's outbox is empty; return the rows it
     held and the seconds taken."""
     start = time.monotonic()
     with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
         backlog = rows = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-        async with asyncio.timeout(120):
+        async with asyncio.timeout(300):
             while rows:
                 await asyncio.sleep(0.05)
                 rows = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
