@@ -540,8 +540,11 @@ class Store:
         rows = self.db.execute("SELECT id, topic, payload, retain FROM outbox ORDER BY id LIMIT ?", (limit,))
         return [OutboxRow(r[0], r[1], bytes(r[2]), bool(r[3])) for r in rows]
 
-    def outbox_delete(self, ids: Sequence[int]) -> None:
-        """Forget published rows, without an fsync of its own.
+    def outbox_delete_through(self, last_id: int) -> None:
+        """Forget the rows up to ``last_id``, all published, without an fsync of its own.
+
+        The publisher reads rows oldest first and they are only ever appended, so every
+        row up to the last one it published was in its batch: one range delete.
 
         Losing this delete to a power cut only means its rows are published again, which
         the outbox's at-least-once delivery allows (events carry their request id). So it
@@ -549,11 +552,9 @@ class Store:
         ``FULL`` commit (or checkpoint) syncs it along. It was an fsync per drained batch
         on the same thread that commits the requests, i.e. latency for every sync.
         """
-        if not ids:
-            return
         self.db.execute("PRAGMA synchronous=NORMAL")
         try:
-            self._tx(lambda: self.db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids]))
+            self._tx(lambda: self.db.execute("DELETE FROM outbox WHERE id <= ?", (last_id,)))
         finally:
             self.db.execute("PRAGMA synchronous=FULL")
 
@@ -670,8 +671,8 @@ class AsyncStore:
     async def outbox_batch(self, limit: int = 100) -> list[OutboxRow]:
         return await self._run(self.store.outbox_batch, limit)
 
-    async def outbox_delete(self, ids: Sequence[int]) -> None:
-        await self._run(self.store.outbox_delete, ids)
+    async def outbox_delete_through(self, last_id: int) -> None:
+        await self._run(self.store.outbox_delete_through, last_id)
 
     async def outbox_backlog(self) -> int:
         return await self._run(self.store.outbox_backlog)

@@ -8,9 +8,9 @@ import time
 
 from devtools.mosquitto import Mosquitto
 from hydro_fleet_protocol import Event, NodeConfig, NodeKind, SensorType, State
-from hydro_fleet_receiver.publisher import MqttSettings
+from hydro_fleet_receiver.publisher import MqttSettings, superseded
 from hydro_fleet_receiver.schema import parse_payload
-from hydro_fleet_receiver.storage import Store, SyncMeta
+from hydro_fleet_receiver.storage import OutboxRow, Store, SyncMeta
 
 from .conftest import full_sync, returned, running
 from .mqtt_helpers import Collector, wait_until
@@ -158,14 +158,43 @@ async def test_outbox_published_in_order_after_restart(mosquitto: Mosquitto, tmp
         async with running(tmp_path, mqtt=settings(mosquitto), login=False):
 
             def drained() -> bool:
-                return len(live.on(f"{STATION}/event")) == 10 and len(live.on(f"{STATION}/state")) == 10
+                states = live.on(f"{STATION}/state")
+                return (
+                    len(live.on(f"{STATION}/event")) == 10
+                    and bool(states)
+                    and State.parse(states[-1].payload).seq == 10
+                )
 
-            await live.wait_for(drained, what="10 queued events and states")
+            await live.wait_for(drained, what="10 queued events and the last state")
         events = [Event.parse(m.payload) for m in live.on(f"{STATION}/event")]
+    # Every event, in order; of the station's retained states only the newest needs to go
+    # out (all 25 rows are one batch here, so the 9 older states are skipped).
     assert [e.data["request_id"] for e in events] == answers
     assert [e.data["power_bank_serial"] for e in events] == [f"PB-{i:02d}" for i in range(10)]
     states = [State.parse(m.payload) for m in live.on(f"{STATION}/state")]
-    assert [s.seq for s in states] == list(range(1, 11))
+    assert [s.seq for s in states] == [10]
+    assert states[0].readings["slot_2_power_bank"] == "PB-09"
+
+
+def test_only_superseded_retained_states_are_skipped() -> None:
+    def row(i: int, kind: str, node: str = "station-a", retain: bool = True) -> OutboxRow:
+        return OutboxRow(i, f"hydro_fleet/{node}/{kind}", b"", retain)
+
+    rows = [
+        row(1, "config"),
+        row(2, "state"),
+        row(3, "event", retain=False),
+        row(4, "state", node="station-b"),
+        row(5, "config"),
+        row(6, "state"),
+        row(7, "availability"),
+        row(8, "state", node="station-c", retain=False),
+        row(9, "state", node="station-c", retain=False),
+    ]
+    # Station a's first state (a later one follows); events, configs, availability, the
+    # last state of each node and anything not retained all go out.
+    assert superseded(rows) == {2}
+    assert superseded(rows[:3]) == set()
 
 
 async def test_success_rate_problem_for_repairs(mosquitto: Mosquitto, tmp_path: Path) -> None:
