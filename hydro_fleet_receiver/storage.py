@@ -68,6 +68,8 @@ CREATE TABLE IF NOT EXISTS slots(
     battery INTEGER,
     PRIMARY KEY(station, slot_number)
 ) WITHOUT ROWID;
+-- A returned power bank leaves the slot it was in before: found by serial, not by a scan.
+CREATE INDEX IF NOT EXISTS slots_power_bank ON slots(power_bank) WHERE power_bank IS NOT NULL;
 CREATE TABLE IF NOT EXISTS power_banks(
     serial TEXT PRIMARY KEY,
     station TEXT,
