@@ -13,6 +13,7 @@ from .const import CONF_PREFIX, DOMAIN
 from .fleet import HydroFleet, HydroFleetConfigEntry
 from .protocol import DEFAULT_PREFIX
 from .services import async_setup_services
+from .statistics import BackfillImporter
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -42,6 +43,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HydroFleetConfigEntry) -
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await fleet.async_start()
     entry.async_on_unload(fleet.async_stop)
+    entry.async_on_unload(fleet.backfill.async_flush)
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     return True
 
@@ -54,6 +56,11 @@ async def _async_options_updated(hass: HomeAssistant, entry: HydroFleetConfigEnt
 async def async_unload_entry(hass: HomeAssistant, entry: HydroFleetConfigEntry) -> bool:
     """Stop listening and remove the entities."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: HydroFleetConfigEntry) -> None:
+    """Delete what the entry stored of its own (the backfill summaries)."""
+    await BackfillImporter(hass, entry.entry_id).async_remove()
 
 
 async def async_remove_config_entry_device(

@@ -112,7 +112,7 @@ class HydroFleet:
         self.issues = FleetIssues(hass, entry.options)
         # Ranges per node, parsed from the options once (status sensors read them every sample).
         self._ranges: dict[str, dict[SensorType, Range]] = {}
-        self.backfill = BackfillImporter(hass)
+        self.backfill = BackfillImporter(hass, entry.entry_id)
 
     @property
     def options(self) -> Mapping[str, Any]:
@@ -132,6 +132,7 @@ class HydroFleet:
 
     async def async_start(self) -> None:
         """Subscribe to every node's topics."""
+        await self.backfill.async_load()
         handlers: dict[TopicKind, Callable[[mqtt.ReceiveMessage], None]] = {
             TopicKind.CONFIG: self._on_config,
             TopicKind.AVAILABILITY: self._on_availability,

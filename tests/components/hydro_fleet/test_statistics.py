@@ -15,6 +15,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import async_wait_recording_done
 
 from custom_components.hydro_fleet.const import CONF_PREFIX, DOMAIN
+from custom_components.hydro_fleet.statistics import HourSummary
 from hydro_fleet_protocol import Backfill, Sample
 
 from .conftest import online_node, publish
@@ -87,6 +88,42 @@ async def test_backfill_fills_hours_once_and_merges_partial_batches(
         {"start": three_hours_ago, "mean": 6.2, "min": 6.0, "max": 6.4},
         {"start": two_hours_ago, "mean": 6.0, "min": 5.8, "max": 6.2},
     ]
+
+
+async def test_backfill_merges_with_what_was_imported_before_a_restart(
+    hass: HomeAssistant, fleet_with_recorder: MockConfigEntry, hass_storage: dict[str, Any]
+) -> None:
+    await online_node(hass)
+    two_hours_ago = _hour(2)
+    publish(hass, "pi-1", "backfill", Backfill(samples=_samples(two_hours_ago, 20, [5.8, 6.0])))
+    await hass.async_block_till_done()
+
+    # HA restarts (the entry unloads and sets up again, reading back what it stored).
+    assert await hass.config_entries.async_reload(fleet_with_recorder.entry_id)
+    await hass.async_block_till_done()
+    assert f"{DOMAIN}.{fleet_with_recorder.entry_id}.backfill" in hass_storage
+    await online_node(hass)
+    # The rest of the hour, starting with the last sample again (its ack was lost).
+    rest = _samples(two_hours_ago + timedelta(minutes=10), 21, [6.0, 6.4, 6.6])
+    publish(hass, "pi-1", "backfill", Backfill(samples=rest))
+    await hass.async_block_till_done()
+    assert await _stats(hass) == [{"start": two_hours_ago, "mean": 6.2, "min": 5.8, "max": 6.6}]
+
+    # Removing the entry removes what it stored.
+    assert await hass.config_entries.async_remove(fleet_with_recorder.entry_id)
+    await hass.async_block_till_done()
+    assert f"{DOMAIN}.{fleet_with_recorder.entry_id}.backfill" not in hass_storage
+
+
+def test_hour_summary_merges_each_sequence_number_once() -> None:
+    summary = HourSummary()
+    for seq, value in [(5, 1.0), (7, 3.0), (6, 2.0), (1, 4.0), (6, 99.0), (2, 5.0), (3, 6.0)]:
+        summary.add(seq, value)
+    assert summary.runs == [[1, 3], [5, 7]]
+    assert (summary.count, summary.total, summary.low, summary.high) == (6, 21.0, 1.0, 6.0)
+    assert not summary.add(2, 0.0)
+    assert summary.add(4, 0.0)
+    assert summary.runs == [[1, 7]]
 
 
 async def test_backfill_skips_implausible_values_and_the_running_hour(
