@@ -30,6 +30,21 @@ class PlanNumberDescription(NumberEntityDescription):
     max_from_config: Callable[[PlanConfig], float] | None = None
 
 
+def _minutes(field: str, *, minimum: int) -> PlanNumberDescription:
+    """A plan duration, shown in whole minutes up to a week (the node counts seconds)."""
+    return PlanNumberDescription(
+        key=field,
+        translation_key=f"plan_{field}",
+        field=field,
+        scale=_MINUTE,
+        device_class=NumberDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MINUTES,
+        native_min_value=minimum,
+        native_max_value=10080,
+        native_step=1,
+    )
+
+
 DESCRIPTIONS = (
     PlanNumberDescription(
         key="volume",
@@ -51,28 +66,8 @@ DESCRIPTIONS = (
         native_max_value=100,
         native_step=1,
     ),
-    PlanNumberDescription(
-        key="check_interval",
-        translation_key="plan_check_interval",
-        field="check_interval",
-        scale=_MINUTE,
-        device_class=NumberDeviceClass.DURATION,
-        native_unit_of_measurement=UnitOfTime.MINUTES,
-        native_min_value=1,
-        native_max_value=10080,
-        native_step=1,
-    ),
-    PlanNumberDescription(
-        key="min_pause",
-        translation_key="plan_min_pause",
-        field="min_pause",
-        scale=_MINUTE,
-        device_class=NumberDeviceClass.DURATION,
-        native_unit_of_measurement=UnitOfTime.MINUTES,
-        native_min_value=0,
-        native_max_value=10080,
-        native_step=1,
-    ),
+    _minutes("check_interval", minimum=1),
+    _minutes("min_pause", minimum=0),
 )
 
 

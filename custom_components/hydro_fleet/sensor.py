@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -43,152 +44,106 @@ from .shown import status_key
 
 PARALLEL_UPDATES = 0
 
-_MEASUREMENT = SensorStateClass.MEASUREMENT
 _DIAGNOSTIC = EntityCategory.DIAGNOSTIC
+
+
+def _measurement(
+    key: str, device_class: SensorDeviceClass | None, unit: str | None, **fields: Any
+) -> SensorEntityDescription:
+    """A numeric value with long-term statistics (state class measurement)."""
+    return SensorEntityDescription(
+        key=key,
+        device_class=device_class,
+        native_unit_of_measurement=unit,
+        state_class=SensorStateClass.MEASUREMENT,
+        **fields,
+    )
+
+
+def _diagnostic(description: SensorEntityDescription, *, enabled: bool = False) -> SensorEntityDescription:
+    """A diagnostic sensor; off until the user turns it on unless ``enabled``."""
+    return replace(description, entity_category=_DIAGNOSTIC, entity_registry_enabled_default=enabled)
+
+
+_CELSIUS = UnitOfTemperature.CELSIUS
 # What each protocol sensor type is in Home Assistant. Units are HA's canonical ones for
 # the type; the node's announced unit only matters for temperature (C or F).
 DESCRIPTIONS: dict[SensorType, SensorEntityDescription] = {
-    SensorType.TDS: SensorEntityDescription(
-        key="tds",
-        translation_key="tds",
-        native_unit_of_measurement=CONCENTRATION_PARTS_PER_MILLION,
-        state_class=_MEASUREMENT,
-        suggested_display_precision=0,
+    SensorType.TDS: _measurement(
+        "tds", None, CONCENTRATION_PARTS_PER_MILLION, translation_key="tds", suggested_display_precision=0
     ),
-    SensorType.EC: SensorEntityDescription(
-        key="ec",
-        device_class=SensorDeviceClass.CONDUCTIVITY,
+    SensorType.EC: _measurement(
+        "ec",
+        SensorDeviceClass.CONDUCTIVITY,
+        UnitOfConductivity.MICROSIEMENS_PER_CM,
         translation_key="ec",
-        native_unit_of_measurement=UnitOfConductivity.MICROSIEMENS_PER_CM,
-        state_class=_MEASUREMENT,
         suggested_display_precision=0,
     ),
-    SensorType.PH: SensorEntityDescription(
-        key="ph", device_class=SensorDeviceClass.PH, state_class=_MEASUREMENT, suggested_display_precision=2
+    SensorType.PH: _measurement("ph", SensorDeviceClass.PH, None, suggested_display_precision=2),
+    SensorType.MOISTURE: _measurement(
+        "moisture", SensorDeviceClass.MOISTURE, PERCENTAGE, suggested_display_precision=1
     ),
-    SensorType.MOISTURE: SensorEntityDescription(
-        key="moisture",
-        device_class=SensorDeviceClass.MOISTURE,
-        native_unit_of_measurement=PERCENTAGE,
-        state_class=_MEASUREMENT,
-        suggested_display_precision=1,
+    SensorType.WATER_LEVEL: _measurement(
+        "water_level", None, PERCENTAGE, translation_key="water_level", suggested_display_precision=0
     ),
-    SensorType.WATER_LEVEL: SensorEntityDescription(
-        key="water_level",
-        translation_key="water_level",
-        native_unit_of_measurement=PERCENTAGE,
-        state_class=_MEASUREMENT,
-        suggested_display_precision=0,
-    ),
-    SensorType.WATER_TEMPERATURE: SensorEntityDescription(
-        key="water_temperature",
+    SensorType.WATER_TEMPERATURE: _measurement(
+        "water_temperature",
+        SensorDeviceClass.TEMPERATURE,
+        _CELSIUS,
         translation_key="water_temperature",
-        device_class=SensorDeviceClass.TEMPERATURE,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-        state_class=_MEASUREMENT,
         suggested_display_precision=1,
     ),
-    SensorType.TEMPERATURE: SensorEntityDescription(
-        key="temperature",
-        device_class=SensorDeviceClass.TEMPERATURE,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-        state_class=_MEASUREMENT,
-        suggested_display_precision=1,
+    SensorType.TEMPERATURE: _measurement(
+        "temperature", SensorDeviceClass.TEMPERATURE, _CELSIUS, suggested_display_precision=1
     ),
-    SensorType.HUMIDITY: SensorEntityDescription(
-        key="humidity",
-        device_class=SensorDeviceClass.HUMIDITY,
-        native_unit_of_measurement=PERCENTAGE,
-        state_class=_MEASUREMENT,
-        suggested_display_precision=0,
+    SensorType.HUMIDITY: _measurement(
+        "humidity", SensorDeviceClass.HUMIDITY, PERCENTAGE, suggested_display_precision=0
     ),
-    SensorType.BATTERY: SensorEntityDescription(
-        key="battery",
-        device_class=SensorDeviceClass.BATTERY,
-        native_unit_of_measurement=PERCENTAGE,
-        state_class=_MEASUREMENT,
+    SensorType.BATTERY: _measurement("battery", SensorDeviceClass.BATTERY, PERCENTAGE),
+    SensorType.VOLTAGE: _measurement("voltage", SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT),
+    SensorType.CURRENT: _measurement("current", SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE),
+    SensorType.SIGNAL: _diagnostic(
+        _measurement("signal", SensorDeviceClass.SIGNAL_STRENGTH, SIGNAL_STRENGTH_DECIBELS_MILLIWATT)
     ),
-    SensorType.VOLTAGE: SensorEntityDescription(
-        key="voltage",
-        device_class=SensorDeviceClass.VOLTAGE,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-        state_class=_MEASUREMENT,
-    ),
-    SensorType.CURRENT: SensorEntityDescription(
-        key="current",
-        device_class=SensorDeviceClass.CURRENT,
-        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-        state_class=_MEASUREMENT,
-    ),
-    SensorType.SIGNAL: SensorEntityDescription(
-        key="signal",
-        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
-        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
-        state_class=_MEASUREMENT,
-        entity_category=_DIAGNOSTIC,
-        entity_registry_enabled_default=False,
-    ),
-    SensorType.COUNT: SensorEntityDescription(key="count", state_class=_MEASUREMENT),
+    SensorType.COUNT: _measurement("count", None, None),
     SensorType.TEXT: SensorEntityDescription(key="text"),
     SensorType.TIMESTAMP: SensorEntityDescription(key="timestamp", device_class=SensorDeviceClass.TIMESTAMP),
 }
 
 # Health values of State.health, all diagnostic. Chatty or rarely useful ones start disabled.
 HEALTH_DESCRIPTIONS: dict[HealthKey, SensorEntityDescription] = {
-    HealthKey.UPTIME: SensorEntityDescription(
-        key="uptime",
-        translation_key="last_restart",
-        device_class=SensorDeviceClass.TIMESTAMP,
-        entity_category=_DIAGNOSTIC,
-        entity_registry_enabled_default=False,
+    HealthKey.UPTIME: _diagnostic(
+        SensorEntityDescription(key="uptime", translation_key="last_restart", device_class=SensorDeviceClass.TIMESTAMP)
     ),
-    HealthKey.RSSI: SensorEntityDescription(
-        key="rssi",
-        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
-        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
-        state_class=_MEASUREMENT,
-        entity_category=_DIAGNOSTIC,
-        entity_registry_enabled_default=False,
+    HealthKey.RSSI: _diagnostic(
+        _measurement("rssi", SensorDeviceClass.SIGNAL_STRENGTH, SIGNAL_STRENGTH_DECIBELS_MILLIWATT)
     ),
-    HealthKey.CPU_TEMPERATURE: SensorEntityDescription(
-        key="cpu_temperature",
-        translation_key="cpu_temperature",
-        device_class=SensorDeviceClass.TEMPERATURE,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-        state_class=_MEASUREMENT,
-        suggested_display_precision=0,
-        entity_category=_DIAGNOSTIC,
-        entity_registry_enabled_default=False,
+    HealthKey.CPU_TEMPERATURE: _diagnostic(
+        _measurement(
+            "cpu_temperature",
+            SensorDeviceClass.TEMPERATURE,
+            _CELSIUS,
+            translation_key="cpu_temperature",
+            suggested_display_precision=0,
+        )
     ),
-    HealthKey.DISK_FREE: SensorEntityDescription(
-        key="disk_free",
-        translation_key="disk_free",
-        device_class=SensorDeviceClass.DATA_SIZE,
-        native_unit_of_measurement=UnitOfInformation.MEGABYTES,
-        state_class=_MEASUREMENT,
-        suggested_display_precision=0,
-        entity_category=_DIAGNOSTIC,
-        entity_registry_enabled_default=False,
+    HealthKey.DISK_FREE: _diagnostic(
+        _measurement(
+            "disk_free",
+            SensorDeviceClass.DATA_SIZE,
+            UnitOfInformation.MEGABYTES,
+            translation_key="disk_free",
+            suggested_display_precision=0,
+        )
     ),
-    HealthKey.BATTERY: SensorEntityDescription(
-        key="battery",
-        device_class=SensorDeviceClass.BATTERY,
-        native_unit_of_measurement=PERCENTAGE,
-        state_class=_MEASUREMENT,
-        entity_category=_DIAGNOSTIC,
+    HealthKey.BATTERY: _diagnostic(DESCRIPTIONS[SensorType.BATTERY], enabled=True),
+    HealthKey.LAST_CALIBRATION: _diagnostic(
+        SensorEntityDescription(
+            key="last_calibration", translation_key="last_calibration", device_class=SensorDeviceClass.TIMESTAMP
+        ),
+        enabled=True,
     ),
-    HealthKey.LAST_CALIBRATION: SensorEntityDescription(
-        key="last_calibration",
-        translation_key="last_calibration",
-        device_class=SensorDeviceClass.TIMESTAMP,
-        entity_category=_DIAGNOSTIC,
-    ),
-    HealthKey.FIRMWARE: SensorEntityDescription(
-        key="firmware",
-        translation_key="firmware",
-        entity_category=_DIAGNOSTIC,
-        entity_registry_enabled_default=False,
-    ),
+    HealthKey.FIRMWARE: _diagnostic(SensorEntityDescription(key="firmware", translation_key="firmware")),
 }
 _HEALTH_NUMBERS = frozenset({HealthKey.RSSI, HealthKey.CPU_TEMPERATURE, HealthKey.DISK_FREE, HealthKey.BATTERY})
 # A restart time computed from uptime jitters by the sample's clock; rounding to this
