@@ -87,7 +87,7 @@ class Store(StoreBase):
         self._queued = 0
         applied = True
         if isinstance(payload, FullSync):
-            apply_full(self.db, serial, int(station["total_slots"]), payload, now)
+            apply_full(self.db, serial, payload, now)
             status, heartbeat, total = (
                 payload.device.status,
                 payload.device.heartbeat_unix(),
