@@ -489,6 +489,8 @@ class NodeConfig:
     hw_version: str | None = None
     machine_id: str | None = None
     configuration_url: str | None = None
+    # Where the node stands ("Greenhouse"): a place name a person would use.
+    area: str | None = None
     sample_interval: float | None = None
     sensors: tuple[SensorConfig, ...] = ()
     pumps: tuple[PumpConfig, ...] = ()
@@ -520,6 +522,7 @@ class NodeConfig:
             hw_version=_text(data, "hw_version", required=False),
             machine_id=_text(data, "machine_id", required=False),
             configuration_url=_text(data, "configuration_url", required=False),
+            area=_text(data, "area", required=False),
             sample_interval=_number(data, "sample_interval", required=False, minimum=0.01),
             sensors=sensors,
             pumps=pumps,
@@ -559,6 +562,7 @@ class NodeConfig:
                 "hw_version": self.hw_version,
                 "machine_id": self.machine_id,
                 "configuration_url": self.configuration_url,
+                "area": self.area,
                 "sample_interval": self.sample_interval,
                 "sensors": [s.to_dict() for s in self.sensors],
                 "pumps": [p.to_dict() for p in self.pumps],
