@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 import contextlib
 import ctypes
+import dataclasses
 import gc
 import logging
 from pathlib import Path
@@ -34,6 +35,7 @@ from hydro_fleet_protocol import (
     EventType,
     NodeConfig,
     NodeKind,
+    NodeSetting,
     ProtocolError,
     PumpConfig,
     PumpState,
@@ -115,6 +117,8 @@ class Bridge:
         self._queued = asyncio.Event()
         self.duplicate_of: str | None = None
         self._water_low_latched = False
+        # The last dry-run decision (State.water_low): what HA shows as "water low".
+        self._water_low: bool | None = None
         self._read_lock = asyncio.Lock()
         # One worker thread for blocking I/O (probe conversions, backfill batches): one extra malloc
         # arena and stack, not one per pool thread.
@@ -139,7 +143,7 @@ class Bridge:
                 for p in self.config.pumps
             ),
             plans=tuple(self.plans.slots.values()),
-            extra={"timezone": self.config.timezone, "water_low_pct": self.config.water_low_pct},
+            extra={"timezone": self.config.timezone, NodeSetting.WATER_LOW_PCT: self.config.water_low_pct},
         )
 
     def water_is_low(self, readings: dict[str, Reading]) -> bool:
@@ -179,7 +183,8 @@ class Bridge:
         return dict((await self.read_probes()).readings)
 
     def _enforce_dry_run(self, readings: dict[str, Reading]) -> None:
-        if not self.water_is_low(readings):
+        self._water_low = self.water_is_low(readings)
+        if not self._water_low:
             return
         for pump in self.pumps:
             if pump.is_on:
@@ -228,6 +233,7 @@ class Bridge:
             pumps={p.key: PumpState(on=p.is_on, until=p.until) for p in self.pumps},
             health=health,
             plans=self.plans.reported(),
+            water_low=self._water_low,
         )
         self._last_state = state
         return state
@@ -493,6 +499,7 @@ class Bridge:
             CommandAction.SET_PLAN: self._set_plan,
             CommandAction.CALIBRATE: self._calibrate,
             CommandAction.IDENTIFY: self._identify,
+            CommandAction.SET_CONFIG: self._set_config,
         }.get(command.action)
         if handler is None:
             return Ack(
@@ -581,6 +588,27 @@ class Bridge:
         _LOGGER.info("calibrated %s: %s", probe, result)
         self.emit(EventType.CALIBRATION, data | {"ok": True} | result)
         return Ack(command.id, ok=True, result=result)
+
+    def _set_config(self, command: Command) -> Ack:
+        """Take settings from the controller (HA's water-low threshold): one rule, on the node."""
+        value = command.params.get(NodeSetting.WATER_LOW_PCT)
+        unknown = sorted(set(command.params) - {NodeSetting.WATER_LOW_PCT})
+        if unknown or isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+            return Ack(
+                command.id,
+                ok=False,
+                code="invalid_config",
+                message=f"set_config takes {NodeSetting.WATER_LOW_PCT} (0-100 %)"
+                + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+            )
+        self.config = dataclasses.replace(self.config, water_low_pct=float(value))
+        _LOGGER.info("water low threshold set to %g %% by the controller", value)
+        if self._last_snapshot is not None:
+            # Decide again now, so the state sent before the ack already shows it.
+            self._enforce_dry_run(dict(self._last_snapshot.readings))
+        # The retained config carries the setting: the controller sees it took effect.
+        self._spawn(self._publish(self.topics.config, encode(self.discovery()), retain=True))
+        return Ack(command.id, ok=True, result={NodeSetting.WATER_LOW_PCT: float(value)})
 
     def _identify(self, command: Command) -> Ack:
         _LOGGER.info("identify requested")
