@@ -19,6 +19,7 @@ from . import __version__
 from .app import create_app
 from .options import Options, OptionsError, load_options
 from .publisher import MqttSettings
+from .server import ReceiverRunner
 
 _LOGGER = logging.getLogger("hydro_fleet_receiver")
 
@@ -81,7 +82,7 @@ async def serve(args: argparse.Namespace, options: Options) -> None:
     if not options.allowed_ips:
         _LOGGER.warning("allowed_ips is empty: any address may call the receiver (signature still required)")
     app = create_app(options, args.data_dir, mqtt, metrics_interval=args.metrics_interval)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = ReceiverRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     port = args.port or options.port
     site = web.TCPSite(runner, args.host, port, ssl_context=ssl_context(options, args.ssl_dir), reuse_address=True)

@@ -130,4 +130,5 @@ def token_matches(header_value: str, token: str) -> bool:
     """
     scheme, _, rest = header_value.partition(" ")
     presented = rest.strip() if scheme.lower() == "bearer" else header_value.strip()
-    return hmac.compare_digest(presented.encode(), token.encode())
+    # surrogateescape: aiohttp hands non-UTF-8 header bytes over as surrogates.
+    return hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), token.encode())

@@ -141,6 +141,8 @@ def receiver_config(node_id: str) -> NodeConfig:
             )
             for reason in REJECT_REASONS
         ),
+        # Not counted in the success rate: what anyone who reaches the port can send.
+        SensorConfig("rejected_unauthenticated", SensorType.COUNT, name="Rejected: no valid token", diagnostic=True),
         SensorConfig(
             "success_rate",
             SensorType.COUNT,

@@ -276,7 +276,7 @@ class Store:
         self._queued = 0
         applied = True
         if isinstance(payload, FullSync):
-            self._apply_full(serial, station, payload, now)
+            self._apply_full(serial, payload, now)
             status, heartbeat, total = (
                 payload.device.status,
                 payload.device.heartbeat_unix(),
@@ -341,25 +341,27 @@ class Store:
             row = self.db.execute("SELECT * FROM stations WHERE serial = ?", (serial,)).fetchone()
         return row
 
-    def _apply_full(self, serial: str, station: sqlite3.Row, sync: FullSync, now: float) -> None:
-        total = sync.station.total_slots
-        if int(station["total_slots"]) > total:
-            self.db.execute("DELETE FROM slots WHERE station = ? AND slot_number > ?", (serial, total))
-        bank_in_slot = {b.slot_number: b.serial_number for b in sync.power_banks if b.slot_number is not None}
+    def _apply_full(self, serial: str, sync: FullSync, now: float) -> None:
+        """A full sync is the station's snapshot: it replaces everything known of its slots.
+
+        A slot it lists is as listed; a slot it leaves out but a listed power bank names is
+        occupied by that bank; any other slot is unknown (no status, bank or battery; HA
+        shows ``unknown``), never what an earlier sync said. Banks it does not list are no
+        longer placed in this station.
+        """
+        self.db.execute("DELETE FROM slots WHERE station = ?", (serial,))
+        self.db.execute("UPDATE power_banks SET station = NULL, slot_number = NULL WHERE station = ?", (serial,))
+        placed = {b.slot_number: b for b in sync.power_banks if b.slot_number is not None}
+        rows: dict[int, tuple[str, str | None, int | None]] = {}
+        for slot in sync.slots:
+            in_slot = placed.get(slot.slot_number)
+            serial_in_slot = slot.power_bank_serial or (in_slot.serial_number if in_slot else None)
+            rows[slot.slot_number] = (slot.status, serial_in_slot, slot.battery_level)
+        for number, bank in placed.items():
+            rows.setdefault(number, ("occupied", bank.serial_number, bank.battery_level))
         self.db.executemany(
-            "INSERT INTO slots(station, slot_number, status, power_bank, battery) VALUES(?, ?, ?, ?, ?)"
-            " ON CONFLICT(station, slot_number) DO UPDATE SET status = excluded.status,"
-            " power_bank = excluded.power_bank, battery = excluded.battery",
-            [
-                (
-                    serial,
-                    slot.slot_number,
-                    slot.status,
-                    slot.power_bank_serial or bank_in_slot.get(slot.slot_number),
-                    slot.battery_level,
-                )
-                for slot in sync.slots
-            ],
+            "INSERT INTO slots(station, slot_number, status, power_bank, battery) VALUES(?, ?, ?, ?, ?)",
+            [(serial, number, *row) for number, row in rows.items()],
         )
         self.db.executemany(
             "INSERT INTO power_banks(serial, station, slot_number, battery, status, temperature, voltage,"
