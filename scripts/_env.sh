@@ -71,6 +71,19 @@ ensure_mosquitto() {
   fi
 }
 
+# The protocol conformance tests compile the ESPHome node's lambdas for this machine
+# (tests/conformance/esphome_host.py): a C++ compiler and nlohmann-json's header.
+ensure_cxx_json() {
+  if command -v g++ >/dev/null && [[ -f /usr/include/nlohmann/json.hpp ]]; then return; fi
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    say "Installing g++ and nlohmann-json (apt-get)"
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ nlohmann-json3-dev >&2
+  else
+    say "g++ or nlohmann-json is missing. Install them with: sudo apt-get install -y g++ nlohmann-json3-dev"
+    exit 1
+  fi
+}
+
 # Prints the path of a virtualenv built from a requirements file, cached outside the clone
 # under a key from the Python version and the file, so reruns start in seconds. A lock keeps
 # two runs at once (a demo and the tests) from building the same venv twice.
