@@ -33,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
         help="JSON file with exactly the add-on's option keys (/data/options.json)",
     )
     parser.add_argument("--data-dir", type=Path, required=True, help="where the database and JWT key live")
+    parser.add_argument(
+        "--database",
+        help="postgresql://USER@HOST:PORT/DB to store in PostgreSQL (replicas may share it; else the "
+        "database_url option, else SQLite in --data-dir); put a password in PGPASSWORD, not here",
+    )
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")  # noqa: S104
     parser.add_argument("--port", type=int, help="override the 'port' option")
     parser.add_argument("--ssl-dir", type=Path, default=Path("/ssl"), help="where certfile/keyfile are")
@@ -81,7 +86,7 @@ async def serve(args: argparse.Namespace, options: Options) -> None:
         _LOGGER.warning("no MQTT broker configured: data is stored and queued, not published")
     if not options.allowed_ips:
         _LOGGER.warning("allowed_ips is empty: any address may call the receiver (signature still required)")
-    app = create_app(options, args.data_dir, mqtt, metrics_interval=args.metrics_interval)
+    app = create_app(options, args.data_dir, mqtt, metrics_interval=args.metrics_interval, database=args.database)
     runner = ReceiverRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     port = args.port or options.port

@@ -63,6 +63,9 @@ class Options:
     lorawan_token: str | None = field(default=None, repr=False)
     lorawan_header: str = "Authorization"
     lorawan_timeout: int = 7200
+    # PostgreSQL instead of the SQLite file in /data (several receivers may share it); a
+    # URL may carry a password, so it is never printed.
+    database_url: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         # Never print secrets or passwords, even in a traceback or a debug log.
@@ -82,7 +85,7 @@ class Options:
 
 
 # Keys the Supervisor may leave out (schema ``?``) and that have no default value.
-OPTIONAL_KEYS = frozenset({"mqtt_host", "mqtt_port", "mqtt_username", "mqtt_password", "lorawan_token"})
+OPTIONAL_KEYS = frozenset({"mqtt_host", "mqtt_port", "mqtt_username", "mqtt_password", "lorawan_token", "database_url"})
 OPTION_KEYS = tuple(f.name for f in fields(Options))
 # The only keys a file must hold; every other one left out (or null) takes its default.
 REQUIRED_KEYS = tuple(f.name for f in fields(Options) if f.default is MISSING and f.default_factory is MISSING)
@@ -167,6 +170,8 @@ def _check(options: Options) -> None:
         raise OptionsError(f"option 'lorawan_token' is shorter than {MIN_SECRET_LEN} characters")
     if not _HEADER_NAME.fullmatch(options.lorawan_header):
         raise OptionsError("option 'lorawan_header' must be an HTTP header name")
+    if options.database_url and not options.database_url.startswith(("postgresql://", "postgres://")):
+        raise OptionsError("option 'database_url' must be a postgresql:// URL")
     if options.log_level not in _LOG_LEVELS:
         raise OptionsError(f"option 'log_level' must be one of {', '.join(_LOG_LEVELS)}")
 

@@ -25,6 +25,7 @@ from .auth import TokenError
 from .context import CTX, DATA_PATH, Context
 from .lorawan import token_matches
 from .signing import decode_signature, verify
+from .storage import StorageUnavailableError
 
 _LOGGER = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -161,6 +162,17 @@ async def root_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 exc.reason,
                 headers={k: v for k, v in exc.headers.items() if k == "Allow"},
             )
+    except StorageUnavailableError:
+        # The database is away (a PostgreSQL restart): nothing was stored, and a retry
+        # after the outage will be; one line, no traceback.
+        response = error_response(
+            request,
+            503,
+            "unavailable",
+            "the database is unavailable; the request was not stored, retry later",
+            reason="error",
+            headers={"Retry-After": "5"},
+        )
     except Exception:
         # A bug or a storage failure (its transaction, if one began, was rolled back): the
         # traceback is logged; the client only gets the id to quote.
