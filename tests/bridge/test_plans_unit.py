@@ -119,7 +119,7 @@ def test_set_plan_acks_the_plan_and_refuses_what_the_slot_cannot_run(tmp_path):
         assert bridge.state_now().plans == {"plan": Plan(type=PlanType.OFF)}
 
         def set_plan(target, **params):
-            return bridge.execute(Command("c", CommandAction.SET_PLAN, target, params))
+            return bridge.commands.execute(Command("c", CommandAction.SET_PLAN, target, params))
 
         ack = set_plan("plan", type="moisture", volume_ml=250, threshold=35, check_interval=600)
         assert ack.ok, ack
