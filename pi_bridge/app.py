@@ -36,7 +36,6 @@ from . import __version__
 from .buffer import SampleQueue, queue_path
 from .calibration import CalibrationStore
 from .commands import CommandHandlers
-from .config import BridgeConfig
 from .health import Health
 from .identity import machine_id
 from .link import MqttLink
@@ -44,6 +43,7 @@ from .plans import PlanRunner, plan_slots
 from .pumps import PumpBank, PumpChange
 from .sdnotify import Notifier
 from .sensors import SensorArray, Snapshot
+from .settings import BridgeConfig
 from .water import WaterLowLatch
 
 _LOGGER = logging.getLogger(__name__)

@@ -33,8 +33,8 @@ from hydro_fleet_protocol import (
 )
 
 from .buffer import SampleQueue
-from .config import BrokerSettings
 from .identity import IdentityCheck
+from .settings import BrokerSettings
 
 _LOGGER = logging.getLogger(__name__)
 _BACKOFF_MAX = 60.0

@@ -29,8 +29,8 @@ from hydro_fleet_protocol import (
     WateringOutcome,
 )
 
-from .config import PumpSettings
 from .pumps import PumpBank
+from .settings import PumpSettings
 from .store import read_json, write_json
 
 _LOGGER = logging.getLogger(__name__)

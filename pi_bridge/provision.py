@@ -24,7 +24,7 @@ import yaml
 
 from hydro_fleet_protocol import DEFAULT_PREFIX, TopicKind, is_valid_node_id
 
-from .config import ConfigError
+from .settings import ConfigError
 from .store import read_json, write_json
 
 _LOGGER = logging.getLogger(__name__)

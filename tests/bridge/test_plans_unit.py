@@ -12,9 +12,9 @@ import pytest
 
 from devtools.bridges import build_in_process, build_offline
 from hydro_fleet_protocol import Command, CommandAction, Plan, PlanConfig, PlanType
-from pi_bridge.config import PumpSettings
 from pi_bridge.health import cpu_temperature, wifi_rssi
 from pi_bridge.plans import PlanRejected, next_time_of_day, plan_slots
+from pi_bridge.settings import PumpSettings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
