@@ -42,6 +42,12 @@ def changed_keys(old: Mapping[str, object], new: Mapping[str, object]) -> frozen
     return frozenset(changed)
 
 
+def _crosses_deadline(previous: State, state: State) -> bool:
+    """Whether ``state`` is the first sample after a running pump's announced stop time:
+    the same pumps, but now a confirmation that it runs past it (see switch.py)."""
+    return any(p.on and p.until is not None and previous.ts < p.until <= state.ts for p in state.pumps.values())
+
+
 @dataclass(slots=True, eq=False)
 class Node:
     """A node's discovery config, its latest report and its confirmed plans."""
@@ -49,6 +55,9 @@ class Node:
     config: NodeConfig
     topics: Topic
     online: bool = False
+    # HA's own MQTT connection: while it is down nothing the node sends can arrive, so
+    # its last values are not live (HA's own MQTT entities go unavailable too).
+    broker_connected: bool = True
     state: State | None = None
     # Plans as the node confirmed them (from its state or a set_plan ack): entities
     # show these, never what a user asked for but the node has not accepted.
@@ -71,7 +80,7 @@ class Node:
 
     @property
     def available(self) -> bool:
-        return self.online
+        return self.online and self.broker_connected
 
     def update_shown(
         self, ranges: Mapping[SensorType, Range], water_low_percent: float, keys: frozenset[str] | None = None
@@ -98,7 +107,7 @@ class Node:
             shown_keys = self.update_shown(ranges, water_low_percent, keys)
             if shown_keys:
                 changed.add(Section.READINGS)
-        if previous is None or previous.pumps != state.pumps:
+        if previous is None or previous.pumps != state.pumps or _crosses_deadline(previous, state):
             changed.add(Section.PUMPS)
         if previous is None or previous.health != state.health:
             changed.add(Section.HEALTH)
