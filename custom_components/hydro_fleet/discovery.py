@@ -45,7 +45,12 @@ class Discovery:
         fleet.issues.config_seen(node_id, config.name, config.machine_id)
         node = fleet.nodes.get(node_id)
         if node is None:
-            node = Node(config=config, topics=Topic(fleet.prefix, node_id), online=self._online.get(node_id, False))
+            node = Node(
+                config=config,
+                topics=Topic(fleet.prefix, node_id),
+                online=self._online.get(node_id, False),
+                broker_connected=fleet.broker_connected,
+            )
             fleet.nodes[node_id] = node
             _LOGGER.debug("Discovered node %s (%s)", node_id, config.kind)
             if not node.online:
@@ -71,6 +76,8 @@ class Discovery:
             hw_version=config.hw_version,
             serial_number=config.machine_id,
             configuration_url=config.configuration_url,
+            # HA puts a new device in this area (creating it if needed); a user's choice is never overridden.
+            suggested_area=config.area,
         )
 
     def _remove_dropped_entities(self, old: NodeConfig, new: NodeConfig) -> None:
