@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from devtools.gateway_sim import full_payload
 from devtools.mosquitto import Mosquitto
 from hydro_fleet_protocol import State
@@ -13,6 +15,8 @@ from hydro_fleet_receiver.publisher import MqttSettings
 
 from .conftest import running
 from .mqtt_helpers import Collector
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 STATE = "hydro_fleet/station-ps001/state"
 
