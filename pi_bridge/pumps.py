@@ -16,7 +16,7 @@ import time
 
 from gpiozero import OutputDevice
 
-from .config import PumpSettings
+from .settings import PumpSettings
 
 _LOGGER = logging.getLogger(__name__)
 

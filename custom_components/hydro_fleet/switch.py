@@ -63,7 +63,7 @@ class PumpSwitch(HydroFleetEntity, SwitchEntity):
     def _pump_config(self) -> PumpConfig | None:
         return next((p for p in self.node.config.pumps if p.key == self.key), None)
 
-    def _fingerprint(self) -> object:
+    def _shown(self) -> object:
         state = self.node.state
         return (state.pumps.get(self.key) if state else None), self._pump_config, self.is_on
 
@@ -79,10 +79,8 @@ class PumpSwitch(HydroFleetEntity, SwitchEntity):
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
-        self.async_on_remove(self._cancel_deadline)
-
-    def _refresh(self) -> None:
         self._schedule_deadline()
+        self.async_on_remove(self._cancel_deadline)
 
     @callback
     def _handle_node_update(self) -> None:
