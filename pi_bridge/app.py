@@ -79,7 +79,13 @@ class Bridge:
     """One node: its sensors, pumps, plans, offline queue and MQTT connection."""
 
     def __init__(
-        self, config: BridgeConfig, sensors: SensorArray, state_dir: Path, notifier: Notifier | None = None
+        self,
+        config: BridgeConfig,
+        sensors: SensorArray,
+        state_dir: Path,
+        notifier: Notifier | None = None,
+        *,
+        throwaway_state: bool = False,
     ) -> None:
         self.config = config
         self.node_id = config.effective_node_id
@@ -88,7 +94,9 @@ class Bridge:
         self.calibration: CalibrationStore = sensors.calibration
         self.state_dir = state_dir
         self.machine_id = machine_id(config.machine_id_file, state_dir)
-        self.pumps = PumpBank(config.pumps, self._on_pump_change)
+        self.pumps = PumpBank(
+            config.pumps, self._on_pump_change, state_dir, simulate=config.simulate, throwaway_state=throwaway_state
+        )
         self.queue = SampleQueue(
             queue_path(state_dir),
             max_rows=config.buffer.max_rows,
