@@ -113,7 +113,7 @@ class Bridge:
         # of an earlier run never share a seq with new ones) at any sampling rate up to 10 Hz.
         self._seq = int(time.time() * 10)
         self._last_snapshot: Snapshot | None = None
-        self._last_state: State | None = None
+        self._last_sample: State | None = None
         self._last_sample_at = time.monotonic()
         self._background: set[asyncio.Task[Any]] = set()
         self._live: set[asyncio.Task[Any]] = set()
@@ -205,6 +205,7 @@ class Bridge:
     async def sample(self) -> State:
         """A new state with the probes read now."""
         state = self._state(await self.read_probes())
+        self._last_sample = state
         self._last_sample_at = time.monotonic()  # the watchdog's sign of life
         return state
 
@@ -236,7 +237,6 @@ class Bridge:
             health=health,
             plans=self.plans.reported(),
         )
-        self._last_state = state
         return state
 
     def emit(self, event_type: str, data: dict[str, Reading]) -> None:
@@ -279,6 +279,13 @@ class Bridge:
         if message is not None:
             self.queue.put_message(*message)
             self._queued.set()
+
+    def _report_now(self) -> None:
+        """Publish ``state_now`` (a pump changed). Not a sample, so never queued: readings of the
+        latest sample re-stamped now would become a measurement in the backfilled history; offline,
+        the pump events in the outbox tell what happened."""
+        if self._connected:
+            self._spawn(self._publish(self.topics.state, encode(self.state_now())))
 
     def _deliver(self, state: State) -> None:
         """Publish a sample live, or queue it (broker down, or it did not acknowledge)."""
@@ -383,8 +390,7 @@ class Bridge:
                     await client.publish(self.topics.config, encode(self.discovery()), qos=1, retain=True)
                     await client.publish(self.topics.availability, AVAILABILITY_ONLINE, qos=1, retain=True)
                     self._client = client
-                    if self._last_state is not None:
-                        await self._publish(self.topics.state, encode(self._last_state))
+                    self._deliver_latest_live()
                     drain = asyncio.get_running_loop().create_task(self._drain(client))
                     try:
                         async for message in client.messages:
@@ -407,6 +413,13 @@ class Bridge:
                 backoff = min(backoff * 2, _BACKOFF_MAX)
             finally:
                 self._client = None
+
+    def _deliver_latest_live(self) -> None:
+        """After connecting, the latest sample goes out live (HA shows it now, not one interval later)
+        if it was queued, and then only live: taken out of the queue, so the backfill does not send it too."""
+        latest = self._last_sample
+        if latest is not None and self.queue.take(latest.ts, latest.seq):
+            self._deliver(latest)
 
     def _abandon_live(self) -> None:
         """The connection is gone: unacknowledged live samples go to the queue now, in order."""
@@ -606,7 +619,7 @@ class Bridge:
         )
         if not change.on:
             # A stop by deadline or safety is reported at once, not at the next sample.
-            self._deliver(self.state_now())
+            self._report_now()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run ``coro`` in the background, keeping a reference until it is done."""
