@@ -88,7 +88,12 @@ async def one_run(port: int, work: Path, index: int, duration: float, mode: str)
     state = work / node_id
     bridge = start_bridge(port, work, node_id)
     try:
-        deadline = await pump_on(port, node_id, duration)
+        try:
+            deadline = await pump_on(port, node_id, duration)
+        except TimeoutError:
+            print(f"run {index}: the node never started its pump; its log:", file=sys.stderr)
+            print((work / f"{node_id}.log").read_text(errors="replace")[-3000:], file=sys.stderr)
+            raise
         assert read_level(state, 17) is True, "pump not on"
         # Somewhere in the run, leaving at least 0.2 s of it.
         await asyncio.sleep(max(0.0, deadline - time.time() - 0.2) * random.random())
