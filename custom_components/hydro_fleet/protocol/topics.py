@@ -10,7 +10,7 @@ DEFAULT_PREFIX = "hydro_fleet"
 AVAILABILITY_ONLINE = "online"
 AVAILABILITY_OFFLINE = "offline"
 
-# Node ids become MQTT topic levels, HA identifiers and Mosquitto user names, so they
+# Node ids become MQTT topic levels, device identifiers and Mosquitto user names, so they
 # are kept to a conservative alphabet (the seed's `pi-1`..`pi-99` fits).
 _NODE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -25,6 +25,24 @@ class TopicKind(StrEnum):
     EVENT = "event"
     CMD = "cmd"
     ACK = "ack"
+
+
+# Who publishes what. The broker ACL that ``hydro-fleet-bridge provision`` generates is
+# built from these, so a new kind is a node topic (writable by its own node only)
+# without any ACL change; only a kind HA publishes has to be listed here.
+HA_PUBLISHED_KINDS = frozenset({TopicKind.CMD})
+# Published retained by the node; it reads its own back to detect a duplicate node id.
+RETAINED_KINDS = frozenset({TopicKind.CONFIG, TopicKind.AVAILABILITY})
+
+
+def node_published_kinds() -> tuple[TopicKind, ...]:
+    """Every kind a node publishes under its own id (all but HA's commands)."""
+    return tuple(kind for kind in TopicKind if kind not in HA_PUBLISHED_KINDS)
+
+
+def node_read_kinds() -> tuple[TopicKind, ...]:
+    """The kinds a node subscribes to under its own id: its commands and its retained topics."""
+    return tuple(kind for kind in TopicKind if kind in HA_PUBLISHED_KINDS or kind in RETAINED_KINDS)
 
 
 def is_valid_node_id(node_id: str) -> bool:
