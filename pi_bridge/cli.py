@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .app import Bridge
-    from .config import BridgeConfig
     from .sensors import VoltageSource
+    from .settings import BridgeConfig
 
 _LOGGER = logging.getLogger("pi_bridge")
 _COMMANDS = ("run", "pumps-off", "check-config", "provision")
@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         from .safe_off import main as pumps_off
 
         return pumps_off(argv[1:])
-    from .config import ConfigError, dump, load_config, load_config_in_child
+    from .config import dump, load_config, load_config_in_child
+    from .settings import ConfigError
 
     if not argv or (argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help")):
         argv.insert(0, "run")
@@ -146,7 +147,7 @@ def _run(config: BridgeConfig) -> int:
     import shutil
     import signal
 
-    from .config import ConfigError
+    from .settings import ConfigError
 
     state_dir, throwaway = _state_dir(config)
     if throwaway:

@@ -29,8 +29,8 @@ from hydro_fleet_protocol import (
     WateringOutcome,
 )
 
-from .config import PumpSettings
 from .pumps import PumpBank
+from .settings import PumpSettings
 from .store import read_json, write_json
 
 _LOGGER = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class PlanHost(Protocol):
 
     async def fresh_readings(self) -> dict[str, Reading]: ...
 
-    def water_is_low(self, readings: dict[str, Reading]) -> bool: ...
+    def latch_water_low(self, readings: dict[str, Reading]) -> bool: ...
 
     def emit(self, event_type: str, data: dict[str, Reading]) -> None: ...
 
@@ -335,7 +335,7 @@ class PlanRunner:
         if pump_key not in self.host.pumps:
             return WateringOutcome.FAILED, f"no pump {pump_key!r}"
         pump = self.host.pumps[pump_key]
-        if self.host.water_is_low(before):
+        if self.host.latch_water_low(before):
             return WateringOutcome.SKIPPED_LOW_WATER, "reservoir water level is low; pump not started"
         if pump.is_on:
             return WateringOutcome.SKIPPED_BUSY, "the pump was already running"

@@ -17,8 +17,8 @@ import logging
 from pathlib import Path
 import time
 
-from .config import PumpSettings
 from .guard_link import GuardLink
+from .settings import PumpSettings
 
 _LOGGER = logging.getLogger(__name__)
 
