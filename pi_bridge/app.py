@@ -30,6 +30,7 @@ from hydro_fleet_protocol import (
     State,
     Topic,
     encode,
+    refusal_for,
 )
 
 from . import __version__
@@ -227,7 +228,13 @@ class Bridge:
         try:
             command = Command.parse(payload)
         except ProtocolError as err:
-            _LOGGER.warning("ignored a malformed command: %s", err)
+            refusal = refusal_for(payload, err)
+            if refusal is None:
+                _LOGGER.warning("ignored a malformed command with no id to answer: %s", err)
+            else:
+                # Answered, so the controller is told why at once instead of waiting out its timeout.
+                _LOGGER.warning("refused malformed command %s: %s", refusal.id, err)
+                await self.link.publish(self.topics.ack, encode(refusal))
             return
         try:
             ack = self.commands.execute(command)
