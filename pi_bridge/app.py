@@ -68,7 +68,13 @@ class Bridge:
     """One node: its sensors, pumps, plans, offline queue and MQTT link."""
 
     def __init__(
-        self, config: BridgeConfig, sensors: SensorArray, state_dir: Path, notifier: Notifier | None = None
+        self,
+        config: BridgeConfig,
+        sensors: SensorArray,
+        state_dir: Path,
+        notifier: Notifier | None = None,
+        *,
+        throwaway_state: bool = False,
     ) -> None:
         self.config = config
         self.node_id = config.effective_node_id
@@ -77,7 +83,9 @@ class Bridge:
         self.calibration: CalibrationStore = sensors.calibration
         self.state_dir = state_dir
         self.machine_id = machine_id(config.machine_id_source, state_dir)
-        self.pumps = PumpBank(config.pumps, self._on_pump_change)
+        self.pumps = PumpBank(
+            config.pumps, self._on_pump_change, state_dir, simulate=config.simulate, throwaway_state=throwaway_state
+        )
         self.queue = SampleQueue(
             queue_path(state_dir),
             max_rows=config.buffer.max_rows,
@@ -95,7 +103,7 @@ class Bridge:
         # of an earlier run never share a seq with new ones) at any sampling rate up to 10 Hz.
         self._seq = int(time.time() * 10)
         self._last_snapshot: Snapshot | None = None
-        self.last_state: State | None = None
+        self.last_sample: State | None = None
         self._last_sample_at = time.monotonic()
         self._read_lock = asyncio.Lock()
         # One worker thread for blocking I/O (probe conversions, backfill batches): one extra malloc
@@ -184,6 +192,7 @@ class Bridge:
     async def sample(self) -> State:
         """A new state with the probes read now (and dry-run protection applied)."""
         state = self._state(await self.read_probes_and_stop_if_dry())
+        self.last_sample = state
         self._last_sample_at = time.monotonic()  # the watchdog's sign of life
         return state
 
@@ -216,7 +225,6 @@ class Bridge:
             plans=self.plans.reported(),
             water_low=self.water_low.low,
         )
-        self.last_state = state
         return state
 
     def emit(self, event_type: str, data: dict[str, Reading]) -> None:
@@ -265,7 +273,7 @@ class Bridge:
         )
         if not change.on:
             # A stop by deadline or safety is reported at once, not at the next sample.
-            self.link.deliver(self.state_now())
+            self.link.report(self.state_now())
 
     def stop_pumps_for_shutdown(self) -> State:
         """All pumps off for a clean exit; the state that says so."""
