@@ -72,7 +72,9 @@ ensure_mosquitto() {
 }
 
 # The scale tests (issue #19) run a private PostgreSQL cluster and a 3-node NATS cluster on
-# loopback ports; both come from Debian. The packages' own services are not used.
+# loopback ports; both come from Debian. The packages' own services are not used. The
+# protocol conformance tests compile the ESPHome node's lambdas for this machine
+# (tests/conformance/esphome_host.py): g++ and nlohmann-json's header.
 find_pg_bindir() {
   local d
   for d in /usr/lib/postgresql/*/bin; do
@@ -85,6 +87,8 @@ ensure_debian_tools() {
   local missing=()
   find_pg_bindir >/dev/null || missing+=(postgresql)
   command -v nats-server >/dev/null || [[ -x /usr/sbin/nats-server ]] || missing+=(nats-server)
+  command -v g++ >/dev/null || missing+=(g++)
+  [[ -f /usr/include/nlohmann/json.hpp ]] || missing+=(nlohmann-json3-dev)
   ((${#missing[@]})) || return 0
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     say "Installing ${missing[*]} (apt-get)"

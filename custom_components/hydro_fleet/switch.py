@@ -79,10 +79,8 @@ class PumpSwitch(HydroFleetEntity, SwitchEntity):
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
-        self.async_on_remove(self._cancel_deadline)
-
-    def _refresh(self) -> None:
         self._schedule_deadline()
+        self.async_on_remove(self._cancel_deadline)
 
     @callback
     def _handle_node_update(self) -> None:

@@ -9,7 +9,7 @@ top-level package ``hydro_fleet_protocol`` (see ``pyproject.toml``).
 Everything here is documented in ``docs/protocol.md``.
 """
 
-from .commands import Ack, Command
+from .commands import Ack, Command, refusal_for
 from .const import (
     MAX_PAYLOAD_BYTES,
     PROTOCOL_VERSION,
@@ -17,6 +17,7 @@ from .const import (
     EventType,
     HealthKey,
     NodeKind,
+    NodeSetting,
     PlanType,
     Reading,
     SensorType,
@@ -52,6 +53,7 @@ __all__ = [
     "HealthKey",
     "NodeConfig",
     "NodeKind",
+    "NodeSetting",
     "Plan",
     "PlanConfig",
     "PlanType",
@@ -70,5 +72,6 @@ __all__ = [
     "encode",
     "is_valid_node_id",
     "parse_topic",
+    "refusal_for",
     "wildcard",
 ]
