@@ -127,7 +127,11 @@ class Bridge:
                 for p in self.config.pumps
             ),
             plans=tuple(self.plans.slots.values()),
-            extra={"timezone": self.config.timezone, "water_low_pct": self.config.water_low_pct},
+            extra={
+                "timezone": self.config.timezone,
+                "water_low_pct": self.config.water_low_pct,
+                "instance": self.link.instance,
+            },
         )
 
     def discovery_payload(self) -> bytes:
