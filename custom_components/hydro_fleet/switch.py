@@ -37,6 +37,7 @@ class PumpSwitch(HydroFleetEntity, SwitchEntity):
 
     _attr_translation_key = "pump"
     _sections = frozenset({Section.PUMPS})
+    _asked_about = True
 
     def __init__(self, fleet: HydroFleet, node: Node, pump: PumpConfig) -> None:
         super().__init__(fleet, node, pump.key)

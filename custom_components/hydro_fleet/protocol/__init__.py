@@ -20,6 +20,8 @@ from .const import (
     PlanType,
     Reading,
     SensorType,
+    SlotStatus,
+    StationStatus,
     WateringOutcome,
 )
 from .discovery import NodeConfig, PlanConfig, PumpConfig, SensorConfig
@@ -62,7 +64,9 @@ __all__ = [
     "Sample",
     "SensorConfig",
     "SensorType",
+    "SlotStatus",
     "State",
+    "StationStatus",
     "Topic",
     "TopicKind",
     "UnsupportedVersionError",
