@@ -45,7 +45,12 @@ class Discovery:
         fleet.issues.config_seen(node_id, config.name, config.machine_id)
         node = fleet.nodes.get(node_id)
         if node is None:
-            node = Node(config=config, topics=Topic(fleet.prefix, node_id), online=self._online.get(node_id, False))
+            node = Node(
+                config=config,
+                topics=Topic(fleet.prefix, node_id),
+                online=self._online.get(node_id, False),
+                broker_connected=fleet.broker_connected,
+            )
             fleet.nodes[node_id] = node
             _LOGGER.debug("Discovered node %s (%s)", node_id, config.kind)
             if not node.online:

@@ -95,6 +95,7 @@ class HydroFleet:
         self.backfill = BackfillImporter(hass, entry.entry_id)
         self.discovery = Discovery(self)
         self.commands = Commands(hass)
+        self.broker_connected = True
 
     @property
     def options(self) -> Mapping[str, Any]:
@@ -116,8 +117,10 @@ class HydroFleet:
         node.update_shown(self.ranges(node.node_id), self.water_low_percent)
 
     async def async_start(self) -> None:
-        """Subscribe to every node's topics."""
+        """Subscribe to every node's topics, and follow HA's connection to the broker."""
         await self.backfill.async_load()
+        self.broker_connected = mqtt.is_connected(self.hass)
+        self._unsubscribe.append(mqtt.async_subscribe_connection_status(self.hass, self._on_connection_status))
         handlers: dict[TopicKind, Callable[[mqtt.ReceiveMessage], None]] = {
             TopicKind.CONFIG: self._on_config,
             TopicKind.AVAILABILITY: self._on_availability,
@@ -147,6 +150,24 @@ class HydroFleet:
             self.update_shown(node)
             node.async_notify()
 
+    @callback
+    def _on_connection_status(self, connected: bool) -> None:
+        """HA lost or regained the broker: every node's entities go unavailable or come back.
+
+        On reconnect HA's MQTT client subscribes again and the broker hands over the
+        retained configs and availability, so each node is then shown as it says it is.
+        """
+        if connected == self.broker_connected:
+            return
+        self.broker_connected = connected
+        if connected:
+            _LOGGER.info("MQTT connection back: Hydro Fleet nodes show what they report again")
+        else:
+            _LOGGER.warning("MQTT connection lost: Hydro Fleet nodes are unavailable until it returns")
+        for node in self.nodes.values():
+            node.broker_connected = connected
+            node.async_notify()
+
     # --- incoming ------------------------------------------------------------
 
     def _node_id(self, topic: str) -> tuple[str, TopicKind] | None:
@@ -167,6 +188,9 @@ class HydroFleet:
 
     def _good(self, node_id: str, kind: TopicKind) -> None:
         self._reported_bad.discard((node_id, kind))
+        # Any valid message shows the node speaks this protocol version: a repair raised by
+        # one stray message of another version goes with the next good one, of any kind.
+        self.issues.supported_version(node_id)
 
     @callback
     def _on_config(self, msg: mqtt.ReceiveMessage) -> None:
@@ -269,6 +293,7 @@ class HydroFleet:
         except ProtocolError as err:
             self._report_bad(node_id, kind, err)
             return
+        self._good(node_id, kind)
         self.commands.async_ack_received(node_id, ack)
 
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from devtools.mosquitto import Mosquitto
-from pi_bridge.config import ConfigError
 from pi_bridge.provision import expand_nodes
+from pi_bridge.settings import ConfigError
 
 from .helpers import BridgeProcess, Recorder, run_cli
 

@@ -9,7 +9,7 @@ top-level package ``hydro_fleet_protocol`` (see ``pyproject.toml``).
 Everything here is documented in ``docs/protocol.md``.
 """
 
-from .commands import Ack, Command
+from .commands import Ack, Command, refusal_for
 from .const import (
     MAX_PAYLOAD_BYTES,
     PROTOCOL_VERSION,
@@ -74,5 +74,6 @@ __all__ = [
     "encode",
     "is_valid_node_id",
     "parse_topic",
+    "refusal_for",
     "wildcard",
 ]
