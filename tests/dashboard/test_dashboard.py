@@ -105,7 +105,7 @@ async def test_pump_table_falls_back_to_the_switch_without_reports(
 async def test_station_table_shows_slot_occupancy(hass: HomeAssistant, fleet: None, dashboard: dict[str, Any]) -> None:
     text = Template(markdown(dashboard, "stations"), hass).async_render()
     assert "### Station PS-001: 1 of 2 slots occupied" in text
-    # Translated states, as on the device page; an empty slot has no battery, not "– %".
+    # Translated states, as on the device page; an empty slot shows no battery, not a dash with a % sign.
     assert '| 1 | <font color="#2e7d32"><b>■ Available</b></font> | – | – |' in text
     assert '| 2 | <font color="#0277bd"><b>■ Occupied</b></font> | PB-2 | 40 % |' in text
 
