@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 import contextlib
 import ctypes
+import dataclasses
 import gc
 import logging
 from pathlib import Path
@@ -19,10 +20,12 @@ import time
 from hydro_fleet_protocol import (
     Ack,
     Command,
+    CommandAction,
     Event,
     EventType,
     NodeConfig,
     NodeKind,
+    NodeSetting,
     ProtocolError,
     PumpConfig,
     PumpState,
@@ -127,7 +130,7 @@ class Bridge:
                 for p in self.config.pumps
             ),
             plans=tuple(self.plans.slots.values()),
-            extra={"timezone": self.config.timezone, "water_low_pct": self.config.water_low_pct},
+            extra={"timezone": self.config.timezone, NodeSetting.WATER_LOW_PCT: self.config.water_low_pct},
         )
 
     def discovery_payload(self) -> bytes:
@@ -136,6 +139,12 @@ class Bridge:
     @property
     def water_low_pct(self) -> float:
         return self.config.water_low_pct
+
+    def set_water_low_pct(self, limit: float) -> None:
+        """The controller's threshold (set_config): decided again at once on the last sample."""
+        self.config = dataclasses.replace(self.config, water_low_pct=limit)
+        self.water_low.limit_pct = limit
+        self._stop_pumps_if_dry(dict(self.last_readings()))
 
     def latch_water_low(self, readings: Mapping[str, Reading]) -> bool:
         """Feed readings to dry-run protection's latch (see WaterLowLatch); whether the water is low now."""
@@ -214,6 +223,7 @@ class Bridge:
             pumps={p.key: PumpState(on=p.is_on, until=p.until) for p in self.pumps},
             health=health,
             plans=self.plans.reported(),
+            water_low=self.water_low.low,
         )
         return state
 
@@ -242,6 +252,9 @@ class Bridge:
             # A bug in one command's handling must not take down pump safety with it.
             _LOGGER.exception("command %s (%s) failed", command.id, command.action)
             ack = Ack(command.id, ok=False, code="internal_error", message="the node could not carry this out")
+        if ack.ok and command.action is CommandAction.SET_CONFIG:
+            # The retained config announces the node's settings: the controller sees it took.
+            await self.link.publish(self.topics.config, self.discovery_payload(), retain=True)
         if ack.ok:
             # The state first: when HA sees the ack, the state it shows already includes the change.
             await self.link.publish(self.topics.state, encode(self.state_now()))
