@@ -20,7 +20,8 @@ from .paths import INTEGRATION, ROOT
 def integration(tmp_path: Path) -> Path:
     target = tmp_path / "custom_components" / "hydro_fleet"
     shutil.copytree(INTEGRATION, target, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "hacs.json", tmp_path / "hacs.json")
+    for name in ("hacs.json", "LICENSE", "pyproject.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
     return target
 
 
@@ -207,6 +208,15 @@ def test_translation_key_used_by_code_must_exist(integration: Path) -> None:
 def test_icons_must_be_mdi(integration: Path) -> None:
     edit_json(integration / "icons.json", lambda i: i["entity"]["switch"]["pump"].update(default="pump.png"))
     one(code_rules.check_icons(integration), "icons.json: 'entity.switch.pump.default' must be an icon")
+
+
+def test_licence_must_exist_and_match_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nlicense = "MIT"\n')
+    one(manifest_rules.check_license(tmp_path), "LICENSE: missing")
+    (tmp_path / "LICENSE").write_text("Apache License\nVersion 2.0\n")
+    one(manifest_rules.check_license(tmp_path), "starts with 'Apache License'", "declares 'MIT'")
+    (tmp_path / "LICENSE").write_text((ROOT / "LICENSE").read_text())
+    assert manifest_rules.check_license(tmp_path) == []
 
 
 # --- add-on ------------------------------------------------------------------------------
