@@ -21,6 +21,8 @@ from .const import (
     PlanType,
     Reading,
     SensorType,
+    SlotStatus,
+    StationStatus,
     WateringOutcome,
 )
 from .discovery import NodeConfig, PlanConfig, PumpConfig, SensorConfig
@@ -64,7 +66,9 @@ __all__ = [
     "Sample",
     "SensorConfig",
     "SensorType",
+    "SlotStatus",
     "State",
+    "StationStatus",
     "Topic",
     "TopicKind",
     "UnsupportedVersionError",
