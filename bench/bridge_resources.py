@@ -39,6 +39,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def guard_pid(bridge_pid: int) -> int | None:
+    """The bridge's pump guard process (pi_bridge/guard.py), a child of the bridge."""
+    children = Path(f"/proc/{bridge_pid}/task/{bridge_pid}/children").read_text().split()
+    for child in children:
+        if b"pi_bridge.guard" in Path(f"/proc/{child}/cmdline").read_bytes():
+            return int(child)
+    return None
+
+
 def floor_mb() -> float:
     """RSS of the interpreter with the bridge's third-party stack imported and none of our code.
 
@@ -76,6 +85,9 @@ def main() -> None:
                 time.sleep(1)
                 peak = max(peak, rss_mb(bridge.pid))
             rss_end, cpu_end, wall = rss_mb(bridge.pid), cpu_seconds(bridge.pid), time.monotonic() - wall_start
+            guard = guard_pid(bridge.pid)
+            guard_rss = rss_mb(guard) if guard else None
+            guard_cpu = cpu_seconds(guard) if guard else None
         finally:
             bridge.terminate()
             bridge.wait(10)
@@ -88,6 +100,13 @@ def main() -> None:
         f"imported is {floor:.1f} MB"
     )
     print(f"  CPU {cpu_pct:.2f} % of one core ({cpu_end - cpu_start:.2f} s CPU in {wall:.0f} s) (goal < 2 %)")
+    if guard_rss is not None and guard_cpu is not None:
+        print(
+            f"  its pump guard process (a second process, not in the figures above): RSS {guard_rss:.1f} MB, "
+            f"{guard_cpu:.2f} s CPU since it started"
+        )
+    else:
+        print("  no pump guard process found")
 
 
 if __name__ == "__main__":

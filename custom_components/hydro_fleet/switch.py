@@ -19,7 +19,8 @@ from .fleet import HydroFleet, HydroFleetConfigEntry
 from .node import Node, Section
 from .protocol import CommandAction, PumpConfig, PumpState, State
 
-# Commands wait for the node's ack; HA must not fire them in parallel beyond what we await.
+# 0: no limit. Each command awaits its own node's ack (up to the command timeout); a
+# limit would queue every pump in the fleet behind one slow or offline node.
 PARALLEL_UPDATES = 0
 
 
@@ -50,6 +51,7 @@ class PumpSwitch(HydroFleetEntity, SwitchEntity):
 
     _attr_translation_key = "pump"
     _sections = frozenset({Section.PUMPS})
+    _asked_about = True
     _deadline_timer: CALLBACK_TYPE | None = None
     # The latest deadline HA's timer reported reached (its word, not a reread of the clock).
     _reached: float = 0.0

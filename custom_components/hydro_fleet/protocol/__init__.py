@@ -21,6 +21,8 @@ from .const import (
     PlanType,
     Reading,
     SensorType,
+    SlotStatus,
+    StationStatus,
     WateringOutcome,
 )
 from .discovery import NodeConfig, PlanConfig, PumpConfig, SensorConfig
@@ -65,7 +67,9 @@ __all__ = [
     "Sample",
     "SensorConfig",
     "SensorType",
+    "SlotStatus",
     "State",
+    "StationStatus",
     "Topic",
     "TopicKind",
     "UnsupportedVersionError",
