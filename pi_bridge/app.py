@@ -34,6 +34,7 @@ from hydro_fleet_protocol import (
     EventType,
     NodeConfig,
     NodeKind,
+    PhotoReason,
     ProtocolError,
     PumpConfig,
     PumpState,
@@ -50,6 +51,7 @@ from .calibration import CalibrationStore
 from .config import BridgeConfig
 from .health import Health
 from .identity import IdentityCheck, machine_id
+from .photos import PhotoService
 from .plans import PlanRejected, PlanRunner, plan_slots
 from .probes import CalibrationError
 from .pumps import PumpBank, PumpChange
@@ -119,6 +121,11 @@ class Bridge:
         # One worker thread for blocking I/O (probe conversions, backfill batches): one extra malloc
         # arena and stack, not one per pool thread.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hydro-fleet-io")
+        self.photos = (
+            PhotoService(self, config.camera, state_dir, self._worker, simulate=config.simulate)
+            if config.camera is not None
+            else None
+        )
 
     # --- what we publish -------------------------------------------------------
 
@@ -139,6 +146,7 @@ class Bridge:
             ),
             plans=tuple(self.plans.slots.values()),
             extra={"timezone": self.config.timezone, "water_low_pct": self.config.water_low_pct},
+            cameras=self.photos.describe() if self.photos else (),
         )
 
     def water_is_low(self, readings: dict[str, Reading]) -> bool:
@@ -194,6 +202,16 @@ class Bridge:
                     },
                 )
 
+    def latest_reading(self, key: str) -> Reading:
+        return self._last_snapshot.readings.get(key) if self._last_snapshot else None
+
+    def wake_backfill(self) -> None:
+        self._queued.set()
+
+    async def take_photo(self, reason: PhotoReason) -> str | None:
+        """A watering run's before/after photo (plans.py); None without a camera."""
+        return await self.photos.take_for_watering(reason) if self.photos else None
+
     async def sample(self) -> State:
         """A new state with the probes read now."""
         state = self._state(await self.read_probes())
@@ -218,6 +236,7 @@ class Bridge:
                 "last_calibration": self.calibration.last_calibration,
                 "buffered": len(self.queue),
             }
+            | (self.photos.health() if self.photos else {})
         )
         state = State(
             ts=round(time.time(), 3),
@@ -438,6 +457,9 @@ class Bridge:
                 self.queue.delete(batch_ids)
                 _LOGGER.debug("backfilled %d samples, %d left", len(batch_ids), len(self.queue))
                 continue
+            # Photos after the readings' backlog, one at a time, so a new sample never waits behind them.
+            if self.photos is not None and await self.photos.send_one(client, self.topics.photo):
+                continue
             await self._queued.wait()
 
     def _next_batch(self, size: int) -> tuple[list[int], bytes | None]:
@@ -620,6 +642,8 @@ class Bridge:
                 tasks.create_task(self._mqtt_loop())
                 tasks.create_task(self.plans.run())
                 tasks.create_task(self._watchdog_loop())
+                if self.photos is not None:
+                    tasks.create_task(self.photos.run())
         finally:
             trim.cancel()
             self.notifier.notify("STOPPING=1")

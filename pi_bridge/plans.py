@@ -4,7 +4,8 @@ The node has one plan slot per pump (``NodeConfig.plans``); HA sets a slot's pla
 ``set_plan`` (params: a protocol ``Plan``) and sees it in every ``State.plans``. Plans
 are stored in ``<state_dir>/plans.json`` and checked twice a second. Each run waters a
 volume through the pump's flow rate (never past the pump's max runtime) and reports
-before/after moisture and water level, volume, duration, reason and outcome as a
+before/after moisture and water level, volume, duration, reason and outcome (and the ids of
+the before/after photos on a node with a camera) as a
 ``watering_report`` event.
 """
 
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from hydro_fleet_protocol import (
     EventType,
+    PhotoReason,
     Plan,
     PlanConfig,
     PlanType,
@@ -48,6 +50,8 @@ class PlanHost(Protocol):
     def water_is_low(self, readings: dict[str, Reading]) -> bool: ...
 
     def emit(self, event_type: str, data: dict[str, Reading]) -> None: ...
+
+    async def take_photo(self, reason: PhotoReason) -> str | None: ...
 
 
 class PlanRejected(Exception):
@@ -287,6 +291,8 @@ class PlanRunner:
         }
         if "water_low" in before:
             report["water_low_before"] = before.get("water_low")
+        if photo := await self.host.take_photo(PhotoReason.BEFORE_WATERING):
+            report["photo_before"] = photo
         try:
             outcome, message = await self._pump_volume(key, pump_key, volume, before, report)
         except asyncio.CancelledError:
@@ -295,7 +301,10 @@ class PlanRunner:
             raise
         if outcome is not WateringOutcome.SKIPPED_LOW_WATER and self.settle_seconds:
             await asyncio.sleep(self.settle_seconds)  # let water reach the moisture probe
-        return self._finish(report, await self.host.fresh_readings(), outcome, message)
+        after = await self.host.fresh_readings()
+        if report["duration"] and (photo := await self.host.take_photo(PhotoReason.AFTER_WATERING)):
+            report["photo_after"] = photo
+        return self._finish(report, after, outcome, message)
 
     async def _pump_volume(
         self, key: str, pump_key: str, volume: float, before: dict[str, Reading], report: dict[str, Reading]

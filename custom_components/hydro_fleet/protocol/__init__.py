@@ -36,6 +36,7 @@ from .messages import (
     WateringOutcome,
     encode,
 )
+from .photo import MAX_PHOTO_BYTES, CameraConfig, Photo, PhotoMeta, PhotoReason, photo_id
 from .topics import (
     AVAILABILITY_OFFLINE,
     AVAILABILITY_ONLINE,
@@ -52,9 +53,11 @@ __all__ = [
     "AVAILABILITY_ONLINE",
     "DEFAULT_PREFIX",
     "MAX_PAYLOAD_BYTES",
+    "MAX_PHOTO_BYTES",
     "PROTOCOL_VERSION",
     "Ack",
     "Backfill",
+    "CameraConfig",
     "Command",
     "CommandAction",
     "Event",
@@ -62,6 +65,9 @@ __all__ = [
     "HealthKey",
     "NodeConfig",
     "NodeKind",
+    "Photo",
+    "PhotoMeta",
+    "PhotoReason",
     "Plan",
     "PlanConfig",
     "PlanType",
@@ -80,5 +86,6 @@ __all__ = [
     "encode",
     "is_valid_node_id",
     "parse_topic",
+    "photo_id",
     "wildcard",
 ]

@@ -90,6 +90,8 @@ class HealthKey(StrEnum):
     BATTERY = "battery"  # %
     LAST_CALIBRATION = "last_calibration"  # unix seconds of the newest probe calibration
     FIRMWARE = "firmware"  # text
+    CAMERA_OK = "camera_ok"  # bool: the node's camera delivered its last photo (absent: no camera)
+    PHOTOS_DROPPED = "photos_dropped"  # photos dropped from the node's full photo buffer since it started
 
 
 class PlanType(StrEnum):
@@ -289,6 +291,9 @@ def _enum(enum: type[_E], data: Mapping[str, Any], key: str, where: str = "") ->
 def _compact(data: dict[str, Any]) -> dict[str, Any]:
     """Drop None values and empty containers so payloads stay small."""
     return {k: v for k, v in data.items() if v is not None and v not in ({}, [])}
+
+
+from .photo import CameraConfig, cameras_from  # noqa: E402  (photo.py uses the helpers above)
 
 
 def encode(message: NodeConfig | State | Backfill | Event | Command | Ack) -> bytes:
@@ -494,6 +499,7 @@ class NodeConfig:
     pumps: tuple[PumpConfig, ...] = ()
     plans: tuple[PlanConfig, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    cameras: tuple[CameraConfig, ...] = ()
 
     @classmethod
     def parse(cls, payload: bytes | str) -> Self:
@@ -525,6 +531,7 @@ class NodeConfig:
             pumps=pumps,
             plans=plans,
             extra=_object(data, "extra"),
+            cameras=cameras_from(data.get("cameras")),
         )
 
     def check_readings(self, readings: Mapping[str, Reading], where: str = "readings") -> None:
@@ -564,6 +571,7 @@ class NodeConfig:
                 "pumps": [p.to_dict() for p in self.pumps],
                 "plans": [p.to_dict() for p in self.plans],
                 "extra": self.extra,
+                "cameras": [c.to_dict() for c in self.cameras],
             }
         )
 

@@ -25,6 +25,7 @@ class TopicKind(StrEnum):
     EVENT = "event"
     CMD = "cmd"
     ACK = "ack"
+    PHOTO = "photo"  # binary: a JSON header line, then a JPEG (protocol/photo.py)
 
 
 def is_valid_node_id(node_id: str) -> bool:
@@ -69,6 +70,10 @@ class Topic:
     @property
     def ack(self) -> str:
         return self(TopicKind.ACK)
+
+    @property
+    def photo(self) -> str:
+        return self(TopicKind.PHOTO)
 
 
 def wildcard(prefix: str, kind: TopicKind) -> str:
