@@ -17,7 +17,7 @@ import sqlite3
 import time
 
 from hydro_fleet_protocol import Sample
-from hydro_fleet_protocol.messages import _readings
+from hydro_fleet_protocol.validation import readings as valid_readings
 
 _LOGGER = logging.getLogger(__name__)
 _SCHEMA = """
@@ -124,7 +124,7 @@ class SampleQueue:
         samples = []
         for _, ts, seq, readings in rows:
             try:
-                samples.append(Sample(ts=ts, seq=seq, readings=_readings({"r": json.loads(readings)}, "r")))
+                samples.append(Sample(ts=ts, seq=seq, readings=valid_readings({"r": json.loads(readings)}, "r")))
             except ValueError as err:  # a row we cannot send is skipped (and deleted with its batch)
                 _LOGGER.warning("skipping an unreadable queued sample: %s", err)
         return [row[0] for row in rows], samples

@@ -25,7 +25,7 @@ def test_hacs_download_contains_the_protocol() -> None:
     # HACS downloads only custom_components/hydro_fleet/: the protocol must be real files there.
     assert PROTOCOL.is_dir()
     assert not PROTOCOL.is_symlink()
-    assert (PROTOCOL / "messages.py").is_file()
+    assert (PROTOCOL / "discovery.py").is_file()
 
 
 def test_pi_wheel_carries_the_protocol(built_wheel: Path) -> None:

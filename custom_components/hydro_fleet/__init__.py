@@ -73,5 +73,5 @@ async def async_remove_config_entry_device(
     if node is not None and node.online:
         return False
     if node_id:
-        fleet.async_forget(node_id)
+        fleet.discovery.async_forget(node_id)
     return True

@@ -57,7 +57,7 @@ async def async_calibrate(
 ) -> dict[str, Any]:
     """Run one calibration step; the node's result is returned and shown as a calibration event."""
     params = calibration_params(sensor, values)
-    ack = await fleet.async_command(node, CommandAction.CALIBRATE, sensor.key, params)
+    ack = await fleet.commands.async_command(node, CommandAction.CALIBRATE, sensor.key, params)
     result: dict[str, Any] = {"probe": sensor.key, **params, **ack.result}
     shown = {k: v for k, v in result.items() if isinstance(v, str | int | float | bool)}
     fleet.fire_event(node, Event(ts=time.time(), type=EventType.CALIBRATION, data=shown))

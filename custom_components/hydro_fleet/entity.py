@@ -32,7 +32,7 @@ class HydroFleetEntity(Entity):
         self.key = key
         # <node>_<key> for what the node announces, <node>_<key>_<aspect> for what we derive.
         self._attr_unique_id = f"{node.node_id}_{key}" if aspect is None else f"{node.node_id}_{key}_{aspect}"
-        if (device := fleet.devices.get(node.node_id)) is not None:
+        if (device := fleet.discovery.devices.get(node.node_id)) is not None:
             # Linking the registered device directly spares HA a device registry
             # get-or-create per entity (a third of the start-up time of a big fleet).
             self.device_entry = device
@@ -92,7 +92,7 @@ def async_setup_node_platform(
         batch = []
         for entity in pending:
             node = entity.node
-            device = fleet.devices.get(node.node_id)
+            device = fleet.discovery.devices.get(node.node_id)
             if fleet.nodes.get(node.node_id) is not node or device is None:
                 # Removed (or removed and rediscovered) since it was queued: forget it, so
                 # that a rediscovered node gets fresh entities.

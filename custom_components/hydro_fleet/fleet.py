@@ -1,57 +1,51 @@
-"""The fleet: MQTT subscriptions, node discovery, state fan-out and commands.
+"""The fleet: MQTT subscriptions, parsing, and the fan-out of states, backfill and events.
 
 One wildcard subscription per topic kind serves every node (a thousand nodes cost six
 subscriptions, not thousands). Each payload is parsed once with the protocol package
-and fanned out to the node's entities. Bad payloads are logged once per node and topic
-kind until that node sends a good one again; nothing bad reaches an entity.
+and handed on: configs and availability to ``discovery``, acks to ``commands``, states
+to the node (``Node.apply_state``) and its entities. Bad payloads are logged once per
+node and topic kind until that node sends a good one again; nothing bad reaches an entity.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 import logging
 from typing import Any
-from uuid import uuid4
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
+from .commands import Commands
 from .const import (
     ATTR_DATA,
     ATTR_EVENT_TYPE,
     ATTR_NODE_ID,
-    COMMAND_TIMEOUT,
     CONF_WATER_LOW_PERCENT,
     DEFAULT_WATER_LOW_PERCENT,
     DOMAIN,
     EVENT_NODE,
     signal_node_discovered,
 )
-from .node import Node, Section
+from .discovery import Discovery
+from .node import Node
 from .protocol import (
     AVAILABILITY_ONLINE,
     Ack,
     Backfill,
-    Command,
-    CommandAction,
     Event,
     EventType,
     HealthKey,
     NodeConfig,
-    Plan,
     ProtocolError,
     SensorType,
     State,
-    Topic,
     TopicKind,
     UnsupportedVersionError,
-    encode,
     parse_topic,
     wildcard,
 )
@@ -69,15 +63,6 @@ def _payload(msg: mqtt.ReceiveMessage) -> bytes | str:
     """The raw payload (subscriptions use ``encoding=None``, so bytes; never a bytearray to the parser)."""
     payload = msg.payload
     return bytes(payload) if isinstance(payload, bytearray) else payload
-
-
-def _changed_keys(old: Mapping[str, object], new: Mapping[str, object]) -> frozenset[str]:
-    """The keys whose value differs between two samples (added and dropped keys included)."""
-    if old == new:
-        return frozenset()
-    changed = {key for key, value in new.items() if key not in old or old[key] != value}
-    changed.update(old.keys() - new.keys())
-    return frozenset(changed)
 
 
 def _state_of(node: Node, payload: bytes | str) -> State:
@@ -101,18 +86,15 @@ class HydroFleet:
         self.entry = entry
         self.prefix = prefix
         self.nodes: dict[str, Node] = {}
-        # Availability can arrive before a node's config (retained messages race).
-        self._online: dict[str, bool] = {}
-        self._pending_acks: dict[str, asyncio.Future[Ack]] = {}
         self._reported_bad: set[tuple[str, TopicKind]] = set()
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self.created_entities: set[tuple[str, str]] = set()  # (platform, unique_id)
-        # Each node's device, registered once per discovery; entities link to it directly.
-        self.devices: dict[str, dr.DeviceEntry] = {}
         self.issues = FleetIssues(hass, entry.options)
         # Ranges per node, parsed from the options once (status sensors read them every sample).
         self._ranges: dict[str, dict[SensorType, Range]] = {}
         self.backfill = BackfillImporter(hass, entry.entry_id)
+        self.discovery = Discovery(self)
+        self.commands = Commands(hass)
 
     @property
     def options(self) -> Mapping[str, Any]:
@@ -125,10 +107,13 @@ class HydroFleet:
             ranges = self._ranges[node_id] = node_ranges(self.entry.options, node_id)
         return ranges
 
-    def _update_shown(self, node: Node, keys: frozenset[str] | None = None) -> frozenset[str] | None:
-        """Bring what the node's reading entities show up to date; what changed (see Shown.update)."""
-        threshold = float(self.entry.options.get(CONF_WATER_LOW_PERCENT, DEFAULT_WATER_LOW_PERCENT))
-        return node.shown.update(node.config, node.state, self.ranges(node.node_id), threshold, keys)
+    @property
+    def water_low_percent(self) -> float:
+        return float(self.entry.options.get(CONF_WATER_LOW_PERCENT, DEFAULT_WATER_LOW_PERCENT))
+
+    def update_shown(self, node: Node) -> None:
+        """Recompute all that the node's reading entities show (config or options changed)."""
+        node.update_shown(self.ranges(node.node_id), self.water_low_percent)
 
     async def async_start(self) -> None:
         """Subscribe to every node's topics."""
@@ -150,8 +135,7 @@ class HydroFleet:
     def async_stop(self) -> None:
         while self._unsubscribe:
             self._unsubscribe.pop()()
-        for future in self._pending_acks.values():
-            future.cancel()
+        self.commands.async_cancel_all()
         self.issues.async_stop()
 
     @callback
@@ -160,7 +144,7 @@ class HydroFleet:
         self.issues.options = self.entry.options
         self._ranges.clear()
         for node in self.nodes.values():
-            self._update_shown(node)
+            self.update_shown(node)
             node.async_notify()
 
     # --- incoming ------------------------------------------------------------
@@ -191,7 +175,7 @@ class HydroFleet:
             return
         node_id, kind = parsed
         if not msg.payload:
-            self._remove_node(node_id)
+            self.discovery.async_node_removed(node_id)
             return
         try:
             config = NodeConfig.parse(_payload(msg))
@@ -201,92 +185,15 @@ class HydroFleet:
             self._report_bad(node_id, kind, err)
             return
         self._good(node_id, kind)
-        self.issues.supported_version(node_id)
-        self.issues.config_seen(node_id, config.name, config.machine_id)
-        node = self.nodes.get(node_id)
-        if node is None:
-            node = Node(config=config, topics=Topic(self.prefix, node_id), online=self._online.get(node_id, False))
-            self.nodes[node_id] = node
-            _LOGGER.debug("Discovered node %s (%s)", node_id, config.kind)
-            if not node.online:
-                self.issues.node_offline(node_id, config.name)
-        else:
-            if node.config == config:
-                return
-            self._remove_dropped_entities(node.config, config)
-            node.config = config
-            self._update_shown(node)
-        self._register_device(config)
-        async_dispatcher_send(self.hass, signal_node_discovered(self.entry.entry_id), node)
-        node.async_notify()
-
-    def _register_device(self, config: NodeConfig) -> None:
-        self.devices[config.node_id] = dr.async_get(self.hass).async_get_or_create(
-            config_entry_id=self.entry.entry_id,
-            identifiers={(DOMAIN, config.node_id)},
-            name=config.name,
-            manufacturer=config.manufacturer,
-            model=config.model,
-            sw_version=config.sw_version,
-            hw_version=config.hw_version,
-            serial_number=config.machine_id,
-            configuration_url=config.configuration_url,
-        )
-
-    def _remove_dropped_entities(self, old: NodeConfig, new: NodeConfig) -> None:
-        """A discovery update that drops a sensor, pump or plan removes its entities."""
-        ent_reg = er.async_get(self.hass)
-        old_keys = {s.key for s in old.sensors} | {p.key for p in old.pumps} | {p.key for p in old.plans}
-        kept = {s.key for s in new.sensors} | {p.key for p in new.pumps} | {p.key for p in new.plans}
-        dropped = old_keys - kept
-        if not dropped:
-            return
-        prefixes = tuple(f"{old.node_id}_{key}" for key in dropped)
-        for entity in er.async_entries_for_config_entry(ent_reg, self.entry.entry_id):
-            # Unique ids are <node>_<key> or <node>_<key>_<aspect> (status, plan fields...).
-            if any(entity.unique_id == p or entity.unique_id.startswith(f"{p}_") for p in prefixes):
-                ent_reg.async_remove(entity.entity_id)
-
-    def _remove_node(self, node_id: str) -> None:
-        """An empty retained config means the node was removed: so is its device."""
-        self.issues.node_removed(node_id)
-        self.devices.pop(node_id, None)
-        node = self.nodes.pop(node_id, None)
-        if node is None:
-            return
-        dev_reg = dr.async_get(self.hass)
-        if device := dev_reg.async_get_device(identifiers={(DOMAIN, node_id)}):
-            dev_reg.async_update_device(device.id, remove_config_entry_id=self.entry.entry_id)
-        _LOGGER.info("Node %s removed itself; its device is gone", node_id)
-
-    @callback
-    def async_forget(self, node_id: str) -> None:
-        """Drop a node the user deleted; clear its retained config so it does not come back."""
-        self.nodes.pop(node_id, None)
-        self.issues.node_removed(node_id)
-        self.entry.async_create_task(
-            self.hass,
-            mqtt.async_publish(self.hass, Topic(self.prefix, node_id).config, b"", qos=1, retain=True, encoding=None),
-        )
+        self.discovery.async_config_received(config)
 
     @callback
     def _on_availability(self, msg: mqtt.ReceiveMessage) -> None:
         parsed = self._node_id(msg.topic)
         if parsed is None:
             return
-        node_id, _ = parsed
         online = msg.payload in (AVAILABILITY_ONLINE, AVAILABILITY_ONLINE.encode())
-        self._online[node_id] = online
-        node = self.nodes.get(node_id)
-        if node is None:
-            return
-        if online:
-            self.issues.node_online(node_id)
-        else:
-            self.issues.node_offline(node_id, node.config.name)
-        if node.online != online:
-            node.online = online
-            node.async_notify()
+        self.discovery.async_availability_received(parsed[0], online)
 
     def _known_node_message[T](
         self, msg: mqtt.ReceiveMessage, parse: Callable[[Node, bytes | str], T]
@@ -309,40 +216,17 @@ class HydroFleet:
         if (message := self._known_node_message(msg, _state_of)) is None:
             return
         node, state = message
-        node_id = node.node_id
         previous = node.state
-        node.state = state
-        changed: set[Section] = set()
-        shown_keys: frozenset[str] | None = None
-        if previous is None:
-            changed.add(Section.READINGS)
-            self._update_shown(node)
-        elif changed_keys := _changed_keys(previous.readings, state.readings) | _changed_keys(
-            previous.problems, state.problems
-        ):
-            # Only the entities whose shown value changed are called: a reading that moved
-            # within its probe's normal range calls its sensor, not its status or the problems.
-            shown_keys = self._update_shown(node, changed_keys)
-            if shown_keys:
-                changed.add(Section.READINGS)
-        if previous is None or previous.pumps != state.pumps:
-            changed.add(Section.PUMPS)
-        if previous is None or previous.health != state.health:
-            changed.add(Section.HEALTH)
-        if state.plans:
-            plans = {k: v for k, v in state.plans.items() if any(p.key == k for p in node.config.plans)}
-            if any(node.plans.get(k) != v for k, v in plans.items()):
-                node.plans.update(plans)
-                changed.add(Section.PLANS)
+        changed, shown_keys = node.apply_state(state, self.ranges(node.node_id), self.water_low_percent)
         if not state.health.keys() <= node.health_keys:
             # A health value seen for the first time gets its diagnostic sensor.
             node.health_keys = node.health_keys | state.health.keys()
             async_dispatcher_send(self.hass, signal_node_discovered(self.entry.entry_id), node)
         last_calibration = state.health.get(HealthKey.LAST_CALIBRATION)
         if previous is None or previous.health.get(HealthKey.LAST_CALIBRATION) != last_calibration:
-            self.issues.calibration_seen(node_id, node.config.name, last_calibration)
+            self.issues.calibration_seen(node.node_id, node.config.name, last_calibration)
         if changed:
-            node.async_notify(frozenset(changed), shown_keys)
+            node.async_notify(changed, shown_keys)
 
     @callback
     def _on_backfill(self, msg: mqtt.ReceiveMessage) -> None:
@@ -385,51 +269,7 @@ class HydroFleet:
         except ProtocolError as err:
             self._report_bad(node_id, kind, err)
             return
-        future = self._pending_acks.get(f"{node_id}/{ack.id}")
-        if future is not None and not future.done():
-            future.set_result(ack)
-
-    # --- outgoing --------------------------------------------------------------
-
-    async def async_command(
-        self, node: Node, action: CommandAction, target: str | None = None, params: dict[str, Any] | None = None
-    ) -> Ack:
-        """Send a command and wait for the node's ack; raise a translated error if it fails."""
-        command = Command(id=uuid4().hex, action=action, target=target, params=params or {})
-        key = f"{node.node_id}/{command.id}"
-        future: asyncio.Future[Ack] = self.hass.loop.create_future()
-        self._pending_acks[key] = future
-        placeholders = {"node": node.config.name, "action": str(action)}
-        try:
-            await mqtt.async_publish(self.hass, node.topics.cmd, encode(command), qos=1, encoding=None)
-            async with asyncio.timeout(COMMAND_TIMEOUT):
-                ack = await future
-        except TimeoutError:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="command_timeout", translation_placeholders=placeholders
-            ) from None
-        finally:
-            self._pending_acks.pop(key, None)
-        if not ack.ok:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="command_rejected",
-                translation_placeholders=placeholders | {"reason": ack.message or str(ack.code)},
-            )
-        return ack
-
-    async def async_set_plan(self, node: Node, plan_key: str, plan: Plan) -> Plan:
-        """Send a plan; it is shown once the node confirms it (in the ack, or its next state)."""
-        ack = await self.async_command(node, CommandAction.SET_PLAN, plan_key, plan.to_dict())
-        confirmed = plan
-        if "plan" in ack.result:
-            try:
-                confirmed = Plan.from_dict(ack.result["plan"], "result.plan")
-            except ProtocolError as err:
-                _LOGGER.warning("Node %s confirmed a plan that is not valid: %s", node.node_id, err)
-        node.plans[plan_key] = confirmed
-        node.async_notify()
-        return confirmed
+        self.commands.async_ack_received(node_id, ack)
 
 
 type HydroFleetConfigEntry = ConfigEntry[HydroFleet]

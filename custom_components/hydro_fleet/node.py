@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from homeassistant.core import CALLBACK_TYPE, callback
 
-from .protocol import Event, NodeConfig, Plan, State, Topic
+from .protocol import Event, NodeConfig, Plan, SensorType, State, Topic
+from .ranges import Range
 from .shown import Shown
 
 type EventListener = Callable[[Event], None]
@@ -26,6 +27,15 @@ class Section(StrEnum):
 ALL_SECTIONS = frozenset(Section)
 _READINGS_ONLY = frozenset({Section.READINGS})
 NO_SECTIONS: frozenset[Section] = frozenset()
+
+
+def changed_keys(old: Mapping[str, object], new: Mapping[str, object]) -> frozenset[str]:
+    """The keys whose value differs between two samples (added and dropped keys included)."""
+    if old == new:
+        return frozenset()
+    changed = {key for key, value in new.items() if key not in old or old[key] != value}
+    changed.update(old.keys() - new.keys())
+    return frozenset(changed)
 
 
 @dataclass(slots=True, eq=False)
@@ -56,6 +66,42 @@ class Node:
     @property
     def available(self) -> bool:
         return self.online
+
+    def update_shown(
+        self, ranges: Mapping[SensorType, Range], water_low_percent: float, keys: frozenset[str] | None = None
+    ) -> frozenset[str] | None:
+        """Bring what the node's reading entities show up to date; what changed (see Shown.update)."""
+        return self.shown.update(self.config, self.state, ranges, water_low_percent, keys)
+
+    def apply_state(
+        self, state: State, ranges: Mapping[SensorType, Range], water_low_percent: float
+    ) -> tuple[frozenset[Section], frozenset[str] | None]:
+        """Take the node's new state; return the sections that changed and the shown keys that did.
+
+        The keys are None (any) unless only some readings changed: only the entities whose
+        shown value changed are called, so a reading that moved within its probe's normal
+        range calls its sensor, not its status or the problems.
+        """
+        previous, self.state = self.state, state
+        changed: set[Section] = set()
+        shown_keys: frozenset[str] | None = None
+        if previous is None:
+            changed.add(Section.READINGS)
+            self.update_shown(ranges, water_low_percent)
+        elif keys := changed_keys(previous.readings, state.readings) | changed_keys(previous.problems, state.problems):
+            shown_keys = self.update_shown(ranges, water_low_percent, keys)
+            if shown_keys:
+                changed.add(Section.READINGS)
+        if previous is None or previous.pumps != state.pumps:
+            changed.add(Section.PUMPS)
+        if previous is None or previous.health != state.health:
+            changed.add(Section.HEALTH)
+        if state.plans:
+            plans = {k: v for k, v in state.plans.items() if any(p.key == k for p in self.config.plans)}
+            if any(self.plans.get(k) != v for k, v in plans.items()):
+                self.plans.update(plans)
+                changed.add(Section.PLANS)
+        return frozenset(changed), shown_keys
 
     @callback
     def async_add_listener(

@@ -37,4 +37,4 @@ class PlanEntity(HydroFleetEntity):
 
     async def async_change_plan(self, **changes: Any) -> None:
         """Send the confirmed plan with ``changes`` applied; the state follows the node's answer."""
-        await self.fleet.async_set_plan(self.node, self.key, replace(self.plan or NO_PLAN, **changes))
+        await self.fleet.commands.async_set_plan(self.node, self.key, replace(self.plan or NO_PLAN, **changes))

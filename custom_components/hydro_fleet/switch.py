@@ -69,10 +69,10 @@ class PumpSwitch(HydroFleetEntity, SwitchEntity):
         }
 
     async def async_turn_on(self, **kwargs: Any) -> None:
-        await self.fleet.async_command(self.node, CommandAction.PUMP_ON, self.key)
+        await self.fleet.commands.async_command(self.node, CommandAction.PUMP_ON, self.key)
 
     async def async_turn_off(self, **kwargs: Any) -> None:
-        await self.fleet.async_command(self.node, CommandAction.PUMP_OFF, self.key)
+        await self.fleet.commands.async_command(self.node, CommandAction.PUMP_OFF, self.key)
 
     async def async_run_pump(self, duration: float) -> None:
         """Run for ``duration`` seconds (the ``hydro_fleet.run_pump`` action).
@@ -92,4 +92,4 @@ class PumpSwitch(HydroFleetEntity, SwitchEntity):
                     "max_runtime": f"{max_runtime:g}",
                 },
             )
-        await self.fleet.async_command(self.node, CommandAction.PUMP_ON, self.key, {"duration": duration})
+        await self.fleet.commands.async_command(self.node, CommandAction.PUMP_ON, self.key, {"duration": duration})

@@ -149,7 +149,7 @@ def test_addon_wheel_carries_receiver_and_protocol(built_wheel: Path) -> None:
     names = set(wheel.namelist())
     for module in ("app", "cli", "storage", "verification", "__main__"):
         assert f"hydro_fleet_receiver/{module}.py" in names
-    assert "hydro_fleet_protocol/messages.py" in names
+    assert "hydro_fleet_protocol/discovery.py" in names
     entry_points = wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "hydro-fleet-receiver = hydro_fleet_receiver.cli:main" in entry_points
     metadata = wheel.read(next(n for n in names if n.endswith("METADATA"))).decode()

@@ -169,7 +169,7 @@ def test_translation_key_used_by_code_must_exist(integration: Path) -> None:
     edit_json(integration / "translations" / "en.json", lambda s: s["exceptions"].pop("command_timeout"))
     problems = code_rules.check_translation_usage(integration)
     assert any("'entity.switch.pump' is used by" in p and "switch.py" in p for p in problems), problems
-    assert any("'exceptions.command_timeout' is used by" in p and "fleet.py" in p for p in problems), problems
+    assert any("'exceptions.command_timeout' is used by" in p and "commands.py" in p for p in problems), problems
 
 
 def test_icons_must_be_mdi(integration: Path) -> None:

@@ -9,34 +9,23 @@ top-level package ``hydro_fleet_protocol`` (see ``pyproject.toml``).
 Everything here is documented in ``docs/protocol.md``.
 """
 
-from .messages import (
+from .commands import Ack, Command
+from .const import (
     MAX_PAYLOAD_BYTES,
     PROTOCOL_VERSION,
-    Ack,
-    Backfill,
-    Command,
     CommandAction,
-    Event,
     EventType,
     HealthKey,
-    NodeConfig,
     NodeKind,
-    Plan,
-    PlanConfig,
     PlanType,
-    ProtocolError,
-    PumpConfig,
-    PumpState,
     Reading,
-    Sample,
-    SensorConfig,
     SensorType,
-    State,
-    UnsupportedVersionError,
     WateringOutcome,
-    encode,
 )
+from .discovery import NodeConfig, PlanConfig, PumpConfig, SensorConfig
 from .photo import MAX_PHOTO_BYTES, CameraConfig, Photo, PhotoMeta, PhotoReason, photo_id
+from .plan import Plan
+from .state import Backfill, Event, PumpState, Sample, State
 from .topics import (
     AVAILABILITY_OFFLINE,
     AVAILABILITY_ONLINE,
@@ -47,6 +36,7 @@ from .topics import (
     parse_topic,
     wildcard,
 )
+from .validation import ProtocolError, UnsupportedVersionError, encode
 
 __all__ = [
     "AVAILABILITY_OFFLINE",

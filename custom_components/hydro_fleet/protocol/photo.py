@@ -17,7 +17,18 @@ import hmac
 import json
 from typing import Any, Self
 
-from .messages import PROTOCOL_VERSION, ProtocolError, UnsupportedVersionError, _compact, _enum, _key, _number, _text
+from .const import PROTOCOL_VERSION
+from .validation import (
+    ProtocolError,
+    UnsupportedVersionError,
+    compact,
+    enum,
+    key,
+    number,
+    optional_number,
+    optional_text,
+    text,
+)
 
 # A 1280x960 JPEG at quality 85 is 150-300 KB; nothing a node sends legitimately comes
 # near this, and it bounds what a hostile publisher can make a reader hash and decode.
@@ -48,13 +59,13 @@ class CameraConfig:
         if not isinstance(data, dict):
             raise ProtocolError(f"'{where}' must be an object")
         return cls(
-            key=_key(data, "key", where=f"{where}."),  # type: ignore[arg-type]
-            name=_text(data, "name", required=False, where=f"{where}."),
-            photo_interval=_number(data, "photo_interval", required=False, minimum=1, where=f"{where}."),
+            key=key(data, "key", where=f"{where}."),
+            name=optional_text(data, "name", where=f"{where}."),
+            photo_interval=optional_number(data, "photo_interval", minimum=1, where=f"{where}."),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return _compact({"key": self.key, "name": self.name, "photo_interval": self.photo_interval})
+        return compact({"key": self.key, "name": self.name, "photo_interval": self.photo_interval})
 
 
 def cameras_from(data: Any) -> tuple[CameraConfig, ...]:
@@ -95,25 +106,25 @@ class PhotoMeta:
         version = data.get("v")
         if version != PROTOCOL_VERSION or isinstance(version, bool):
             raise UnsupportedVersionError(version)
-        size = _number(data, "size", minimum=1, maximum=MAX_PHOTO_BYTES)
-        sha256 = _text(data, "sha256", max_len=64)
-        if sha256 is None or len(sha256) != 64 or sha256.strip("0123456789abcdef"):
+        size = number(data, "size", minimum=1, maximum=MAX_PHOTO_BYTES)
+        sha256 = text(data, "sha256", max_len=64)
+        if len(sha256) != 64 or sha256.strip("0123456789abcdef"):
             raise ProtocolError("field 'sha256' must be 64 lowercase hex digits")
-        width = _number(data, "width", required=False, minimum=1, maximum=10_000)
-        height = _number(data, "height", required=False, minimum=1, maximum=10_000)
+        width = optional_number(data, "width", minimum=1, maximum=10_000)
+        height = optional_number(data, "height", minimum=1, maximum=10_000)
         return cls(
-            camera=_key(data, "camera"),  # type: ignore[arg-type]
-            id=_key(data, "id"),  # type: ignore[arg-type]
-            ts=_number(data, "ts", minimum=0),  # type: ignore[arg-type]
-            reason=_enum(PhotoReason, data, "reason"),
-            size=int(size),  # type: ignore[arg-type]
+            camera=key(data, "camera"),
+            id=key(data, "id"),
+            ts=number(data, "ts", minimum=0),
+            reason=enum(PhotoReason, data, "reason"),
+            size=int(size),
             sha256=sha256,
             width=None if width is None else int(width),
             height=None if height is None else int(height),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return _compact(
+        return compact(
             {
                 "v": PROTOCOL_VERSION,
                 "camera": self.camera,

@@ -10,7 +10,7 @@ DEFAULT_PREFIX = "hydro_fleet"
 AVAILABILITY_ONLINE = "online"
 AVAILABILITY_OFFLINE = "offline"
 
-# Node ids become MQTT topic levels, HA identifiers and Mosquitto user names, so they
+# Node ids become MQTT topic levels, device identifiers and Mosquitto user names, so they
 # are kept to a conservative alphabet (the seed's `pi-1`..`pi-99` fits).
 _NODE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 

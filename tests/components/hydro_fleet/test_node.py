@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from custom_components.hydro_fleet.fleet import _changed_keys
-from custom_components.hydro_fleet.node import Node, Section
+from custom_components.hydro_fleet.node import Node, Section, changed_keys as _changed_keys
 from custom_components.hydro_fleet.protocol import Topic
 
 from .conftest import node_config

@@ -1,0 +1,100 @@
+"""Constants and vocabularies of protocol v1: every enum a message field can carry."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+PROTOCOL_VERSION = 1
+# A discovery config of a station with 48 slots is about 8 KiB; nothing legitimate
+# comes near this, and it bounds what a hostile publisher can make us parse.
+MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_BACKFILL_SAMPLES = 1000
+
+Reading = float | int | str | bool | None
+
+
+class NodeKind(StrEnum):
+    """What a node is."""
+
+    PI = "pi"
+    STATION = "station"
+    ESPHOME = "esphome"
+    RECEIVER = "receiver"
+    LORAWAN = "lorawan"
+
+
+class SensorType(StrEnum):
+    """What a sensor measures; fixes the unit and the JSON kind of its reading."""
+
+    TDS = "tds"  # ppm
+    EC = "ec"  # uS/cm
+    PH = "ph"  # pH
+    MOISTURE = "moisture"  # %
+    WATER_LEVEL = "water_level"  # %
+    WATER_LOW = "water_low"  # bool, from a float switch
+    WATER_TEMPERATURE = "water_temperature"  # degC
+    TEMPERATURE = "temperature"  # degC
+    HUMIDITY = "humidity"  # %
+    BATTERY = "battery"  # %
+    VOLTAGE = "voltage"  # V
+    CURRENT = "current"  # A
+    SIGNAL = "signal"  # dBm
+    TEXT = "text"  # free text / enum value
+    COUNT = "count"  # plain number
+    TIMESTAMP = "timestamp"  # unix seconds
+
+
+class CommandAction(StrEnum):
+    """What a command asks a node to do."""
+
+    PUMP_ON = "pump_on"
+    PUMP_OFF = "pump_off"
+    SET_PLAN = "set_plan"
+    CALIBRATE = "calibrate"
+    IDENTIFY = "identify"
+
+
+class HealthKey(StrEnum):
+    """Keys of ``State.health``: how the node itself is doing (all optional)."""
+
+    UPTIME = "uptime"  # seconds since the bridge started
+    RSSI = "rssi"  # Wi-Fi signal, dBm
+    CPU_TEMPERATURE = "cpu_temperature"  # degC
+    DISK_FREE = "disk_free"  # MB free on the node's data disk
+    BATTERY = "battery"  # %
+    LAST_CALIBRATION = "last_calibration"  # unix seconds of the newest probe calibration
+    FIRMWARE = "firmware"  # text
+    CAMERA_OK = "camera_ok"  # bool: the node's camera delivered its last photo (absent: no camera)
+    PHOTOS_DROPPED = "photos_dropped"  # photos dropped from the node's full photo buffer since it started
+
+
+class PlanType(StrEnum):
+    """How a watering plan decides when to water (seed 000's plan kinds, plus off)."""
+
+    OFF = "off"
+    BASIC = "basic"  # volume_ml every check_interval
+    MOISTURE = "moisture"  # volume_ml when moisture < threshold, checked every check_interval, min_pause apart
+    TIME_BASED = "time_based"  # volume_ml at each of times (local "HH:MM" on the node)
+
+
+class EventType(StrEnum):
+    """Event types of protocol v1; nodes may send others, which readers ignore."""
+
+    WATERING_REPORT = "watering_report"
+    SAFETY_STOP = "safety_stop"
+    CALIBRATION = "calibration"
+    POWER_BANK_RETURNED = "power_bank_returned"
+    PUMP_STARTED = "pump_started"
+    PUMP_STOPPED = "pump_stopped"
+    DUPLICATE_NODE = "duplicate_node"
+    BUFFER_DROPPED = "buffer_dropped"
+
+
+class WateringOutcome(StrEnum):
+    """How a plan's run went: the ``outcome`` of a ``watering_report`` event."""
+
+    OK = "ok"
+    SKIPPED_LOW_WATER = "skipped_low_water"
+    SKIPPED_BUSY = "skipped_busy"
+    STOPPED_SAFETY = "stopped_safety"
+    FAILED = "failed"
