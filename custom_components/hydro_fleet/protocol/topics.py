@@ -28,6 +28,24 @@ class TopicKind(StrEnum):
     PHOTO = "photo"  # binary: a JSON header line, then a JPEG (protocol/photo.py)
 
 
+# Who publishes what. The broker ACL that ``hydro-fleet-bridge provision`` generates is
+# built from these, so a new kind is a node topic (writable by its own node only)
+# without any ACL change; only a kind HA publishes has to be listed here.
+HA_PUBLISHED_KINDS = frozenset({TopicKind.CMD})
+# Published retained by the node; it reads its own back to detect a duplicate node id.
+RETAINED_KINDS = frozenset({TopicKind.CONFIG, TopicKind.AVAILABILITY})
+
+
+def node_published_kinds() -> tuple[TopicKind, ...]:
+    """Every kind a node publishes under its own id (all but HA's commands)."""
+    return tuple(kind for kind in TopicKind if kind not in HA_PUBLISHED_KINDS)
+
+
+def node_read_kinds() -> tuple[TopicKind, ...]:
+    """The kinds a node subscribes to under its own id: its commands and its retained topics."""
+    return tuple(kind for kind in TopicKind if kind in HA_PUBLISHED_KINDS or kind in RETAINED_KINDS)
+
+
 def is_valid_node_id(node_id: str) -> bool:
     """Return True if ``node_id`` may be used as a node id."""
     return bool(_NODE_ID.match(node_id))
