@@ -15,11 +15,15 @@ import voluptuous as vol
 from .const import (
     CONF_CALIBRATION_DAYS,
     CONF_OFFLINE_MINUTES,
+    CONF_PHOTO_KEEP_COUNT,
+    CONF_PHOTO_KEEP_DAYS,
     CONF_PREFIX,
     CONF_RANGES,
     CONF_WATER_LOW_PERCENT,
     DEFAULT_CALIBRATION_DAYS,
     DEFAULT_OFFLINE_MINUTES,
+    DEFAULT_PHOTO_KEEP_COUNT,
+    DEFAULT_PHOTO_KEEP_DAYS,
     DEFAULT_WATER_LOW_PERCENT,
     DOMAIN,
 )
@@ -153,6 +157,12 @@ class HydroFleetOptionsFlow(OptionsFlow):
                 vol.Required(
                     CONF_WATER_LOW_PERCENT, default=options.get(CONF_WATER_LOW_PERCENT, DEFAULT_WATER_LOW_PERCENT)
                 ): _minutes(100, "%"),
+                vol.Required(
+                    CONF_PHOTO_KEEP_COUNT, default=options.get(CONF_PHOTO_KEEP_COUNT, DEFAULT_PHOTO_KEEP_COUNT)
+                ): _minutes(1_000_000, "photos"),
+                vol.Required(
+                    CONF_PHOTO_KEEP_DAYS, default=options.get(CONF_PHOTO_KEEP_DAYS, DEFAULT_PHOTO_KEEP_DAYS)
+                ): _minutes(36500, "d"),
                 vol.Required(CONF_NODE, default=_ALL_NODES): selector.SelectSelector(
                     selector.SelectSelectorConfig(
                         options=[_ALL_NODES, *nodes],

@@ -33,6 +33,10 @@ def describe_node_event(event_type: str, data: Mapping[str, Any]) -> str:
             parts.append(f"water level {level_before} -> {level_after}")
         if isinstance(reason := data.get("reason"), str):
             parts.append(f"reason: {reason}")
+        # The media ids are in the event's data (photo_before_media_id...): the Media panel shows them.
+        photos = [when for when in ("before", "after") if isinstance(data.get(f"photo_{when}"), str)]
+        if photos:
+            parts.append(f"photos {' and '.join(photos)}: {' / '.join(str(data[f'photo_{w}']) for w in photos)}")
         return ", ".join(parts)
     if event_type == EventType.SAFETY_STOP:
         pump = data.get("pump")

@@ -38,7 +38,10 @@ async def test_run_pump_refuses_more_than_the_max_runtime(hass: HomeAssistant, f
 async def test_a_command_without_ack_times_out_with_a_clear_error(hass: HomeAssistant, fake_node: FakeNode) -> None:
     await online_node(hass)
     fake_node.respond = lambda command: None
-    with patch("custom_components.hydro_fleet.commands.COMMAND_TIMEOUT", 0.01), pytest.raises(HomeAssistantError) as info:
+    with (
+        patch("custom_components.hydro_fleet.commands.COMMAND_TIMEOUT", 0.01),
+        pytest.raises(HomeAssistantError) as info,
+    ):
         await hass.services.async_call("switch", "turn_on", {ATTR_ENTITY_ID: "switch.pi_1_pump"}, blocking=True)
     assert info.value.translation_key == "command_timeout"
     assert str(info.value) == "Node pi-1 did not answer the pump_on command in time. Is it online?"
