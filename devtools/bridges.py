@@ -65,6 +65,7 @@ class BridgeProcess:
         *,
         interval: float = 5.0,
         max_runtime: float = 30.0,
+        area: str | None = None,
         python: str = sys.executable,
     ) -> None:
         self.node_id = node_id
@@ -76,8 +77,7 @@ class BridgeProcess:
             f"node_id: {node_id}\n"
             "simulate: true\n"
             f"sample_interval: {interval}\n"
-            f"state_dir: {workdir / node_id}\n"
-            "broker:\n  host: 127.0.0.1\n"
+            f"state_dir: {workdir / node_id}\n" + (f"area: {area}\n" if area else "") + "broker:\n  host: 127.0.0.1\n"
             f"  port: {broker_port}\n"
             "pumps:\n"
             f"  - key: pump\n    name: Pump\n    pin: 17\n    max_runtime: {max_runtime}\n    flow_ml_per_min: 600\n"
@@ -104,6 +104,10 @@ class BridgeProcess:
 
     def stop(self, timeout: float = 10.0) -> None:
         stop_process(self.process, timeout)
+
+    def exit_code(self) -> int | None:
+        """The exit code once the process has ended (it is reaped then), None while it runs."""
+        return None if self.process is None else self.process.poll()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -25,11 +25,10 @@ import tempfile
 import time
 
 import aiohttp
-import paho.mqtt.client as mqtt
 
 from devtools.bridges import BridgeProcess
 from devtools.homeassistant import DEMO_INTEGRATIONS, REPO, HomeAssistant
-from devtools.mosquitto import Mosquitto, free_port
+from devtools.mosquitto import Mosquitto, free_port, publish
 from hydro_fleet_protocol import NodeConfig, NodeKind, SensorConfig, SensorType, State, encode
 
 DASHBOARD = REPO / "dashboards" / "hydro_fleet.yaml"
@@ -93,18 +92,6 @@ def station_messages() -> list[tuple[str, bytes, bool]]:
             (f"hydro_fleet/{config.node_id}/state", encode(state), False),
         ]
     return messages
-
-
-def publish(port: int, messages: list[tuple[str, bytes, bool]]) -> None:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        for topic, payload, retain in messages:
-            client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
-    finally:
-        client.loop_stop()
-        client.disconnect()
 
 
 class Browser:

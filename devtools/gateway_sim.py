@@ -6,7 +6,10 @@ retries once; signs every body with ``X-Signature = Base64(HMAC-SHA256(secret,
 body + timestamp))``; retries network errors and 5xx with exponential backoff (3 tries).
 Stations are simulated: power banks charge in their slots, get rented and returned.
 
-    python -m devtools.gateway_sim --url http://127.0.0.1:8010 --email E --password P --secret S
+    GATEWAY_PASSWORD=P GATEWAY_SECRET=S python -m devtools.gateway_sim --url http://127.0.0.1:8010 --email E
+
+The password and the signing secret come from the environment, never from the command
+line, where ``ps`` shows them to every user of the machine.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import random
 import signal
 import time
@@ -32,6 +36,9 @@ LOGIN_PATH = "/api/admin/login"
 REFRESH_PATH = "/api/admin/refresh"
 DATA_PATH = "/api/internal/stations/data"
 _LOGGER = logging.getLogger("gateway_sim")
+# The gateway's admin password and signing secret (environment variables, not flags).
+PASSWORD_ENV = "GATEWAY_PASSWORD"
+SECRET_ENV = "GATEWAY_SECRET"
 
 
 def signature(secret: str, body: bytes, timestamp: str) -> str:
@@ -248,11 +255,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
     parser.add_argument("--email", required=True)
-    parser.add_argument("--password", required=True)
-    parser.add_argument("--secret", required=True)
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
+    missing = [name for name in (PASSWORD_ENV, SECRET_ENV) if not os.environ.get(name)]
+    if missing:
+        parser.error(f"set {' and '.join(missing)} in the environment")
+    args.password, args.secret = os.environ[PASSWORD_ENV], os.environ[SECRET_ENV]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     asyncio.run(run(args))
 

@@ -82,11 +82,28 @@ class HomeAssistant:
             "  logs:\n"
             "    custom_components.hydro_fleet: debug\n"
         )
+        self._skip_core_config_step()
         custom = self.config_dir / "custom_components"
         custom.mkdir(exist_ok=True)
         link = custom / "hydro_fleet"
         if not link.exists():
             link.symlink_to(REPO / "custom_components" / "hydro_fleet", target_is_directory=True)
+
+    def _skip_core_config_step(self) -> None:
+        """Mark onboarding's location step done before the first start.
+
+        configuration.yaml already sets the location, units and language. Finishing that
+        step over the API would also start config flows for met, google_translate,
+        radio_browser and shopping_list, which fail without their packages or a network
+        and leave a "Failed to set up" card on the Integrations page.
+        """
+        store = self.config_dir / ".storage" / "onboarding"
+        if store.exists():
+            return
+        store.parent.mkdir(parents=True, exist_ok=True)
+        store.write_text(
+            json.dumps({"version": 4, "minor_version": 1, "key": "onboarding", "data": {"done": ["core_config"]}})
+        )
 
     def start(self, timeout: float = 120.0) -> None:
         self.write_config()
@@ -119,6 +136,10 @@ class HomeAssistant:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
+    def exit_code(self) -> int | None:
+        """The exit code once ``hass`` has ended (it is reaped then), None while it runs."""
+        return None if self.process is None else self.process.poll()
+
     def log_tail(self, lines: int = 60) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -137,7 +158,7 @@ class HomeAssistant:
     # --- onboarding and setup --------------------------------------------------
 
     def onboard(self, username: str, password: str, name: str = "Hydro Fleet Demo") -> None:
-        """Create the owner user, log in, and finish every onboarding step."""
+        """Create the owner user, log in, and finish the onboarding steps left (see _skip_core_config_step)."""
         client_id = f"{self.url}/"
         response = self.session.post(
             f"{self.url}/api/onboarding/users",
@@ -165,7 +186,6 @@ class HomeAssistant:
         self.token = response.json()["access_token"]
         self.session.headers["Authorization"] = f"Bearer {self.token}"
         for step, body in (
-            ("core_config", {}),
             ("analytics", {}),
             ("integration", {"client_id": client_id, "redirect_uri": f"{self.url}/?auth_callback=1"}),
         ):
@@ -218,6 +238,10 @@ class HomeAssistant:
             {"type": "lovelace/config/save", "url_path": url_path, "config": yaml.safe_load(source.read_text())}
         )
         return f"{self.url}/{url_path}"
+
+    def set_default_dashboard(self, url_path: str) -> None:
+        """Make ``url_path`` the dashboard every user lands on (Settings > Dashboards > Set as default)."""
+        self.ws_command({"type": "frontend/set_system_data", "key": "core", "value": {"default_panel": url_path}})
 
     def install_blueprints(self) -> list[str]:
         """Copy the repository's blueprints where HA looks for them (Settings > Blueprints)."""

@@ -21,6 +21,37 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on ``port`` now.
+
+    With SO_REUSEADDR, as Home Assistant and Mosquitto bind: connections of a stopped
+    server left in TIME-WAIT (a minute after a restart) do not count as in use, a
+    listening socket does.
+    """
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def publish(port: int, messages: list[tuple[str, bytes, bool]]) -> None:
+    """Publish (topic, payload, retain) messages at QoS 1 to the broker on ``port`` and wait for each."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        for topic, payload, retain in messages:
+            client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
 def mosquitto_binary() -> str:
     for candidate in (os.environ.get("MOSQUITTO_BIN"), shutil.which("mosquitto"), "/usr/sbin/mosquitto"):
         if candidate and Path(candidate).is_file():
@@ -83,6 +114,10 @@ class Mosquitto:
     def stop(self) -> None:
         stop_process(self.process, 5)
         self.process = None
+
+    def exit_code(self) -> int | None:
+        """The exit code once the process has ended (it is reaped then), None while it runs."""
+        return None if self.process is None else self.process.poll()
 
     def kill(self) -> None:
         """Stop abruptly, as a crashed broker or a cut network would."""

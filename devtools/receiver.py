@@ -93,6 +93,10 @@ class ReceiverProcess:
     def stop(self, timeout: float = 10.0) -> None:
         stop_process(self.process, timeout)
 
+    def exit_code(self) -> int | None:
+        """The exit code once the process has ended (it is reaped then), None while it runs."""
+        return None if self.process is None else self.process.poll()
+
     def log(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")

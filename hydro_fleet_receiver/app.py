@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 import contextlib
 import logging
 from pathlib import Path
-import sqlite3
 import time
 
 from aiohttp import web
@@ -25,7 +24,7 @@ from .options import Options
 from .publisher import MqttSettings, Publisher
 from .ratelimit import RateLimiter
 from .schema import FullSync, PayloadError, parse_payload
-from .storage import AsyncStore, IdempotencyKeyTakenError, ReplayError, SyncMeta
+from .storage import AsyncStore, IdempotencyKeyTakenError, ReplayError, StorageUnavailableError, SyncMeta
 from .verification import (
     BODY,
     BODY_SHA256,
@@ -209,7 +208,10 @@ async def _sweep_stale(ctx: Context) -> None:
         try:
             stale = await ctx.store.mark_stale(ctx.options.station_timeout, ctx.options.lorawan_timeout)
             await ctx.store.prune()
-        except sqlite3.Error:
+        except StorageUnavailableError as err:
+            _LOGGER.warning("liveness sweep skipped (%s); trying again in %.0f s", err, interval)
+            continue
+        except Exception:
             _LOGGER.exception("liveness sweep failed; trying again in %.0f s", interval)
             continue
         if stale:
@@ -219,11 +221,20 @@ async def _sweep_stale(ctx: Context) -> None:
 
 
 def create_app(
-    options: Options, data_dir: Path, mqtt: MqttSettings | None, *, metrics_interval: float = 10.0
+    options: Options,
+    data_dir: Path,
+    mqtt: MqttSettings | None,
+    *,
+    metrics_interval: float = 10.0,
+    database: str | None = None,
 ) -> web.Application:
-    """Build the receiver's application; nothing is opened until the server starts."""
+    """Build the receiver's application; nothing is opened until the server starts.
+
+    ``database``: a ``postgresql://`` URL (replicas may share it), else the
+    ``database_url`` option, else SQLite in ``data_dir``.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = AsyncStore(data_dir / DB_NAME, options.topic_prefix)
+    store = AsyncStore(database or options.database_url or data_dir / DB_NAME, options.topic_prefix)
     metrics = Metrics()
     auth = Authenticator(
         load_or_create_key(data_dir / KEY_NAME),

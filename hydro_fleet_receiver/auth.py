@@ -97,6 +97,9 @@ class Authenticator:
         """Return the claims of a valid token of ``kind`` or raise ``TokenError``."""
         if not token or len(token) > 4096:
             raise TokenError("missing or oversized token")
+        if not token.isascii():
+            # A JWT is ASCII; a header's other bytes arrive as surrogates PyJWT cannot encode.
+            raise TokenError("token is not ASCII")
         try:
             claims = jwt.decode(
                 token,

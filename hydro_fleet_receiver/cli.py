@@ -19,6 +19,7 @@ from . import __version__
 from .app import create_app
 from .options import Options, OptionsError, load_options
 from .publisher import MqttSettings
+from .server import ReceiverRunner
 
 _LOGGER = logging.getLogger("hydro_fleet_receiver")
 
@@ -32,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
         help="JSON file with exactly the add-on's option keys (/data/options.json)",
     )
     parser.add_argument("--data-dir", type=Path, required=True, help="where the database and JWT key live")
+    parser.add_argument(
+        "--database",
+        help="postgresql://USER@HOST:PORT/DB to store in PostgreSQL (replicas may share it; else the "
+        "database_url option, else SQLite in --data-dir); put a password in PGPASSWORD, not here",
+    )
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")  # noqa: S104
     parser.add_argument("--port", type=int, help="override the 'port' option")
     parser.add_argument("--ssl-dir", type=Path, default=Path("/ssl"), help="where certfile/keyfile are")
@@ -80,8 +86,8 @@ async def serve(args: argparse.Namespace, options: Options) -> None:
         _LOGGER.warning("no MQTT broker configured: data is stored and queued, not published")
     if not options.allowed_ips:
         _LOGGER.warning("allowed_ips is empty: any address may call the receiver (signature still required)")
-    app = create_app(options, args.data_dir, mqtt, metrics_interval=args.metrics_interval)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    app = create_app(options, args.data_dir, mqtt, metrics_interval=args.metrics_interval, database=args.database)
+    runner = ReceiverRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     port = args.port or options.port
     site = web.TCPSite(runner, args.host, port, ssl_context=ssl_context(options, args.ssl_dir), reuse_address=True)

@@ -9,13 +9,26 @@ keys it knows and ignores the rest, so a richer codec does not break ingest.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 import hmac
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hydro_fleet_protocol import NodeConfig, NodeKind, Reading, SensorConfig, SensorType, is_valid_node_id
+from hydro_fleet_protocol import (
+    NodeConfig,
+    NodeKind,
+    Reading,
+    SensorConfig,
+    SensorType,
+    State,
+    Topic,
+    encode,
+    is_valid_node_id,
+)
+
+from .nodes import Message, node_update
 
 UPLINK_EVENT = "up"
 
@@ -121,6 +134,37 @@ def lorawan_readings(uplink: Uplink) -> dict[str, Reading]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    """A LoRaWAN device as stored before an uplink changed it."""
+
+    config: bytes
+    online: bool
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceUpdate:
+    """What storage keeps of an uplink (encoded config, readings) and the messages it sends."""
+
+    config: bytes
+    readings: dict[str, Reading]
+    seq: int
+    messages: list[Message]
+
+
+def lorawan_update(prefix: str, node_id: str, uplink: Uplink, before: DeviceRow | None, now: float) -> DeviceUpdate:
+    """The stored row and messages of an uplink; the config goes out only when it changed
+    (a device renamed in ChirpStack), so HA is not re-discovering each uplink."""
+    config = encode(lorawan_config(node_id, uplink))
+    readings = lorawan_readings(uplink)
+    seq = 1 if before is None else before.seq + 1
+    state = State(ts=uplink.measured_at(now), seq=seq, readings=readings)
+    changed = None if before is not None and before.config == config else config
+    messages = node_update(Topic(prefix, node_id), changed, before is None or not before.online, state)
+    return DeviceUpdate(config, readings, seq, messages)
+
+
 def token_matches(header_value: str, token: str) -> bool:
     """Whether a header value carries ``token``, as ``Bearer <token>`` or bare, compared in constant time.
 
@@ -130,4 +174,5 @@ def token_matches(header_value: str, token: str) -> bool:
     """
     scheme, _, rest = header_value.partition(" ")
     presented = rest.strip() if scheme.lower() == "bearer" else header_value.strip()
-    return hmac.compare_digest(presented.encode(), token.encode())
+    # surrogateescape: aiohttp hands non-UTF-8 header bytes over as surrogates.
+    return hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), token.encode())

@@ -1,4 +1,10 @@
-"""Sync metrics shown on the receiver's own node: counts, success rate, latency."""
+"""Sync metrics shown on the receiver's own node: counts, success rate, latency.
+
+The success rate measures the gateway: accepted requests against the rejected ones that
+carried a valid access token. Requests without one (scanners, a wrong token, anyone who
+can reach the port) are counted as ``rejected_unauthenticated`` and left out of it, or
+they could push the rate below the alert threshold while every real sync succeeds.
+"""
 
 from __future__ import annotations
 
@@ -32,9 +38,10 @@ class Metrics:
         self._clock = clock
         self.accepted = 0
         self.rejected: Counter[str] = Counter()
+        self.unauthenticated = 0
         self.last_sync: float | None = None
         self._latencies: deque[float] = deque(maxlen=_LATENCY_SAMPLES)
-        # (minute, accepted, rejected) for the rolling hour
+        # (minute, accepted, rejected with a valid token) for the rolling hour
         self._buckets: deque[list[int]] = deque()
 
     def clock(self) -> float:
@@ -54,14 +61,18 @@ class Metrics:
         self._latencies.append(latency)
         self._bucket()[1] += 1
 
-    def reject(self, reason: str) -> None:
+    def reject(self, reason: str, *, authenticated: bool) -> None:
         if reason not in REJECT_REASONS:
             reason = "error"
         self.rejected[reason] += 1
-        self._bucket()[2] += 1
+        if authenticated:
+            self._bucket()[2] += 1
+        else:
+            self.unauthenticated += 1
 
     def success_rate(self) -> float | None:
-        """Accepted share of requests in the last hour, in percent; None if there were none."""
+        """Accepted share of the gateway's (authenticated) requests in the last hour, in
+        percent; None if there were none."""
         self._bucket()
         accepted = sum(b[1] for b in self._buckets)
         total = accepted + sum(b[2] for b in self._buckets)
@@ -73,6 +84,7 @@ class Metrics:
         readings: dict[str, Reading] = {
             "accepted": self.accepted,
             "rejected": sum(self.rejected.values()),
+            "rejected_unauthenticated": self.unauthenticated,
             "success_rate": self.success_rate(),
             "latency_p50": None if p50 is None else round(p50 * 1000, 2),
             "latency_p99": None if p99 is None else round(p99 * 1000, 2),

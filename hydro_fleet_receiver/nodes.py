@@ -1,16 +1,35 @@
-"""How stations and the receiver look as protocol v1 nodes (discovery config and state)."""
+"""How stations and the receiver look as protocol v1 nodes (discovery config and state),
+and the MQTT messages a stored change of a node becomes (written to the outbox).
+
+Storage hands this module rows; what goes on the wire, and in which order, is decided here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 import functools
 import hashlib
 import re
 from typing import Any
 
-from hydro_fleet_protocol import NodeConfig, NodeKind, Reading, SensorConfig, SensorType, is_valid_node_id
+from hydro_fleet_protocol import (
+    AVAILABILITY_OFFLINE,
+    AVAILABILITY_ONLINE,
+    Event,
+    NodeConfig,
+    NodeKind,
+    Reading,
+    SensorConfig,
+    SensorType,
+    State,
+    Topic,
+    encode,
+    is_valid_node_id,
+)
 
 from . import __version__
+from .schema import ReturnEvent
 
 STATION_STATUS_OPTIONS = ("online", "offline", "maintenance")
 SLOT_STATUS_OPTIONS = ("available", "occupied", "error")
@@ -141,6 +160,8 @@ def receiver_config(node_id: str) -> NodeConfig:
             )
             for reason in REJECT_REASONS
         ),
+        # Not counted in the success rate: what anyone who reaches the port can send.
+        SensorConfig("rejected_unauthenticated", SensorType.COUNT, name="Rejected: no valid token", diagnostic=True),
         SensorConfig(
             "success_rate",
             SensorType.COUNT,
@@ -169,3 +190,77 @@ def receiver_config(node_id: str) -> NodeConfig:
         sw_version=__version__,
         sensors=tuple(sensors),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One MQTT message for the outbox, already encoded."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+
+
+def node_update(topics: Topic, config: bytes | None, came_online: bool, state: State) -> list[Message]:
+    """What a stored change of a node sends: its config when it changed, ``online`` when it
+    was offline, then the state, in this order (the outbox keeps it on the wire).
+
+    States are retained, unlike a Pi's: a station reports every ~20 minutes, a LoRaWAN
+    device every few minutes at best, and Home Assistant (re)starting in between must
+    still get the last snapshot at once.
+    """
+    messages = [] if config is None else [Message(topics.config, config, True)]
+    if came_online:
+        messages.append(Message(topics.availability, AVAILABILITY_ONLINE.encode(), True))
+    messages.append(Message(topics.state, encode(state), True))
+    return messages
+
+
+def node_offline(topics: Topic) -> Message:
+    return Message(topics.availability, AVAILABILITY_OFFLINE.encode(), True)
+
+
+@dataclass(frozen=True, slots=True)
+class StationRow:
+    """A station as stored before a sync changed it."""
+
+    serial: str
+    node_id: str
+    config_slots: int
+    online: bool
+    seq: int
+
+
+def station_update(
+    prefix: str,
+    before: StationRow,
+    status: str | None,
+    heartbeat: float | None,
+    total: int,
+    slots: Iterable[Mapping[str, Any]],
+    now: float,
+) -> list[Message]:
+    """The messages of a station after a sync: see ``node_update``; ``slots`` as in ``station_readings``."""
+    config = None
+    if before.config_slots != total:
+        config = encode(station_config(before.node_id, before.serial, total))
+    state = State(ts=now, seq=before.seq + 1, readings=station_readings(status, heartbeat, total, slots))
+    return node_update(Topic(prefix, before.node_id), config, not before.online, state)
+
+
+def returned_message(
+    prefix: str, node_id: str, serial: str, sync_event: ReturnEvent, request_id: str, now: float
+) -> Message:
+    """The ``power_bank_returned`` event of a station (not retained: an event happens once)."""
+    message = Event(
+        ts=now,
+        type=RETURNED_EVENT,
+        data={
+            "station_serial": serial,
+            "power_bank_serial": sync_event.power_bank_serial,
+            "slot_number": sync_event.slot_number,
+            "battery_level": sync_event.battery_level,
+            "request_id": request_id,
+        },
+    )
+    return Message(Topic(prefix, node_id).event, encode(message), False)

@@ -1,8 +1,10 @@
 """The add-on's options: one definition shared by the add-on, the CLI and the tests.
 
 The Supervisor writes ``/data/options.json`` with exactly the keys of ``addon/config.yaml``;
-the plain-process receiver reads the same file format. Unknown keys are an error (a typo
-would otherwise silently leave a security setting at its default).
+the plain-process receiver reads the same file format, in which only ``secrets``,
+``admin_email`` and ``admin_password`` are required: a key left out (or null) takes its
+default. Unknown keys are an error (a typo would otherwise silently leave a security
+setting at its default).
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ class Options:
     lorawan_token: str | None = field(default=None, repr=False)
     lorawan_header: str = "Authorization"
     lorawan_timeout: int = 7200
+    # PostgreSQL instead of the SQLite file in /data (several receivers may share it); a
+    # URL may carry a password, so it is never printed.
+    database_url: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         # Never print secrets or passwords, even in a traceback or a debug log.
@@ -79,9 +84,11 @@ class Options:
         return self.max_body_kb * 1024
 
 
-# Keys the Supervisor may leave out (schema ``?``); everything else must be present.
-OPTIONAL_KEYS = frozenset({"mqtt_host", "mqtt_port", "mqtt_username", "mqtt_password", "lorawan_token"})
+# Keys the Supervisor may leave out (schema ``?``) and that have no default value.
+OPTIONAL_KEYS = frozenset({"mqtt_host", "mqtt_port", "mqtt_username", "mqtt_password", "lorawan_token", "database_url"})
 OPTION_KEYS = tuple(f.name for f in fields(Options))
+# The only keys a file must hold; every other one left out (or null) takes its default.
+REQUIRED_KEYS = tuple(f.name for f in fields(Options) if f.default is MISSING and f.default_factory is MISSING)
 
 _INT_RANGES: dict[str, tuple[int, int]] = {
     "rate_limit_per_minute": (1, 100_000),
@@ -111,7 +118,7 @@ def parse_options(data: Any) -> Options:
     if unknown:
         raise OptionsError(f"unknown option(s): {', '.join(unknown)}")
     # The Supervisor writes null for a required option the user has not filled in yet.
-    missing = sorted(k for k in OPTION_KEYS if k not in OPTIONAL_KEYS and data.get(k) is None)
+    missing = sorted(k for k in REQUIRED_KEYS if data.get(k) is None)
     if missing:
         raise OptionsError(f"missing option(s): {', '.join(missing)}")
     values: dict[str, Any] = {}
@@ -163,6 +170,8 @@ def _check(options: Options) -> None:
         raise OptionsError(f"option 'lorawan_token' is shorter than {MIN_SECRET_LEN} characters")
     if not _HEADER_NAME.fullmatch(options.lorawan_header):
         raise OptionsError("option 'lorawan_header' must be an HTTP header name")
+    if options.database_url and not options.database_url.startswith(("postgresql://", "postgres://")):
+        raise OptionsError("option 'database_url' must be a postgresql:// URL")
     if options.log_level not in _LOG_LEVELS:
         raise OptionsError(f"option 'log_level' must be one of {', '.join(_LOG_LEVELS)}")
 

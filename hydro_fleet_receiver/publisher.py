@@ -7,6 +7,11 @@ of rows, a node's retained state that a later state of the same node replaces is
 published (see ``superseded``). The same loop publishes the receiver's own node:
 retained config, ``online`` (with ``offline`` as its last will) and a metrics state
 every few seconds.
+
+Replicas sharing one PostgreSQL database elect one publisher (see ``Store.try_lead``):
+only the replica holding the lock connects to the broker, so the receiver node has one
+connection and each station's rows go out in id order from one place. The others ask
+again every ``_LEAD_POLL`` seconds and take over when the publisher's replica dies.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ from hydro_fleet_protocol import AVAILABILITY_OFFLINE, AVAILABILITY_ONLINE, Stat
 
 from .metrics import Metrics
 from .nodes import receiver_config
-from .storage import AsyncStore, OutboxRow
+from .storage import AsyncStore, OutboxRow, StorageUnavailableError
 
 _LOGGER = logging.getLogger(__name__)
 _BACKOFF_START = 0.5
 _BACKOFF_MAX = 30.0
+_LEAD_POLL = 1.0
 # Rows read per round (superseded states are skipped within one), published in groups
 # of _IN_FLIGHT whose acks are awaited together. A broker with Nagle's algorithm on
 # (Mosquitto's default) holds back a group's later PUBACKs until our delayed ACK, ~40 ms
@@ -81,6 +87,7 @@ class Publisher:
         backoff = _BACKOFF_START
         while True:
             try:
+                await self._wait_for_lead()
                 await self._session()
             except aiomqtt.MqttError as err:
                 if self.connected or backoff == _BACKOFF_START:
@@ -90,6 +97,8 @@ class Publisher:
                         self._mqtt.port,
                         err,
                     )
+            except (_LeadLostError, StorageUnavailableError) as err:
+                _LOGGER.warning("outbox publishing paused: %s", err or "another replica publishes now")
             except Exception:
                 # A database error must not end publishing for good: log it, retry later.
                 _LOGGER.exception("outbox publisher failed; retrying")
@@ -100,6 +109,12 @@ class Publisher:
             backoff = min(_BACKOFF_MAX, backoff * 2)
             if self._wake.is_set():  # new rows are waiting: do not sit out a long backoff for them
                 backoff = min(backoff, 2.0)
+
+    async def _wait_for_lead(self) -> None:
+        """Return once this process publishes the outbox (at once unless replicas share it)."""
+        # Polling: the lock is another replica's database session; nothing here can signal it.
+        while not await self._store.try_lead():  # noqa: ASYNC110
+            await asyncio.sleep(_LEAD_POLL)
 
     async def _session(self) -> None:
         will = aiomqtt.Will(self._topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True)
@@ -146,6 +161,8 @@ class Publisher:
         while True:
             # Clear first: a commit landing while we publish sets it again and is not missed.
             self._wake.clear()
+            if not await self._store.try_lead():
+                raise _LeadLostError
             rows = await self._store.outbox_batch(_BATCH)
             if not rows:
                 return
@@ -156,7 +173,7 @@ class Publisher:
             for start in range(0, len(send), _IN_FLIGHT):
                 group = send[start : start + _IN_FLIGHT]
                 await asyncio.gather(*(client.publish(r.topic, r.payload, qos=1, retain=r.retain) for r in group))
-            await self._store.outbox_delete_through(rows[-1].id)
+            await self._store.outbox_delete(rows)
             self.published += len(send)
 
     async def _publish_metrics(self, client: aiomqtt.Client) -> None:
@@ -170,6 +187,10 @@ class Publisher:
             problems=self._metrics.problems(backlog),
         )
         await client.publish(self._topics.state, encode(state), qos=0)
+
+
+class _LeadLostError(Exception):
+    """Another replica publishes now (this one lost its database session meanwhile)."""
 
 
 def superseded(rows: Sequence[OutboxRow]) -> set[int]:

@@ -1,7 +1,8 @@
 """The gateway's two payloads, validated with pydantic; every error names its field.
 
 Field names and values follow seeds 001/003. Status values are accepted in any case
-(the gateway sends ``ONLINE``) and stored lowercase. Unknown fields are ignored so a
+(the gateway sends ``ONLINE``) and stored lowercase. Types are strict: a number is a JSON
+number, never a string or a boolean. Unknown fields are ignored so a
 gateway that sends more than the seed documents keeps working.
 """
 
@@ -39,7 +40,11 @@ Measure = Annotated[float, Field(ge=-1000, le=1000, allow_inf_nan=False)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # strict: no coercion. ``true`` is not a battery level of 1 %, nor ``"80"`` one of 80 %;
+    # a gateway sending either is broken, and storing it would hide that (as on the
+    # LoRaWAN endpoint). In strict JSON mode a float field still takes an integer and a
+    # datetime an ISO 8601 string.
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
 class Device(_Model):

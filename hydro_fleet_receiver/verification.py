@@ -25,6 +25,7 @@ from .auth import TokenError
 from .context import CTX, DATA_PATH, Context
 from .lorawan import token_matches
 from .signing import decode_signature, verify
+from .storage import StorageUnavailableError
 
 _LOGGER = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -40,6 +41,7 @@ SIGNATURE = "hf_signature"
 HEADER_TS = "hf_header_ts"
 BODY_SHA256 = "hf_body_sha256"
 IDEMPOTENCY_KEY = "hf_idempotency_key"
+AUTHENTICATED = "hf_authenticated"
 
 
 def error_response(
@@ -56,7 +58,7 @@ def error_response(
     ctx = request.app[CTX] if CTX in request.app else request.config_dict[CTX]
     request_id = request.get(REQUEST_ID, "-")
     if reason is not None and request.path == DATA_PATH:
-        ctx.metrics.reject(reason)
+        ctx.metrics.reject(reason, authenticated=_authenticated(request, ctx))
     # One line per rejection, with what identifies it and never a header value.
     _LOGGER.info(
         "%s %s from %s rejected with %s (%s): %s [request %s]",
@@ -121,6 +123,7 @@ async def root_middleware(request: web.Request, handler: Handler) -> web.StreamR
     ctx: Context = request.app[CTX]
     request_id = request[REQUEST_ID] = ctx.next_request_id()
     request[STARTED] = time.perf_counter()
+    response: web.StreamResponse | None
     try:
         response = _allowlist(request, ctx)
         if response is None and request.method == "POST":
@@ -128,15 +131,20 @@ async def root_middleware(request: web.Request, handler: Handler) -> web.StreamR
             if response is None:
                 # Read once here (aiohttp enforces client_max_size on chunked bodies too) and
                 # keep the raw bytes: the signature is computed over exactly these.
-                request[BODY] = await request.read()
-                if request.content_type != "application/json":
+                try:
+                    request[BODY] = await request.read()
+                except ConnectionError:
+                    # The client hung up mid-body (a gateway timeout, a cut network): a
+                    # client's matter, nothing was stored; the answer goes nowhere.
                     response = error_response(
                         request,
-                        415,
-                        "unsupported_media_type",
-                        "Content-Type must be application/json",
-                        reason="content_type",
+                        400,
+                        "incomplete_body",
+                        "the client closed the connection before the body ended",
+                        reason="invalid",
                     )
+                else:
+                    response = _content_type(request)
         if response is None:
             response = await handler(request)
     except web.HTTPException as exc:
@@ -154,14 +162,34 @@ async def root_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 exc.reason,
                 headers={k: v for k, v in exc.headers.items() if k == "Allow"},
             )
+    except StorageUnavailableError:
+        # The database is away (a PostgreSQL restart): nothing was stored, and a retry
+        # after the outage will be; one line, no traceback.
+        response = error_response(
+            request,
+            503,
+            "unavailable",
+            "the database is unavailable; the request was not stored, retry later",
+            reason="error",
+            headers={"Retry-After": "5"},
+        )
     except Exception:
-        # The traceback is logged; the client only gets the id to quote.
-        _LOGGER.exception("request %s to %s failed; transaction rolled back", request_id, request.path)
+        # A bug or a storage failure (its transaction, if one began, was rolled back): the
+        # traceback is logged; the client only gets the id to quote.
+        _LOGGER.exception("request %s to %s failed; nothing of it was stored", request_id, request.path)
         response = error_response(
             request, 500, "internal_error", "the request was not stored; retry later", reason="error"
         )
     response.headers["X-Request-Id"] = request_id
     return response
+
+
+def _content_type(request: web.Request) -> web.Response | None:
+    if request.content_type == "application/json":
+        return None
+    return error_response(
+        request, 415, "unsupported_media_type", "Content-Type must be application/json", reason="content_type"
+    )
 
 
 def _allowlist(request: web.Request, ctx: Context) -> web.Response | None:
@@ -222,9 +250,34 @@ async def sync_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-def _bearer(request: web.Request, ctx: Context) -> web.Response | None:
+def _bearer_token(request: web.Request) -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _authenticated(request: web.Request, ctx: Context) -> bool:
+    """Whether a request carried a valid access token, i.e. came from the gateway.
+
+    Known once the bearer check ran; a request turned away before it (allowlist, size,
+    content type) is checked here, so a gateway refused by the allowlist still counts.
+    """
+    known: bool | None = request.get(AUTHENTICATED)
+    if known is not None:
+        return known
+    token = _bearer_token(request)
+    if token is None:
+        return False
+    try:
+        ctx.validate_access(token)
+    except TokenError:
+        return False
+    return True
+
+
+def _bearer(request: web.Request, ctx: Context) -> web.Response | None:
+    request[AUTHENTICATED] = False
+    token = _bearer_token(request)
+    if token is None:
         return error_response(
             request,
             401,
@@ -234,7 +287,7 @@ def _bearer(request: web.Request, ctx: Context) -> web.Response | None:
             headers={"WWW-Authenticate": 'Bearer realm="hydro-fleet"'},
         )
     try:
-        ctx.validate_access(token.strip())
+        ctx.validate_access(token)
     except TokenError as err:
         return error_response(
             request,
@@ -244,6 +297,7 @@ def _bearer(request: web.Request, ctx: Context) -> web.Response | None:
             reason="unauthorized",
             headers={"WWW-Authenticate": 'Bearer realm="hydro-fleet", error="invalid_token"'},
         )
+    request[AUTHENTICATED] = True
     return None
 
 
@@ -255,14 +309,16 @@ def _timestamp(request: web.Request, ctx: Context) -> web.Response | None:
         return error_response(
             request, 403, "timestamp", "X-Timestamp must be unix seconds (digits only)", reason="timestamp"
         )
-    skew = int(value) - time.time()
-    if abs(skew) > ctx.options.timestamp_window:
+    # Whole seconds on both sides, so the figure in the message is the one compared.
+    skew = int(value) - int(time.time())
+    window = ctx.options.timestamp_window
+    if abs(skew) > window:
+        direction = "ahead of" if skew > 0 else "behind"
         return error_response(
             request,
             403,
             "timestamp",
-            f"X-Timestamp is {abs(skew):.0f} s {'ahead' if skew > 0 else 'old'}; "
-            f"the window is ±{ctx.options.timestamp_window} s",
+            f"X-Timestamp is {abs(skew)} s {direction} the receiver's clock; the limit is {window} s ahead or behind",
             reason="timestamp",
         )
     request[HEADER_TS] = int(value)

@@ -89,7 +89,7 @@ class Bridge:
         self.sensors = sensors
         self.calibration: CalibrationStore = sensors.calibration
         self.state_dir = state_dir
-        self.machine_id = machine_id(config.machine_id_file, state_dir)
+        self.machine_id = machine_id(config.machine_id_source, state_dir)
         self.pumps = PumpBank(config.pumps, self._on_pump_change)
         self.queue = SampleQueue(
             queue_path(state_dir),
@@ -138,6 +138,7 @@ class Bridge:
             manufacturer="Hydro Fleet",
             sw_version=__version__,
             machine_id=self.machine_id,
+            area=self.config.area,
             sample_interval=self.config.sample_interval,
             sensors=self.sensors.describe(),
             pumps=tuple(

@@ -24,7 +24,7 @@ import tomllib
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from annotated_types import Ge, Gt, Le
+from annotated_types import Ge, Gt, Le, MaxLen, MinLen
 import yaml
 
 from hydro_fleet_protocol import DEFAULT_PREFIX, is_valid_node_id
@@ -320,6 +320,8 @@ class BridgeConfig(_Strict):
 
     node_id: NodeId | None = None
     name: str | None = None
+    # Where the node stands ("Greenhouse"); Home Assistant suggests it as the device's area.
+    area: Annotated[str, MinLen(1), MaxLen(64)] | None = None
     prefix: str = DEFAULT_PREFIX
     sample_interval: Annotated[float, Gt(0), Le(3600)] = 5.0
     simulate: bool = False
@@ -339,12 +341,20 @@ class BridgeConfig(_Strict):
     # None: no camera (the default; old configs keep working unchanged).
     camera: CameraSettings | None = None
     # Where the machine id comes from (duplicate node id detection); tests point it elsewhere.
-    machine_id_file: Path = Path("/etc/machine-id")
+    # Default: /etc/machine-id, or with simulate an id of the node's own in its state_dir.
+    machine_id_file: Path | None = None
 
     @property
     def effective_node_id(self) -> str:
         """The configured node id, else the hostname (``pi-7``)."""
         return self.node_id or node_id_from_hostname(socket.gethostname())
+
+    @property
+    def machine_id_source(self) -> Path | None:
+        """Where the machine id is read; None for a simulated node, which has an id of its own."""
+        if self.machine_id_file is not None:
+            return self.machine_id_file
+        return None if self.simulate else Path("/etc/machine-id")
 
     @property
     def tz(self) -> ZoneInfo:

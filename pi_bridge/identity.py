@@ -10,6 +10,8 @@ offline one is a replaced Pi, which may take the id over.)
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 from pathlib import Path
 import secrets
@@ -23,18 +25,51 @@ _LOGGER = logging.getLogger(__name__)
 _RETAINED_WAIT = 0.5
 
 
-def machine_id(path: Path, state_dir: Path) -> str:
-    """``/etc/machine-id``, else an id generated once and kept in the state directory."""
-    for candidate in (path, state_dir / "machine-id"):
-        try:
-            value = candidate.read_text().strip()
-        except OSError:
-            continue
-        if value:
-            return value
+# Hydro Fleet's application id: machine ids are keyed with it, as systemd's
+# sd_id128_get_machine_app_specific() does (a fixed random 128-bit value, never change it).
+APP_ID = bytes.fromhex("6a1c0e3f9b5d4e27a8f1c2d3b4e5f607")
+
+
+def app_specific_id(machine_id: str, app_id: bytes = APP_ID) -> str:
+    """An id for this application derived from ``/etc/machine-id``, which machine-id(5) says to keep confidential.
+
+    HMAC-SHA256 keyed with the 128-bit machine id over the application id, first 128
+    bits, marked as a version 4 UUID: the same derivation as systemd's
+    sd_id128_get_machine_app_specific(), so the published id identifies the machine to
+    Hydro Fleet without revealing its machine id or linking it to other applications.
+    """
+    digest = bytearray(hmac.new(bytes.fromhex(machine_id), app_id, hashlib.sha256).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x40
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return digest.hex()
+
+
+def _machine_id_of(path: Path) -> str | None:
+    """The 32 hex digits in ``path``, or None if it is missing or holds something else."""
+    try:
+        value = path.read_text().strip().lower()
+    except OSError:
+        return None
+    if len(value) != 32 or any(c not in "0123456789abcdef" for c in value):
+        return None
+    return value
+
+
+def machine_id(path: Path | None, state_dir: Path) -> str:
+    """The node's published machine id.
+
+    Derived (``app_specific_id``) from ``path`` (``/etc/machine-id`` on a Pi) if it holds
+    one; else, and always for ``path`` None (a simulated node is a machine of its own), an
+    id generated once and kept in the state directory.
+    """
+    if path is not None and (value := _machine_id_of(path)) is not None:
+        return app_specific_id(value)
+    own = state_dir / "machine-id"
+    if (value := _machine_id_of(own)) is not None:
+        return value
     value = secrets.token_hex(16)
     state_dir.mkdir(parents=True, exist_ok=True)
-    (state_dir / "machine-id").write_text(value + "\n")
+    own.write_text(value + "\n")
     return value
 
 

@@ -71,6 +71,8 @@ class Discovery:
             hw_version=config.hw_version,
             serial_number=config.machine_id,
             configuration_url=config.configuration_url,
+            # HA puts a new device in this area (creating it if needed); a user's choice is never overridden.
+            suggested_area=config.area,
         )
 
     def _remove_dropped_entities(self, old: NodeConfig, new: NodeConfig) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlite3
 from typing import Any
 
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 import pytest
 
@@ -19,6 +19,7 @@ from hydro_fleet_receiver.app import DB_NAME, create_app
 from hydro_fleet_receiver.context import CTX, Context
 from hydro_fleet_receiver.options import Options, default_options_dict, parse_options
 from hydro_fleet_receiver.publisher import MqttSettings
+from hydro_fleet_receiver.server import ReceiverRunner
 
 SECRET = "test-secret-0123456789-abcdef"
 OLD_SECRET = "old-secret-9876543210-fedcba"
@@ -143,6 +144,15 @@ class Harness:
             return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
+class ReceiverTestServer(TestServer):
+    """The app served as ``cli.serve`` serves it: ``ReceiverRunner``, and no handler
+    cancellation on a client's hang-up (aiohttp's test server turns that on)."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
+        kwargs.pop("handler_cancellation", None)
+        return ReceiverRunner(self.app, **kwargs)
+
+
 @asynccontextmanager
 async def running(
     data_dir: Path,
@@ -152,7 +162,7 @@ async def running(
     login: bool = True,
 ) -> AsyncIterator[Harness]:
     app = create_app(options or make_options(), data_dir, mqtt, metrics_interval=metrics_interval)
-    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+    async with TestClient(ReceiverTestServer(app, host="127.0.0.1")) as client:
         harness = Harness(client, data_dir)
         if login:
             assert (await harness.login()).status == 200

@@ -147,7 +147,7 @@ def test_images_are_valid_pngs(name: str, size: tuple[int, int]) -> None:
 def test_addon_wheel_carries_receiver_and_protocol(built_wheel: Path) -> None:
     wheel = zipfile.ZipFile(built_wheel)
     names = set(wheel.namelist())
-    for module in ("app", "cli", "storage", "verification", "__main__"):
+    for module in ("app", "cli", "storage/__init__", "storage/store", "storage/postgres", "verification", "__main__"):
         assert f"hydro_fleet_receiver/{module}.py" in names
     assert "hydro_fleet_protocol/discovery.py" in names
     entry_points = wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()

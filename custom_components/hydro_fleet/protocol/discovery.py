@@ -146,6 +146,8 @@ class NodeConfig:
     hw_version: str | None = None
     machine_id: str | None = None
     configuration_url: str | None = None
+    # Where the node stands ("Greenhouse"): a place name a person would use.
+    area: str | None = None
     sample_interval: float | None = None
     sensors: tuple[SensorConfig, ...] = ()
     pumps: tuple[PumpConfig, ...] = ()
@@ -178,6 +180,7 @@ class NodeConfig:
             hw_version=optional_text(data, "hw_version"),
             machine_id=optional_text(data, "machine_id"),
             configuration_url=optional_text(data, "configuration_url"),
+            area=optional_text(data, "area"),
             sample_interval=optional_number(data, "sample_interval", minimum=0.01),
             sensors=sensors,
             pumps=pumps,
@@ -218,6 +221,7 @@ class NodeConfig:
                 "hw_version": self.hw_version,
                 "machine_id": self.machine_id,
                 "configuration_url": self.configuration_url,
+                "area": self.area,
                 "sample_interval": self.sample_interval,
                 "sensors": [s.to_dict() for s in self.sensors],
                 "pumps": [p.to_dict() for p in self.pumps],
