@@ -38,9 +38,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.hydro_fleet.const import CONF_PREFIX, DOMAIN
 
-from .load import LagProbe, fire, node_config, node_id, our_state
+from .load import LagProbe, fire, node_config, node_id, our_state, readings
 
-from hydro_fleet_protocol import CameraConfig, Photo, PhotoReason, encode  # isort: skip
+from hydro_fleet_protocol import CameraConfig, Photo, PhotoReason, State, encode  # isort: skip
 
 NODES = 100
 PHOTO_BYTES = 300_000
@@ -148,8 +148,10 @@ async def _latency(hass: HomeAssistant, label: str) -> None:
         index = i % NODES
         topic = f"hydro_fleet/{node_id(index)}/photo"
         photo_ms.append(1000 * await _changed(hass, _image(index), lambda t=topic, p=payload: fire(hass, t, p)))
-        state = our_state(index, 1 + i)
-        sensor = f"sensor.{node_id(index).replace('-', '_')}_tds"
+        # Only moisture changes (by a whole 10 %, so its shown value does): one sensor state written.
+        moisture = 40.0 + 10 * (i // NODES % 2 == 0)
+        state = encode(State(ts=time.time(), seq=1 + i, readings=readings(index, 0) | {"moisture": moisture}))
+        sensor = f"sensor.{node_id(index).replace('-', '_')}_moisture"
         sample_topic = f"hydro_fleet/{node_id(index)}/state"
         sample_ms.append(1000 * await _changed(hass, sensor, lambda t=sample_topic, s=state: fire(hass, t, s)))
     p99, base99 = _pct(photo_ms, 99), _pct(sample_ms, 99)

@@ -29,7 +29,18 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Extra integrations the demo loads so a person gets history graphs, the logbook,
 # automations and blueprints; the tests keep the minimal set for speed.
-DEMO_INTEGRATIONS = ("frontend", "recorder", "history", "logbook", "automation", "script", "blueprint", "config", "tag")
+DEMO_INTEGRATIONS = (
+    "frontend",
+    "recorder",
+    "history",
+    "logbook",
+    "automation",
+    "script",
+    "blueprint",
+    "config",
+    "tag",
+    "media_source",  # the Media panel: the nodes' photos and time-lapses
+)
 DASHBOARD = REPO / "dashboards" / "hydro_fleet.yaml"
 BLUEPRINTS = REPO / "blueprints"
 

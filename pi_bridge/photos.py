@@ -18,7 +18,7 @@ from typing import Protocol
 
 import aiomqtt
 
-from hydro_fleet_protocol import CameraConfig, EventType, HealthKey, PhotoReason, Reading
+from hydro_fleet_protocol import PHOTO_SPACING, CameraConfig, EventType, HealthKey, PhotoReason, Reading
 
 from .camera import Camera, PlantView
 from .config import CameraSettings
@@ -54,6 +54,7 @@ class PhotoService:
         self.camera = Camera(settings, simulate=simulate)
         self.buffer = PhotoBuffer(state_dir / "photos", int(settings.disk_budget_mb * 1e6), self._dropped)
         self._executor = executor
+        self._sent_at = -PHOTO_SPACING
         # The simulated plant was "planted" when this node first ran, and keeps growing across restarts.
         planted_file = state_dir / "plant.json"
         planted = read_json(planted_file).get("planted")
@@ -113,7 +114,13 @@ class PhotoService:
         if oldest is None:
             return False
         name, payload = oldest
+        # No faster than the protocol's photo spacing: a reader refuses a flood, and a buffer
+        # of photos after an outage is no flood.
+        wait = self._sent_at + PHOTO_SPACING - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
         await client.publish(topic, payload, qos=1, timeout=_PUBLISH_TIMEOUT)
+        self._sent_at = time.monotonic()
         await loop.run_in_executor(self._executor, self.buffer.delete, name)
         return True
 

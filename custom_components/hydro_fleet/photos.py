@@ -33,16 +33,27 @@ from .const import (
     signal_photo,
 )
 from .photo_store import PHOTOS, PhotoStore, StoredPhoto, check_photo, media_id
-from .protocol import MAX_PHOTO_BYTES, Event, EventType, ProtocolError, TopicKind, parse_topic, wildcard
+from .protocol import (
+    MAX_PHOTO_BYTES,
+    PHOTO_BURST,
+    PHOTO_SPACING,
+    Event,
+    EventType,
+    ProtocolError,
+    TopicKind,
+    parse_topic,
+    wildcard,
+)
 
 if TYPE_CHECKING:
     from .fleet import HydroFleet
 
 _LOGGER = logging.getLogger(__name__)
-# A node may send a burst of this many photos, then one every _FLOOD_REFILL seconds on
-# average (the bridge sends its buffered photos no faster; see docs/protocol.md).
-FLOOD_BURST = 10
-FLOOD_REFILL = 2.0
+# A node may send a burst of PHOTO_BURST photos, then one every FLOOD_REFILL seconds on
+# average; the protocol's spacing, which a bridge keeps even when it empties its buffer,
+# with a little slack for network jitter.
+FLOOD_BURST = PHOTO_BURST
+FLOOD_REFILL = PHOTO_SPACING * 0.8
 _HEADER_ALLOWANCE = 2048
 ISSUE_CAMERA_SILENT = "camera_silent"
 # A camera is silent once it has missed this many of its photo intervals.

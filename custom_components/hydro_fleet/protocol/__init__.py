@@ -23,7 +23,16 @@ from .const import (
     WateringOutcome,
 )
 from .discovery import NodeConfig, PlanConfig, PumpConfig, SensorConfig
-from .photo import MAX_PHOTO_BYTES, CameraConfig, Photo, PhotoMeta, PhotoReason, photo_id
+from .photo import (
+    MAX_PHOTO_BYTES,
+    PHOTO_BURST,
+    PHOTO_SPACING,
+    CameraConfig,
+    Photo,
+    PhotoMeta,
+    PhotoReason,
+    photo_id,
+)
 from .plan import Plan
 from .state import Backfill, Event, PumpState, Sample, State
 from .topics import (
@@ -44,6 +53,8 @@ __all__ = [
     "DEFAULT_PREFIX",
     "MAX_PAYLOAD_BYTES",
     "MAX_PHOTO_BYTES",
+    "PHOTO_BURST",
+    "PHOTO_SPACING",
     "PROTOCOL_VERSION",
     "Ack",
     "Backfill",

@@ -36,6 +36,10 @@ MAX_PHOTO_BYTES = 1_000_000
 _MAX_HEADER_BYTES = 2048
 _JPEG_START = b"\xff\xd8\xff"
 MAX_CAMERAS = 4
+# A node sends at most one photo per this many seconds (buffered ones too); a reader may
+# refuse photos that come faster, after a burst of PHOTO_BURST, as a flood.
+PHOTO_SPACING = 2.5
+PHOTO_BURST = 10
 
 
 class PhotoReason(StrEnum):
