@@ -83,6 +83,8 @@ class HomeAssistant:
             "  name: Hydro Fleet\n"
             "  latitude: 0\n  longitude: 0\n  elevation: 0\n"
             "  unit_system: metric\n  time_zone: UTC\n  country: NL\n  currency: EUR\n  language: en\n"
+            # Its own media folder (photos, time-lapses): HA would otherwise take the machine's /media.
+            f"  media_dirs:\n    local: {self.config_dir / 'media'}\n"
             "http:\n"
             "  server_host: 127.0.0.1\n"
             f"  server_port: {self.port}\n"
