@@ -44,7 +44,7 @@ async def run(runs: int, duration: float, photo_interval: float | None = None) -
     for index in range(runs):
         pump = bridge.pumps["pump"]
         stopped = pump.stopped()
-        ack = bridge.execute(
+        ack = bridge.commands.execute(
             Command(id=f"j{index}", action=CommandAction.PUMP_ON, target="pump", params={"duration": duration})
         )
         assert ack.ok, ack

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .config import AnalogInput, ProbeSettings
+from .settings import AnalogInput, ProbeSettings
 
 
 class ProbeFault(Exception):

@@ -11,8 +11,8 @@ from pathlib import Path
 import time
 from typing import Any
 
-from .config import ProbeSettings
 from .probes import CalibrationError, PhCalibration, k_from_standard
+from .settings import ProbeSettings
 from .store import read_json, write_json
 
 _MIN_SPAN_VOLTS = 0.1

@@ -19,7 +19,7 @@ from typing import Any
 
 from hydro_fleet_protocol import Photo, PhotoReason
 
-from .config import CameraSettings
+from .settings import CameraSettings
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .app import Bridge
-    from .config import BridgeConfig
     from .sensors import VoltageSource
+    from .settings import BridgeConfig
 
 _LOGGER = logging.getLogger("pi_bridge")
 _COMMANDS = ("run", "pumps-off", "check-config", "provision")
@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         from .safe_off import main as pumps_off
 
         return pumps_off(argv[1:])
-    from .config import ConfigError, dump, load_config, load_config_in_child
+    from .config import dump, load_config, load_config_in_child
+    from .settings import ConfigError
 
     if not argv or (argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help")):
         argv.insert(0, "run")
@@ -84,14 +85,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _use_pin_factory(config: BridgeConfig, state_dir: Path) -> None:
-    """In --simulate the relays are mock pins mirrored to files; on a Pi gpiozero picks lgpio or RPi.GPIO."""
+def _use_pin_factory(config: BridgeConfig) -> None:
+    """In --simulate inputs (a float switch) are mock pins; on a Pi gpiozero picks lgpio or RPi.GPIO.
+
+    The relays are not the bridge's: its pump guard holds them (``guard.py``).
+    """
     if config.simulate:
         from gpiozero import Device
+        from gpiozero.pins.mock import MockFactory
 
-        from .relays import FileMockFactory
-
-        Device.pin_factory = FileMockFactory(state_dir)
+        Device.pin_factory = MockFactory()
 
 
 def _state_dir(config: BridgeConfig) -> tuple[Path, bool]:
@@ -107,13 +110,13 @@ def _state_dir(config: BridgeConfig) -> tuple[Path, bool]:
     return _DEFAULT_STATE_DIR, False
 
 
-def _build(config: BridgeConfig, state_dir: Path) -> Bridge:
+def _build(config: BridgeConfig, state_dir: Path, *, throwaway_state: bool = False) -> Bridge:
     from .app import Bridge
     from .calibration import CalibrationStore
     from .sensors import FloatSwitch, SensorArray, SimulatedSource
     from .temperature import TemperatureReader
 
-    _use_pin_factory(config, state_dir)
+    _use_pin_factory(config)
     state_dir.mkdir(parents=True, exist_ok=True)
     calibration = CalibrationStore(state_dir, config.probes)
     probes = config.probes
@@ -136,7 +139,7 @@ def _build(config: BridgeConfig, state_dir: Path) -> Bridge:
         source = Ads1115Source(probes)
         temperature = TemperatureReader(probes.temperature).read
     sensors = SensorArray(probes, source, calibration, temperature, float_switch)
-    return Bridge(config, sensors, state_dir)
+    return Bridge(config, sensors, state_dir, throwaway_state=throwaway_state)
 
 
 def _run(config: BridgeConfig) -> int:
@@ -144,13 +147,13 @@ def _run(config: BridgeConfig) -> int:
     import shutil
     import signal
 
-    from .config import ConfigError
+    from .settings import ConfigError
 
     state_dir, throwaway = _state_dir(config)
     if throwaway:
         _LOGGER.info("simulated node state in %s (set state_dir to keep it between runs)", state_dir)
     try:
-        bridge = _build(config, state_dir)
+        bridge = _build(config, state_dir, throwaway_state=throwaway)
     except OSError as err:
         raise ConfigError(f"cannot use state_dir {state_dir}: {err.strerror}") from None
 

@@ -23,7 +23,7 @@ import secrets
 from typing import Any
 
 from .broker_acl import Access, Rule
-from .config import ConfigError
+from .settings import ConfigError
 
 ROLE_PREFIX = "hydro-fleet-"
 # Mosquitto's own tools (mosquitto_passwd, mosquitto_ctrl) use PBKDF2-SHA512 with 101

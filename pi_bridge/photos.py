@@ -10,6 +10,7 @@ in the bridge's worker thread: neither ever holds up the event loop.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from concurrent.futures import Executor
 import logging
 from pathlib import Path
@@ -21,8 +22,8 @@ import aiomqtt
 from hydro_fleet_protocol import PHOTO_SPACING, CameraConfig, EventType, HealthKey, PhotoReason, Reading
 
 from .camera import Camera, PlantView
-from .config import CameraSettings
 from .photo_buffer import PhotoBuffer
+from .settings import CameraSettings
 from .store import read_json, write_json
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class PhotoHost(Protocol):
 
     node_id: str
 
-    def latest_reading(self, key: str) -> Reading: ...
+    def last_readings(self) -> Mapping[str, Reading]: ...
 
     def emit(self, event_type: str, data: dict[str, Reading]) -> None: ...
 
@@ -76,7 +77,7 @@ class PhotoService:
     def _plant(self) -> PlantView | None:
         if self.camera.source != "simulated":
             return None
-        moisture = self.host.latest_reading("moisture")
+        moisture = self.host.last_readings().get("moisture")
         age = (time.time() - self._planted) / 86400.0 * self.settings.growth_speed
         return PlantView(
             seed=self.host.node_id,
@@ -107,7 +108,7 @@ class PhotoService:
             await self.take(PhotoReason.INTERVAL)
             await asyncio.sleep(interval if self.camera.ok else min(interval, _RETRY_SECONDS))
 
-    async def send_one(self, client: aiomqtt.Client, topic: str) -> bool:
+    async def send_one(self, client: aiomqtt.Client, *, topic: str) -> bool:
         """Publish the oldest buffered photo and delete it once acknowledged; False if none is buffered."""
         loop = asyncio.get_running_loop()
         oldest = await loop.run_in_executor(self._executor, self.buffer.oldest)

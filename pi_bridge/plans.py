@@ -31,8 +31,8 @@ from hydro_fleet_protocol import (
     WateringOutcome,
 )
 
-from .config import PumpSettings
 from .pumps import PumpBank
+from .settings import PumpSettings
 from .store import read_json, write_json
 
 _LOGGER = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class PlanHost(Protocol):
 
     async def fresh_readings(self) -> dict[str, Reading]: ...
 
-    def water_is_low(self, readings: dict[str, Reading]) -> bool: ...
+    def latch_water_low(self, readings: dict[str, Reading]) -> bool: ...
 
     def emit(self, event_type: str, data: dict[str, Reading]) -> None: ...
 
@@ -177,7 +177,7 @@ class PlanRunner:
         runs = self.runs.setdefault(slot.key, {})
         if plan.type is PlanType.OFF:
             # Off clears the slot's schedule; last_run stays so min_pause holds if it is switched on again.
-            kept: dict[str, Any] = {k: runs[k] for k in ("last_run", "runs", "last_outcome") if k in runs}
+            kept: dict[str, Any] = {k: runs[k] for k in ("last_run", "runs", "last_outcome", "pending") if k in runs}
             runs.clear()
             runs.update(kept)
         elif plan.type is not previous.type:
@@ -213,6 +213,7 @@ class PlanRunner:
 
     async def run(self) -> None:
         """Check the plans every TICK_SECONDS until cancelled."""
+        self.report_interrupted_runs()
         try:
             while True:
                 self.tick(time.time())
@@ -293,18 +294,48 @@ class PlanRunner:
             report["water_low_before"] = before.get("water_low")
         if photo := await self.host.take_photo(PhotoReason.BEFORE_WATERING):
             report["photo_before"] = photo
+        # Stored before the pump starts and again when it stops, so a bridge killed during the run or
+        # the settle time still reports it after a restart, with what it knew (report_interrupted_runs).
+        self._keep_pending(key, report)
         try:
             outcome, message = await self._pump_volume(key, pump_key, volume, before, report)
+            report |= {"outcome": str(outcome), "message": message}
+            self._keep_pending(key, report)
+            if outcome is not WateringOutcome.SKIPPED_LOW_WATER and self.settle_seconds:
+                await asyncio.sleep(self.settle_seconds)  # let water reach the moisture probe
+            after = await self.host.fresh_readings()
         except asyncio.CancelledError:
-            outcome, message = WateringOutcome.FAILED, "the bridge stopped during the run"
-            self._finish(report, before, outcome, message)
+            self._report_interrupted(report, "the bridge stopped")
             raise
-        if outcome is not WateringOutcome.SKIPPED_LOW_WATER and self.settle_seconds:
-            await asyncio.sleep(self.settle_seconds)  # let water reach the moisture probe
-        after = await self.host.fresh_readings()
         if report["duration"] and (photo := await self.host.take_photo(PhotoReason.AFTER_WATERING)):
             report["photo_after"] = photo
-        return self._finish(report, after, outcome, message)
+        return self._finish(report, after)
+
+    def _keep_pending(self, key: str, report: dict[str, Reading]) -> None:
+        self.runs.setdefault(key, {})["pending"] = dict(report)
+        self._save()
+
+    def report_interrupted_runs(self) -> None:
+        """Report the runs a bridge killed mid-run (or in the settle time) left stored, once."""
+        for runs in self.runs.values():
+            pending = runs.get("pending")
+            if isinstance(pending, dict) and isinstance(pending.get("plan"), str):
+                self._report_interrupted(pending, "the bridge was restarted")
+            else:
+                runs.pop("pending", None)
+
+    def _report_interrupted(self, report: dict[str, Reading], why: str) -> None:
+        if "outcome" in report:
+            report["message"] = f"{report['message']}; {why} before the readings after the run"
+        else:
+            # The pump guard stopped the pump when the bridge went; how long it ran is not known here.
+            report |= {
+                "duration": None,
+                "volume_ml": None,
+                "outcome": str(WateringOutcome.FAILED),
+                "message": f"{why} while the pump ran",
+            }
+        self._finish(report, {})
 
     async def _pump_volume(
         self, key: str, pump_key: str, volume: float, before: dict[str, Reading], report: dict[str, Reading]
@@ -312,7 +343,7 @@ class PlanRunner:
         if pump_key not in self.host.pumps:
             return WateringOutcome.FAILED, f"no pump {pump_key!r}"
         pump = self.host.pumps[pump_key]
-        if self.host.water_is_low(before):
+        if self.host.latch_water_low(before):
             return WateringOutcome.SKIPPED_LOW_WATER, "reservoir water level is low; pump not started"
         if pump.is_on:
             return WateringOutcome.SKIPPED_BUSY, "the pump was already running"
@@ -331,28 +362,22 @@ class PlanRunner:
             return WateringOutcome.STOPPED_SAFETY, "stopped: reservoir water level fell too low"
         return WateringOutcome.FAILED, f"pump stopped early ({stop_reason})"
 
-    def _finish(
-        self, report: dict[str, Reading], after: dict[str, Reading], outcome: WateringOutcome, message: str
-    ) -> dict[str, Reading]:
-        report |= {
-            "moisture_after": after.get("moisture"),
-            "water_level_after": after.get("water_level"),
-            "outcome": str(outcome),
-            "message": message,
-        }
+    def _finish(self, report: dict[str, Reading], after: dict[str, Reading]) -> dict[str, Reading]:
+        report |= {"moisture_after": after.get("moisture"), "water_level_after": after.get("water_level")}
         if "water_low" in after:
             report["water_low_after"] = after.get("water_low")
         runs = self.runs.setdefault(str(report["plan"]), {})
         runs["runs"] = int(runs.get("runs", 0)) + 1
-        runs["last_outcome"] = str(outcome)
+        runs["last_outcome"] = report["outcome"]
+        runs.pop("pending", None)
         self._save()
         _LOGGER.info(
-            "plan %s: %s, %.0f ml in %.1f s (%s)",
+            "plan %s: %s, %s ml in %s s (%s)",
             report["plan"],
-            outcome,
+            report["outcome"],
             report["volume_ml"],
             report["duration"],
-            message,
+            report["message"],
         )
         self.host.emit(EventType.WATERING_REPORT, report)
         return report

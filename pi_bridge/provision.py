@@ -34,7 +34,7 @@ from hydro_fleet_protocol import DEFAULT_PREFIX, is_valid_node_id
 
 from . import dynsec
 from .broker_acl import acl_file_text, controller_rules, kept_user_rules, node_rules
-from .config import ConfigError
+from .settings import ConfigError
 from .store import read_json, write_json
 
 _LOGGER = logging.getLogger(__name__)

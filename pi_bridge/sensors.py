@@ -19,8 +19,8 @@ from hydro_fleet_protocol import Reading, SensorConfig, SensorType
 from . import probes
 from .adc import ProbeFault
 from .calibration import CalibrationStore
-from .config import ProbeSettings
 from .pumps import Pump
+from .settings import ProbeSettings
 from .simulation import PlantModel
 
 _LOGGER = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .adc import ProbeFault
-from .config import TemperatureProbe
+from .settings import TemperatureProbe
 
 # The DS18B20 answers 85.000 degC after a power glitch before its first conversion.
 _POWER_ON_RESET_MILLI = 85000

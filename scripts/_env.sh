@@ -71,6 +71,36 @@ ensure_mosquitto() {
   fi
 }
 
+# The scale tests (issue #19) run a private PostgreSQL cluster and a 3-node NATS cluster on
+# loopback ports; both come from Debian. The packages' own services are not used. The
+# protocol conformance tests compile the ESPHome node's lambdas for this machine
+# (tests/conformance/esphome_host.py): g++ and nlohmann-json's header.
+find_pg_bindir() {
+  local d
+  for d in /usr/lib/postgresql/*/bin; do
+    [[ -x $d/initdb && -x $d/pg_ctl ]] && { echo "$d"; return; }
+  done
+  return 1
+}
+
+ensure_debian_tools() {
+  local missing=()
+  find_pg_bindir >/dev/null || missing+=(postgresql)
+  command -v nats-server >/dev/null || [[ -x /usr/sbin/nats-server ]] || missing+=(nats-server)
+  command -v g++ >/dev/null || missing+=(g++)
+  [[ -f /usr/include/nlohmann/json.hpp ]] || missing+=(nlohmann-json3-dev)
+  ((${#missing[@]})) || return 0
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    say "Installing ${missing[*]} (apt-get)"
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+    # Debian starts a system PostgreSQL cluster on :5432; the tests start their own.
+    systemctl disable --now postgresql nats-server >/dev/null 2>&1 || true
+  else
+    say "Missing ${missing[*]}. Install with: sudo apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+}
+
 # Prints the path of a virtualenv built from a requirements file, cached outside the clone
 # under a key from the Python version and the file, so reruns start in seconds. A lock keeps
 # two runs at once (a demo and the tests) from building the same venv twice.
@@ -113,7 +143,10 @@ ensure_esphome_venv() {
 setup_all() {
   PY=$(find_python)
   ensure_mosquitto
+  ensure_debian_tools
   ensure_venv
   export MOSQUITTO_BIN=${MOSQUITTO_BIN:-$(find_mosquitto)}
+  PG_BINDIR=${PG_BINDIR:-$(find_pg_bindir)}
+  export PG_BINDIR
   export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 }

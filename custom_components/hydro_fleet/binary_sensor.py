@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import HydroFleetEntity, async_setup_node_platform
@@ -38,30 +38,17 @@ async def async_setup_entry(
 class _ProblemBinarySensor(HydroFleetEntity, BinarySensorEntity):
     _attr_device_class = BinarySensorDeviceClass.PROBLEM
     _sections = frozenset({Section.READINGS})
-    _problem_written: tuple[bool | None, bool, Any] | None = None
 
     @abstractmethod
-    def _compute(self) -> tuple[bool | None, Any]:
-        """What the entity shows now; each kind of sensor says how it gets it."""
+    def _shown(self) -> tuple[bool | None, Any]:
+        """Whether the problem is on, and what goes with it; each kind of sensor says how it gets it."""
 
-    @callback
-    def _handle_node_update(self) -> None:
-        is_on, extra = self._compute()
-        written = (is_on, self.available, extra)
-        if written == self._problem_written:
-            return
-        self._problem_written = written
-        self._attr_is_on = is_on
-        self._set_extra(extra)
-        self.async_write_ha_state()
+    def _show(self, shown: tuple[bool | None, Any]) -> None:
+        self._attr_is_on = shown[0]
+        self._set_extra(shown[1])
 
     def _set_extra(self, extra: Any) -> None:
-        """Store what ``_compute`` found beside the state (attributes)."""
-
-    def _refresh(self) -> None:
-        is_on, extra = self._compute()
-        self._attr_is_on = is_on
-        self._set_extra(extra)
+        """Store what ``_shown`` found beside the state (attributes)."""
 
 
 class WaterLowBinarySensor(_ProblemBinarySensor):
@@ -72,9 +59,9 @@ class WaterLowBinarySensor(_ProblemBinarySensor):
 
     def __init__(self, fleet: HydroFleet, node: Node) -> None:
         super().__init__(fleet, node, "water_low", "problem")
-        self._attr_is_on = self._compute()[0]
+        self._show(self._shown())
 
-    def _compute(self) -> tuple[bool | None, Any]:
+    def _shown(self) -> tuple[bool | None, Any]:
         return self.node.shown.water_low, None
 
 
@@ -86,11 +73,9 @@ class NeedsAttentionBinarySensor(_ProblemBinarySensor):
 
     def __init__(self, fleet: HydroFleet, node: Node) -> None:
         super().__init__(fleet, node, "needs_attention")
-        is_on, reasons = self._compute()
-        self._attr_is_on = is_on
-        self._set_extra(reasons)
+        self._show(self._shown())
 
-    def _compute(self) -> tuple[bool | None, Any]:
+    def _shown(self) -> tuple[bool | None, Any]:
         shown = self.node.shown
         return shown.needs_attention, shown.reasons
 

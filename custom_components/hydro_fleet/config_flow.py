@@ -24,7 +24,6 @@ from .const import (
     DEFAULT_OFFLINE_MINUTES,
     DEFAULT_PHOTO_KEEP_COUNT,
     DEFAULT_PHOTO_KEEP_DAYS,
-    DEFAULT_WATER_LOW_PERCENT,
     DOMAIN,
 )
 from .protocol import DEFAULT_PREFIX, NodeConfig, ProtocolError, SensorType, TopicKind, parse_topic
@@ -140,6 +139,9 @@ class HydroFleetOptionsFlow(OptionsFlow):
         if user_input is not None:
             node_id = user_input.pop(CONF_NODE, _ALL_NODES)
             self._options = {**options, **user_input}
+            if CONF_WATER_LOW_PERCENT not in user_input:
+                # Left empty: HA sends no threshold and each node keeps its own.
+                self._options.pop(CONF_WATER_LOW_PERCENT, None)
             if node_id != _ALL_NODES:
                 self._node_id = node_id
                 return await self.async_step_ranges()
@@ -154,8 +156,8 @@ class HydroFleetOptionsFlow(OptionsFlow):
                 vol.Required(
                     CONF_CALIBRATION_DAYS, default=options.get(CONF_CALIBRATION_DAYS, DEFAULT_CALIBRATION_DAYS)
                 ): _minutes(3650, "d"),
-                vol.Required(
-                    CONF_WATER_LOW_PERCENT, default=options.get(CONF_WATER_LOW_PERCENT, DEFAULT_WATER_LOW_PERCENT)
+                vol.Optional(
+                    CONF_WATER_LOW_PERCENT, description={"suggested_value": options.get(CONF_WATER_LOW_PERCENT)}
                 ): _minutes(100, "%"),
                 vol.Required(
                     CONF_PHOTO_KEEP_COUNT, default=options.get(CONF_PHOTO_KEEP_COUNT, DEFAULT_PHOTO_KEEP_COUNT)

@@ -15,7 +15,6 @@ CONF_WATER_LOW_PERCENT: Final = "water_low_percent"
 CONF_RANGES: Final = "ranges"  # {node_id: {sensor type: [critical_min, normal_min, normal_max, critical_max]}}
 DEFAULT_OFFLINE_MINUTES: Final = 30
 DEFAULT_CALIBRATION_DAYS: Final = 30
-DEFAULT_WATER_LOW_PERCENT: Final = 20
 # Photo retention, per camera: the newest this many, none older than this many days.
 CONF_PHOTO_KEEP_COUNT: Final = "photo_keep_count"
 CONF_PHOTO_KEEP_DAYS: Final = "photo_keep_days"

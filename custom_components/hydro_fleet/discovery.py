@@ -45,7 +45,12 @@ class Discovery:
         fleet.issues.config_seen(node_id, config.name, config.machine_id)
         node = fleet.nodes.get(node_id)
         if node is None:
-            node = Node(config=config, topics=Topic(fleet.prefix, node_id), online=self._online.get(node_id, False))
+            node = Node(
+                config=config,
+                topics=Topic(fleet.prefix, node_id),
+                online=self._online.get(node_id, False),
+                broker_connected=fleet.broker_connected,
+            )
             fleet.nodes[node_id] = node
             _LOGGER.debug("Discovered node %s (%s)", node_id, config.kind)
             if not node.online:
@@ -59,6 +64,7 @@ class Discovery:
         self._register_device(config)
         async_dispatcher_send(self.hass, signal_node_discovered(fleet.entry.entry_id), node)
         node.async_notify()
+        fleet.settings.async_apply(node)
 
     def _register_device(self, config: NodeConfig) -> None:
         self.devices[config.node_id] = dr.async_get(self.hass).async_get_or_create(
@@ -132,3 +138,5 @@ class Discovery:
         if node.online != online:
             node.online = online
             node.async_notify()
+            if online:
+                self.fleet.settings.async_apply(node)

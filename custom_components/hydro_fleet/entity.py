@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -45,29 +45,33 @@ class HydroFleetEntity(Entity):
 
     async def async_added_to_hass(self) -> None:
         # Entities are added in batches: a sample may have come between creation and now.
-        self._refresh()
+        # HA writes the state right after this, so that is what was last written.
+        shown = self._shown()
+        self._show(shown)
+        self._written = (self.available, shown)
         self.async_on_remove(self.node.async_add_listener(self._handle_node_update, self._sections, self._keys))
-
-    def _refresh(self) -> None:
-        """Recompute what the entity caches from the node (sensors cache their value)."""
 
     async def async_will_remove_from_hass(self) -> None:
         self.fleet.created_entities.discard((self.platform.domain, self._attr_unique_id or ""))
 
-    def _fingerprint(self) -> object:
+    def _shown(self) -> object:
         """What the state shows besides availability; the state is written only when either changes.
 
         A node resends everything every sample; most of HA's cost per write is the
-        state machine and the recorder, so unchanged entities stay quiet.
+        state machine and the recorder, so unchanged entities stay quiet. Comparable with ==.
         """
         return None
 
+    def _show(self, shown: Any) -> None:
+        """Keep what ``_shown`` returned in the entity's attributes (entities with properties need not)."""
+
     @callback
     def _handle_node_update(self) -> None:
-        written = (self.available, self._fingerprint())
+        written = (self.available, self._shown())
         if written == self._written:
             return
         self._written = written
+        self._show(written[1])
         self.async_write_ha_state()
 
     _written: tuple[bool, object] | None = None

@@ -25,8 +25,6 @@ from .const import (
     ATTR_DATA,
     ATTR_EVENT_TYPE,
     ATTR_NODE_ID,
-    CONF_WATER_LOW_PERCENT,
-    DEFAULT_WATER_LOW_PERCENT,
     DOMAIN,
     EVENT_NODE,
     signal_node_discovered,
@@ -52,6 +50,7 @@ from .protocol import (
 )
 from .ranges import Range, node_ranges
 from .repairs import FleetIssues
+from .settings import NodeSettings
 from .statistics import BackfillImporter
 
 _LOGGER = logging.getLogger(__name__)
@@ -97,6 +96,8 @@ class HydroFleet:
         self.discovery = Discovery(self)
         self.commands = Commands(hass)
         self.photos = Photos(self)
+        self.settings = NodeSettings(self)
+        self.broker_connected = True
 
     @property
     def options(self) -> Mapping[str, Any]:
@@ -109,17 +110,15 @@ class HydroFleet:
             ranges = self._ranges[node_id] = node_ranges(self.entry.options, node_id)
         return ranges
 
-    @property
-    def water_low_percent(self) -> float:
-        return float(self.entry.options.get(CONF_WATER_LOW_PERCENT, DEFAULT_WATER_LOW_PERCENT))
-
     def update_shown(self, node: Node) -> None:
         """Recompute all that the node's reading entities show (config or options changed)."""
-        node.update_shown(self.ranges(node.node_id), self.water_low_percent)
+        node.update_shown(self.ranges(node.node_id))
 
     async def async_start(self) -> None:
-        """Subscribe to every node's topics."""
+        """Subscribe to every node's topics, and follow HA's connection to the broker."""
         await self.backfill.async_load()
+        self.broker_connected = mqtt.is_connected(self.hass)
+        self._unsubscribe.append(mqtt.async_subscribe_connection_status(self.hass, self._on_connection_status))
         handlers: dict[TopicKind, Callable[[mqtt.ReceiveMessage], None]] = {
             TopicKind.CONFIG: self._on_config,
             TopicKind.AVAILABILITY: self._on_availability,
@@ -150,6 +149,25 @@ class HydroFleet:
         for node in self.nodes.values():
             self.update_shown(node)
             node.async_notify()
+        self.settings.async_options_updated()
+
+    @callback
+    def _on_connection_status(self, connected: bool) -> None:
+        """HA lost or regained the broker: every node's entities go unavailable or come back.
+
+        On reconnect HA's MQTT client subscribes again and the broker hands over the
+        retained configs and availability, so each node is then shown as it says it is.
+        """
+        if connected == self.broker_connected:
+            return
+        self.broker_connected = connected
+        if connected:
+            _LOGGER.info("MQTT connection back: Hydro Fleet nodes show what they report again")
+        else:
+            _LOGGER.warning("MQTT connection lost: Hydro Fleet nodes are unavailable until it returns")
+        for node in self.nodes.values():
+            node.broker_connected = connected
+            node.async_notify()
 
     # --- incoming ------------------------------------------------------------
 
@@ -171,6 +189,9 @@ class HydroFleet:
 
     def _good(self, node_id: str, kind: TopicKind) -> None:
         self._reported_bad.discard((node_id, kind))
+        # Any valid message shows the node speaks this protocol version: a repair raised by
+        # one stray message of another version goes with the next good one, of any kind.
+        self.issues.supported_version(node_id)
 
     @callback
     def _on_config(self, msg: mqtt.ReceiveMessage) -> None:
@@ -221,7 +242,7 @@ class HydroFleet:
             return
         node, state = message
         previous = node.state
-        changed, shown_keys = node.apply_state(state, self.ranges(node.node_id), self.water_low_percent)
+        changed, shown_keys = node.apply_state(state, self.ranges(node.node_id))
         if not state.health.keys() <= node.health_keys:
             # A health value seen for the first time gets its diagnostic sensor.
             node.health_keys = node.health_keys | state.health.keys()
@@ -273,6 +294,7 @@ class HydroFleet:
         except ProtocolError as err:
             self._report_bad(node_id, kind, err)
             return
+        self._good(node_id, kind)
         self.commands.async_ack_received(node_id, ack)
 
 

@@ -10,21 +10,27 @@ from homeassistant.core import CALLBACK_TYPE, callback
 
 from .protocol import Event, NodeConfig, Plan, SensorType, State, Topic
 from .ranges import Range
-from .shown import Shown
+from .shown import WATER_LOW, Shown
 
 type EventListener = Callable[[Event], None]
 
 
 class Section(StrEnum):
-    """The parts of a sample an entity can depend on."""
+    """The parts of a sample an entity can depend on.
 
-    READINGS = "readings"  # readings and probe problems
-    PUMPS = "pumps"
-    PLANS = "plans"
-    HEALTH = "health"
+    Listeners are keyed by these and by the keys ``Shown.update`` reports, in one table;
+    the "/" keeps them apart from reading keys, which have none.
+    """
+
+    READINGS = "/readings"  # readings and probe problems
+    PUMPS = "/pumps"
+    PLANS = "/plans"
+    HEALTH = "/health"
 
 
 ALL_SECTIONS = frozenset(Section)
+# The node's water-low decision changed (State.water_low is not a reading).
+WATER_LOW_KEYS = frozenset({WATER_LOW})
 _READINGS_ONLY = frozenset({Section.READINGS})
 NO_SECTIONS: frozenset[Section] = frozenset()
 
@@ -38,6 +44,12 @@ def changed_keys(old: Mapping[str, object], new: Mapping[str, object]) -> frozen
     return frozenset(changed)
 
 
+def _crosses_deadline(previous: State, state: State) -> bool:
+    """Whether ``state`` is the first sample after a running pump's announced stop time:
+    the same pumps, but now a confirmation that it runs past it (see switch.py)."""
+    return any(p.on and p.until is not None and previous.ts < p.until <= state.ts for p in state.pumps.values())
+
+
 @dataclass(slots=True, eq=False)
 class Node:
     """A node's discovery config, its latest report and its confirmed plans."""
@@ -45,6 +57,9 @@ class Node:
     config: NodeConfig
     topics: Topic
     online: bool = False
+    # HA's own MQTT connection: while it is down nothing the node sends can arrive, so
+    # its last values are not live (HA's own MQTT entities go unavailable too).
+    broker_connected: bool = True
     state: State | None = None
     # Plans as the node confirmed them (from its state or a set_plan ack): entities
     # show these, never what a user asked for but the node has not accepted.
@@ -53,10 +68,12 @@ class Node:
     health_keys: frozenset[str] = frozenset()
     # What the reading entities show, kept current by the fleet with config, state and options.
     shown: Shown = field(default_factory=Shown)
-    # (listener, sections, keys, the sections it is called for whatever the keys)
-    _listeners: list[tuple[Callable[[], None], frozenset[Section], frozenset[str] | None, frozenset[Section]]] = field(
-        default_factory=list
-    )
+    # One keyed subscription table: per section or shown key, the listeners by the order they came in.
+    _listeners: dict[str, dict[int, Callable[[], None]]] = field(default_factory=dict)
+    # Every listener, and those of any reading (called when the changed readings are not known).
+    _all: dict[int, Callable[[], None]] = field(default_factory=dict)
+    _readings: dict[int, Callable[[], None]] = field(default_factory=dict)
+    _next_listener: int = 0
     _event_listeners: list[EventListener] = field(default_factory=list)
 
     @property
@@ -65,16 +82,16 @@ class Node:
 
     @property
     def available(self) -> bool:
-        return self.online
+        return self.online and self.broker_connected
 
     def update_shown(
-        self, ranges: Mapping[SensorType, Range], water_low_percent: float, keys: frozenset[str] | None = None
+        self, ranges: Mapping[SensorType, Range], keys: frozenset[str] | None = None
     ) -> frozenset[str] | None:
         """Bring what the node's reading entities show up to date; what changed (see Shown.update)."""
-        return self.shown.update(self.config, self.state, ranges, water_low_percent, keys)
+        return self.shown.update(self.config, self.state, ranges, keys)
 
     def apply_state(
-        self, state: State, ranges: Mapping[SensorType, Range], water_low_percent: float
+        self, state: State, ranges: Mapping[SensorType, Range]
     ) -> tuple[frozenset[Section], frozenset[str] | None]:
         """Take the node's new state; return the sections that changed and the shown keys that did.
 
@@ -87,12 +104,16 @@ class Node:
         shown_keys: frozenset[str] | None = None
         if previous is None:
             changed.add(Section.READINGS)
-            self.update_shown(ranges, water_low_percent)
-        elif keys := changed_keys(previous.readings, state.readings) | changed_keys(previous.problems, state.problems):
-            shown_keys = self.update_shown(ranges, water_low_percent, keys)
+            self.update_shown(ranges)
+        elif keys := (
+            changed_keys(previous.readings, state.readings)
+            | changed_keys(previous.problems, state.problems)
+            | (WATER_LOW_KEYS if previous.water_low != state.water_low else frozenset())
+        ):
+            shown_keys = self.update_shown(ranges, keys)
             if shown_keys:
                 changed.add(Section.READINGS)
-        if previous is None or previous.pumps != state.pumps:
+        if previous is None or previous.pumps != state.pumps or _crosses_deadline(previous, state):
             changed.add(Section.PUMPS)
         if previous is None or previous.health != state.health:
             changed.add(Section.HEALTH)
@@ -116,9 +137,22 @@ class Node:
         (the keys ``Shown.update`` reports): the sensor of one reading is not called when
         only another reading changed, nor a probe status when only its reading moved.
         """
-        entry = (listener, sections, keys, sections - _READINGS_ONLY)
-        self._listeners.append(entry)
-        return lambda: self._listeners.remove(entry)
+        number = self._next_listener
+        self._next_listener += 1
+        subscribed: set[str] = set(sections)
+        if keys is not None and Section.READINGS in sections:
+            subscribed = (subscribed - _READINGS_ONLY) | keys
+        tables = [self._all, *(self._listeners.setdefault(key, {}) for key in subscribed)]
+        if Section.READINGS in sections:
+            tables.append(self._readings)
+        for table in tables:
+            table[number] = listener
+
+        def remove() -> None:
+            for table in tables:
+                table.pop(number, None)
+
+        return remove
 
     @callback
     def async_add_event_listener(self, listener: EventListener) -> CALLBACK_TYPE:
@@ -136,13 +170,25 @@ class Node:
         is not even called when only the pumps changed, nor the sensor of a reading that
         stayed put.
         """
-        for listener, sections, wanted, unkeyed in list(self._listeners):
-            if changed is None:
-                listener()
-            elif sections.isdisjoint(changed):
-                continue
-            elif wanted is None or keys is None or not wanted.isdisjoint(keys) or not unkeyed.isdisjoint(changed):
-                listener()
+        if changed is None:
+            called = self._all
+        else:
+            called = {}
+            listeners = self._listeners
+            for section in changed:
+                if (table := listeners.get(section)) is not None:
+                    called.update(table)
+            if Section.READINGS in changed:
+                if keys is None:
+                    called.update(self._readings)
+                else:
+                    for key in keys:
+                        if (table := listeners.get(key)) is not None:
+                            called.update(table)
+            if len(called) > 1:
+                called = dict(sorted(called.items()))
+        for listener in list(called.values()):
+            listener()
 
     @callback
     def async_notify_event(self, event: Event) -> None:

@@ -27,7 +27,7 @@ class PlanEntity(HydroFleetEntity):
         if self.named:
             self._attr_translation_placeholders = {"plan": plan.name or ""}
 
-    def _fingerprint(self) -> object:
+    def _shown(self) -> object:
         return self.plan, self.node.config.plans
 
     @property

@@ -26,7 +26,7 @@ from homeassistant.const import (
     UnitOfInformation,
     UnitOfTemperature,
 )
-from homeassistant.core import HomeAssistant, ServiceResponse, callback
+from homeassistant.core import HomeAssistant, ServiceResponse
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -169,21 +169,15 @@ async def async_setup_entry(
     async_setup_node_platform(hass, entry, async_add_entities, "sensor", entities_for)
 
 
-class _ChangeOnlySensor(HydroFleetEntity, SensorEntity):
-    """Writes its state only when the value or availability changed.
-
-    Most of HA's cost per state is the state machine and the recorder, not us; a node
-    resends unchanged values every sample.
-    """
-
-    _attr_available_written: bool | None = None
+class _NodeSensor(HydroFleetEntity, SensorEntity):
+    """A sensor of a node; unless it says otherwise, ``_shown`` is its native value."""
 
     @abstractmethod
-    def _value(self) -> StateType | datetime:
+    def _shown(self) -> object:
         """What the entity shows now; each kind of sensor says how it gets it."""
 
-    def _refresh(self) -> None:
-        self._attr_native_value = self._value()
+    def _show(self, shown: Any) -> None:
+        self._attr_native_value = shown
 
     async def async_calibrate_probe(self, **values: Any) -> ServiceResponse:
         """The ``hydro_fleet.calibrate`` action; only probe sensors (below) can."""
@@ -193,18 +187,8 @@ class _ChangeOnlySensor(HydroFleetEntity, SensorEntity):
             translation_placeholders={"entity": self.entity_id},
         )
 
-    @callback
-    def _handle_node_update(self) -> None:
-        value = self._value()
-        available = self.available
-        if value == self._attr_native_value and self._attr_available_written == available:
-            return
-        self._attr_native_value = value
-        self._attr_available_written = available
-        self.async_write_ha_state()
 
-
-class HydroFleetSensor(_ChangeOnlySensor):
+class HydroFleetSensor(_NodeSensor):
     """One reading of a node."""
 
     _sections = frozenset({Section.READINGS})
@@ -231,7 +215,7 @@ class HydroFleetSensor(_ChangeOnlySensor):
             self._attr_name = sensor.name
         elif description.translation_key is None and description.device_class is None:
             self._attr_name = sensor.key.replace("_", " ").capitalize()
-        self._attr_native_value = self._value()
+        self._show(self._shown())
 
     def get_initial_entity_options(self) -> er.EntityOptionsType | None:
         """HA's options for a new entry, plus the suggested display precision.
@@ -246,7 +230,7 @@ class HydroFleetSensor(_ChangeOnlySensor):
             return options
         return {**(options or {}), SENSOR_DOMAIN: {"suggested_display_precision": precision}}
 
-    def _value(self) -> StateType | datetime:
+    def _shown(self) -> StateType | datetime:
         """The latest reading, or None when there is none or it is not plausible."""
         return self.node.shown.values.get(self.key)
 
@@ -256,7 +240,7 @@ class HydroFleetSensor(_ChangeOnlySensor):
         return await async_calibrate(self.fleet, self.node, self.sensor, values)
 
 
-class HealthSensor(_ChangeOnlySensor):
+class HealthSensor(_NodeSensor):
     """One health value of a node (diagnostic)."""
 
     _sections = frozenset({Section.HEALTH})
@@ -265,9 +249,9 @@ class HealthSensor(_ChangeOnlySensor):
         super().__init__(fleet, node, f"health_{key}")
         self.health_key = key
         self.entity_description = HEALTH_DESCRIPTIONS[key]
-        self._attr_native_value = self._value()
+        self._show(self._shown())
 
-    def _value(self) -> StateType | datetime:
+    def _shown(self) -> StateType | datetime:
         state = self.node.state
         if state is None:
             return None
@@ -289,7 +273,7 @@ class HealthSensor(_ChangeOnlySensor):
         return value if isinstance(value, str) else None
 
 
-class ProbeStatusSensor(_ChangeOnlySensor):
+class ProbeStatusSensor(_NodeSensor):
     """Normal, warning, critical or sensor fault for one probe, from the node's ranges."""
 
     _attr_device_class = SensorDeviceClass.ENUM
@@ -304,35 +288,19 @@ class ProbeStatusSensor(_ChangeOnlySensor):
         if sensor.name:
             self._attr_translation_key = "probe_status"
             self._attr_translation_placeholders = {"probe": sensor.name}
-        self._refresh()
+        self._show(self._shown())
 
-    def _refresh(self) -> None:
-        self._range = self.fleet.ranges(self.node.node_id)[self.sensor.type]
-        self._attr_extra_state_attributes = self._range_attributes(self._range)
-        super()._refresh()
+    def _shown(self) -> tuple[str | None, Range]:
+        """The probe's status, and the ranges in force (shown as attributes)."""
+        status = self.node.shown.statuses.get(self.key)
+        return None if status is None else str(status), self.fleet.ranges(self.node.node_id)[self.sensor.type]
 
-    @staticmethod
-    def _range_attributes(probe_range: Range) -> dict[str, float]:
-        return {
+    def _show(self, shown: Any) -> None:
+        status, probe_range = shown
+        self._attr_native_value = status
+        self._attr_extra_state_attributes = {
             "normal_min": probe_range.normal_min,
             "normal_max": probe_range.normal_max,
             "critical_min": probe_range.critical_min,
             "critical_max": probe_range.critical_max,
         }
-
-    @callback
-    def _handle_node_update(self) -> None:
-        probe_range = self.fleet.ranges(self.node.node_id)[self.sensor.type]
-        if probe_range is not self._range and probe_range != self._range:
-            # New ranges from the options: the attributes show them even if the status stays.
-            self._range = probe_range
-            self._attr_extra_state_attributes = self._range_attributes(probe_range)
-            self._attr_native_value = self._value()
-            self._attr_available_written = self.available
-            self.async_write_ha_state()
-            return
-        super()._handle_node_update()
-
-    def _value(self) -> StateType | datetime:
-        status = self.node.shown.statuses.get(self.key)
-        return None if status is None else str(status)

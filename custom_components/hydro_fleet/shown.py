@@ -13,7 +13,7 @@ from datetime import datetime
 
 from .protocol import NodeConfig, SensorType, State
 from .ranges import STATUS_TYPES, ProbeStatus, Range, probe_status
-from .readings import valid_number, valid_reading
+from .readings import valid_reading
 
 # What Shown.update reports as changed, for Node.async_notify: a reading's key for its
 # value, these for the rest. Protocol keys have no "/", so none of them can clash.
@@ -44,7 +44,6 @@ class Shown:
         config: NodeConfig,
         state: State | None,
         ranges: Mapping[SensorType, Range],
-        water_low_percent: float,
         keys: frozenset[str] | None = None,
     ) -> frozenset[str] | None:
         """Recompute the readings in ``keys`` (None: all of them) and the node's problems.
@@ -57,9 +56,8 @@ class Shown:
         if keys is None or state is None:
             self.values.clear()
             self.statuses.clear()
-            self._water_keys = frozenset(
-                s.key for s in config.sensors if s.type in (SensorType.WATER_LOW, SensorType.WATER_LEVEL)
-            )
+            # WATER_LOW stands for the state's own ``water_low`` (Node.apply_state adds it).
+            self._water_keys = frozenset(s.key for s in config.sensors if s.type is SensorType.WATER_LOW) | {WATER_LOW}
         if state is None:
             self.water_low = self.needs_attention = None
             self.reasons = ()
@@ -86,7 +84,7 @@ class Shown:
                     changed.add(status_key(key))
                     problems_changed = True
         if keys is None or not keys.isdisjoint(self._water_keys):
-            water_low = _water_low(config, state, water_low_percent)
+            water_low = _water_low(config, state)
             if water_low != self.water_low:
                 self.water_low = water_low
                 changed.add(WATER_LOW)
@@ -106,13 +104,17 @@ class Shown:
         return None if keys is None else frozenset(changed)
 
 
-def _water_low(config: NodeConfig, state: State, water_low_percent: float) -> bool | None:
-    """A float switch's word if the node has one, else the level against the user's threshold."""
-    level_seen: bool | None = None
+def _water_low(config: NodeConfig, state: State) -> bool | None:
+    """The node's own dry-run decision (``State.water_low``), else its float switch.
+
+    Never a rule of HA's own: the node refuses to water on its decision, so HA showing
+    another one could say "not low" while the node refuses (HA's threshold option is sent
+    to the node instead, see settings.py). A node with neither shows unknown.
+    """
+    if state.water_low is not None:
+        return state.water_low
     for sensor in config.sensors:
         value = state.readings.get(sensor.key)
         if sensor.type is SensorType.WATER_LOW and isinstance(value, bool):
             return value
-        if sensor.type is SensorType.WATER_LEVEL and (level := valid_number(sensor, value)) is not None:
-            level_seen = bool(level_seen) or level < water_low_percent
-    return level_seen
+    return None

@@ -12,8 +12,8 @@ import yaml
 
 from devtools.mosquitto import Mosquitto
 from hydro_fleet_protocol import Photo, PhotoReason
-from pi_bridge.config import ConfigError
 from pi_bridge.provision import expand_nodes
+from pi_bridge.settings import ConfigError
 
 from .helpers import BridgeProcess, Recorder, run_cli
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pi_bridge.config import ConfigError, load_config, node_id_from_hostname
+from pi_bridge.config import load_config
+from pi_bridge.settings import ConfigError, node_id_from_hostname
 
 from .helpers import run_cli
 

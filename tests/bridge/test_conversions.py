@@ -139,7 +139,7 @@ def test_queue_survives_a_failing_disk(tmp_path, caplog):
 
 def test_ds18b20_found_on_the_1wire_bus(tmp_path):
     from pi_bridge.adc import ProbeFault
-    from pi_bridge.config import TemperatureProbe
+    from pi_bridge.settings import TemperatureProbe
     from pi_bridge.temperature import TemperatureReader
 
     reader = TemperatureReader(TemperatureProbe(source="ds18b20", sysfs_root=tmp_path))

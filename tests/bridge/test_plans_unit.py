@@ -12,9 +12,9 @@ import pytest
 
 from devtools.bridges import build_in_process, build_offline
 from hydro_fleet_protocol import Command, CommandAction, Plan, PlanConfig, PlanType
-from pi_bridge.config import PumpSettings
 from pi_bridge.health import cpu_temperature, wifi_rssi
 from pi_bridge.plans import PlanRejected, next_time_of_day, plan_slots
+from pi_bridge.settings import PumpSettings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -119,7 +119,7 @@ def test_set_plan_acks_the_plan_and_refuses_what_the_slot_cannot_run(tmp_path):
         assert bridge.state_now().plans == {"plan": Plan(type=PlanType.OFF)}
 
         def set_plan(target, **params):
-            return bridge.execute(Command("c", CommandAction.SET_PLAN, target, params))
+            return bridge.commands.execute(Command("c", CommandAction.SET_PLAN, target, params))
 
         ack = set_plan("plan", type="moisture", volume_ml=250, threshold=35, check_interval=600)
         assert ack.ok, ack

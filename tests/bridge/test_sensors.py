@@ -8,9 +8,10 @@ import pytest
 
 from pi_bridge.adc import Ads1115Source
 from pi_bridge.calibration import CalibrationStore
-from pi_bridge.config import ProbeSettings, validate
+from pi_bridge.config import validate
 from pi_bridge.probes import CalibrationError
 from pi_bridge.sensors import FloatSwitch, SensorArray
+from pi_bridge.settings import ProbeSettings
 
 from .fake_i2c import FakeAdsBus
 

@@ -1,4 +1,9 @@
-"""Receiver test harness: the real app on a real loopback socket, a real SQLite file."""
+"""Receiver test harness: the real app on a real loopback socket, a real database.
+
+Every test that runs the receiver (the ``receiver`` fixture, or ``running`` in a module
+that uses the ``backend`` fixture) runs twice: on SQLite, and on a real PostgreSQL (one
+private cluster per session, a new database per test; see ``backends.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 import json
 from pathlib import Path
-import sqlite3
 from typing import Any
 
 from aiohttp import ClientResponse, web
@@ -15,11 +19,14 @@ from aiohttp.test_utils import TestClient, TestServer
 import pytest
 
 from devtools.gateway_sim import full_payload, returned_payload, signed_headers
+from devtools.postgres import PostgresCluster
 from hydro_fleet_receiver.app import DB_NAME, create_app
 from hydro_fleet_receiver.context import CTX, Context
 from hydro_fleet_receiver.options import Options, default_options_dict, parse_options
 from hydro_fleet_receiver.publisher import MqttSettings
 from hydro_fleet_receiver.server import ReceiverRunner
+
+from .backends import BACKENDS, Reader, open_reader, table_names
 
 SECRET = "test-secret-0123456789-abcdef"
 OLD_SECRET = "old-secret-9876543210-fedcba"
@@ -81,6 +88,7 @@ class Answer:
 class Harness:
     client: TestClient
     data_dir: Path
+    database: str | None = None  # a postgresql:// URL, or None for SQLite in data_dir
     token: str = ""
 
     @property
@@ -119,25 +127,17 @@ class Harness:
         return await Answer.of(await self.client.post(DATA_PATH, data=body, headers=headers))
 
     @contextmanager
-    def db(self) -> Iterator[sqlite3.Connection]:
-        """A second connection to the live database (WAL lets it read while the app writes)."""
-        conn = sqlite3.connect(self.data_dir / DB_NAME, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        try:
-            yield conn
-        finally:
-            conn.close()
+    def db(self) -> Iterator[Reader]:
+        """A second connection to the live database; rows by index or by column name."""
+        with open_reader(self.database or self.data_dir / DB_NAME) as reader:
+            yield reader
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table: a rejection must leave this unchanged."""
         with self.db() as conn:
-            tables = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-                )
-            ]
-            return {t: sorted((tuple(r) for r in conn.execute(f"SELECT * FROM {t}")), key=repr) for t in tables}
+            return {
+                t: sorted((tuple(r) for r in conn.execute(f"SELECT * FROM {t}")), key=repr) for t in table_names(conn)
+            }
 
     def count(self, table: str) -> int:
         with self.db() as conn:
@@ -160,16 +160,49 @@ async def running(
     mqtt: MqttSettings | None = None,
     metrics_interval: float = 10.0,
     login: bool = True,
+    database: str | None = None,
 ) -> AsyncIterator[Harness]:
-    app = create_app(options or make_options(), data_dir, mqtt, metrics_interval=metrics_interval)
+    """The app on a loopback port; ``database`` defaults to this test's ``backend``."""
+    database = database or _current_database[0]
+    app = create_app(options or make_options(), data_dir, mqtt, metrics_interval=metrics_interval, database=database)
     async with TestClient(ReceiverTestServer(app, host="127.0.0.1")) as client:
-        harness = Harness(client, data_dir)
+        harness = Harness(client, data_dir, database)
         if login:
             assert (await harness.login()).status == 200
         yield harness
 
 
+# The PostgreSQL database of the running test (set by ``backend``), None on SQLite.
+_current_database: list[str | None] = [None]
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    with PostgresCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, socket_enabled: None) -> Iterator[str | None]:
+    """This test's storage engine: None (SQLite in the data directory) or a fresh
+    PostgreSQL database's URL, which ``running`` then uses by default."""
+    url = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_cluster").create_database()
+    _current_database[0] = url
+    try:
+        yield url
+    finally:
+        _current_database[0] = None
+
+
 @pytest.fixture
-async def receiver(socket_enabled, tmp_path: Path) -> AsyncIterator[Harness]:
+def store_target(backend: str | None, tmp_path: Path) -> str | Path:
+    """Where a ``Store`` made by the test itself keeps its data, on this test's engine."""
+    return backend or tmp_path / "db.sqlite"
+
+
+@pytest.fixture
+async def receiver(socket_enabled, backend: str | None, tmp_path: Path) -> AsyncIterator[Harness]:
     async with running(tmp_path / "data") as harness:
         yield harness

@@ -7,11 +7,14 @@ import time
 
 import aiohttp
 import jwt
+import pytest
 
 from devtools.gateway_sim import GatewayClient
 from hydro_fleet_receiver.app import KEY_NAME
 
 from .conftest import EMAIL, PASSWORD, SECRET, Harness, full_sync, make_options, returned, running
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 async def test_login_returns_hs256_tokens(receiver: Harness) -> None:

@@ -14,6 +14,8 @@ from hydro_fleet_receiver.context import LORAWAN_PATH
 
 from .conftest import DATA_PATH, Harness, body_of, full_sync, make_options, returned, running
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def _lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     """The receiver's and aiohttp's log records, but the access log (off in the add-on)."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from devtools.gateway_sim import full_payload
 from devtools.mosquitto import Mosquitto
 from hydro_fleet_protocol import State
@@ -13,6 +15,8 @@ from hydro_fleet_receiver.publisher import MqttSettings
 
 from .conftest import running
 from .mqtt_helpers import Collector
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 STATE = "hydro_fleet/station-ps001/state"
 
@@ -27,33 +31,39 @@ def _bank(serial: str, slot: int | None, battery: int) -> dict[str, Any]:
     }
 
 
-FIRST = full_payload(
-    "PS001",
-    [
-        {"slot_number": 1, "status": "OCCUPIED", "battery_level": 80, "power_bank_serial": "PB-1"},
-        {"slot_number": 2, "status": "OCCUPIED", "battery_level": 60, "power_bank_serial": "PB-2"},
-        {"slot_number": 3, "status": "OCCUPIED", "battery_level": 40, "power_bank_serial": "PB-3"},
-    ],
-    [_bank("PB-1", 1, 80), _bank("PB-2", 2, 60), _bank("PB-3", 3, 40)],
-    4,
-    timestamp=None,
-)
+def _first() -> dict[str, Any]:
+    """Built when the test runs: the receiver refuses a timestamp over 300 s old."""
+    return full_payload(
+        "PS001",
+        [
+            {"slot_number": 1, "status": "OCCUPIED", "battery_level": 80, "power_bank_serial": "PB-1"},
+            {"slot_number": 2, "status": "OCCUPIED", "battery_level": 60, "power_bank_serial": "PB-2"},
+            {"slot_number": 3, "status": "OCCUPIED", "battery_level": 40, "power_bank_serial": "PB-3"},
+        ],
+        [_bank("PB-1", 1, 80), _bank("PB-2", 2, 60), _bank("PB-3", 3, 40)],
+        4,
+        timestamp=None,
+    )
+
+
 # Slot 1 listed, slot 2 left out, slot 3 left out but named by a listed bank, slot 4 never reported.
-SECOND = full_payload(
-    "PS001",
-    [{"slot_number": 1, "status": "OCCUPIED", "battery_level": 81, "power_bank_serial": "PB-1"}],
-    [_bank("PB-1", 1, 81), _bank("PB-3", 3, 41)],
-    4,
-    timestamp=None,
-)
+def _second() -> dict[str, Any]:
+    return full_payload(
+        "PS001",
+        [{"slot_number": 1, "status": "OCCUPIED", "battery_level": 81, "power_bank_serial": "PB-1"}],
+        [_bank("PB-1", 1, 81), _bank("PB-3", 3, 41)],
+        4,
+        timestamp=None,
+    )
 
 
 async def test_left_out_slots_are_unknown_not_stale(mosquitto: Mosquitto, tmp_path: Path) -> None:
     mqtt = MqttSettings(host=mosquitto.host, port=mosquitto.port)
     async with Collector(mosquitto) as live, running(tmp_path, mqtt=mqtt) as h:
-        assert (await h.post(FIRST)).status == 200
+        first, second = _first(), _second()
+        assert (await h.post(first)).status == 200
         await live.wait_for(lambda: live.on(STATE), what="first state")
-        assert (await h.post(SECOND, ts=int(FIRST["timestamp"]) + 1)).status == 200
+        assert (await h.post(second, ts=int(first["timestamp"]) + 1)).status == 200
         await live.wait_for(lambda: len(live.on(STATE)) == 2, what="second state")
         readings = State.parse(live.on(STATE)[-1].payload).readings
         with h.db() as db:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import aiohttp
 from hypothesis import given, settings, strategies as st
+import pytest
 
 from devtools.receiver_fuzz import Fuzzer
 from hydro_fleet_receiver.app import KEY_NAME
@@ -14,6 +15,8 @@ from hydro_fleet_receiver.schema import PayloadError, parse_payload
 from hydro_fleet_receiver.signing import decode_signature, sign, verify
 
 from .conftest import EMAIL, OLD_SECRET, SECRET, make_options, running
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 async def test_mutation_fuzz(socket_enabled, tmp_path: Path) -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from .conftest import Harness, body_of, full_sync, returned
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 async def test_same_key_same_body_gets_the_first_answer(receiver: Harness) -> None:

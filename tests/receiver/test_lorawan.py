@@ -20,6 +20,8 @@ from hydro_fleet_receiver.storage import Store
 from .conftest import Answer, Harness, full_sync, make_options, running
 from .mqtt_helpers import Collector, wait_until
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 TOKEN = "chirpstack-token-0123456789"
 PATH = "/api/lorawan/chirpstack"
 NODE = "hydro_fleet/lora-0004a30b001c0530"
@@ -306,9 +308,9 @@ def test_documented_uplink_parses() -> None:
     }
 
 
-def test_silent_device_goes_offline_and_comes_back(tmp_path: Path) -> None:
+def test_silent_device_goes_offline_and_comes_back(store_target: str | Path) -> None:
     """The liveness sweep on the real database, with the LoRaWAN timeout apart from the stations'."""
-    store = Store(tmp_path / "db.sqlite", "hydro_fleet")
+    store = Store(store_target, "hydro_fleet")
     try:
         now = time.time()
         store.apply_uplink(parse_uplink(json.dumps(UPLINK).encode()), now - 1000)

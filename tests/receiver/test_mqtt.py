@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 import time
 
+import pytest
+
 from devtools.mosquitto import Mosquitto
 from hydro_fleet_protocol import Event, NodeConfig, NodeKind, SensorType, State
 from hydro_fleet_receiver.publisher import MqttSettings, superseded
@@ -14,6 +16,8 @@ from hydro_fleet_receiver.storage import OutboxRow, Store, SyncMeta
 
 from .conftest import full_sync, returned, running
 from .mqtt_helpers import Collector, wait_until
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 STATION = "hydro_fleet/station-ps001"
 
@@ -214,9 +218,9 @@ async def test_success_rate_problem_for_repairs(mosquitto: Mosquitto, tmp_path: 
         assert last.readings["rejected_signature"] == 1
 
 
-def test_silent_station_goes_offline_and_comes_back(tmp_path: Path) -> None:
+def test_silent_station_goes_offline_and_comes_back(store_target: str | Path) -> None:
     """The liveness sweep on the real database (the app runs it every station_timeout/4)."""
-    store = Store(tmp_path / "db.sqlite", "hydro_fleet")
+    store = Store(store_target, "hydro_fleet")
     try:
         now = time.time()
 
@@ -243,6 +247,6 @@ def test_silent_station_goes_offline_and_comes_back(tmp_path: Path) -> None:
         # Sync log retention: rows older than 30 days go, newer ones stay.
         assert store.prune(now + 30 * 86400 - 50) == 1  # only the first sync, received at now - 100
         assert store.prune(now + 30 * 86400 + 10) == 1
-        assert store.db.execute("SELECT COUNT(*) FROM stations").fetchone()[0] == 1
+        assert store.station_count() == 1
     finally:
         store.close()

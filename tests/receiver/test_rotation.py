@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from .conftest import OLD_SECRET, SECRET, full_sync, make_options, returned, running
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 async def test_secret_rotation(socket_enabled, tmp_path: Path) -> None:

@@ -14,7 +14,10 @@ import pytest
 from devtools.receiver_fuzz import access_claims
 from hydro_fleet_receiver.app import KEY_NAME
 
+from .backends import break_inserts, mend_inserts
 from .conftest import DATA_PATH, EMAIL, OLD_SECRET, SECRET, Harness, body_of, full_sync, make_options, returned, running
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 async def test_signed_full_sync_is_stored(receiver: Harness) -> None:
@@ -254,12 +257,12 @@ async def test_order_of_checks(socket_enabled, tmp_path: Path) -> None:
 
 async def test_database_error_answers_500_and_rolls_back(receiver: Harness) -> None:
     with receiver.db() as db:
-        db.execute("CREATE TRIGGER fail_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+        break_inserts(db, "outbox", "disk on fire")
     answer = await _rejected(receiver, receiver.post(full_sync()), 500, "internal_error")
     assert len(answer["request_id"]) == 32
     assert receiver.count("stations") == 0  # the station row written before the failure was rolled back
     with receiver.db() as db:
-        db.execute("DROP TRIGGER fail_outbox")
+        mend_inserts(db, "outbox")
     assert (await receiver.post(full_sync())).status == 200
     assert receiver.count("stations") == 1
 

@@ -9,7 +9,7 @@ top-level package ``hydro_fleet_protocol`` (see ``pyproject.toml``).
 Everything here is documented in ``docs/protocol.md``.
 """
 
-from .commands import Ack, Command
+from .commands import Ack, Command, refusal_for
 from .const import (
     MAX_PAYLOAD_BYTES,
     PROTOCOL_VERSION,
@@ -17,6 +17,7 @@ from .const import (
     EventType,
     HealthKey,
     NodeKind,
+    NodeSetting,
     PlanType,
     Reading,
     SensorType,
@@ -66,6 +67,7 @@ __all__ = [
     "HealthKey",
     "NodeConfig",
     "NodeKind",
+    "NodeSetting",
     "Photo",
     "PhotoMeta",
     "PhotoReason",
@@ -88,5 +90,6 @@ __all__ = [
     "is_valid_node_id",
     "parse_topic",
     "photo_id",
+    "refusal_for",
     "wildcard",
 ]

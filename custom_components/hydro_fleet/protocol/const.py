@@ -52,6 +52,16 @@ class CommandAction(StrEnum):
     SET_PLAN = "set_plan"
     CALIBRATE = "calibrate"
     IDENTIFY = "identify"
+    SET_CONFIG = "set_config"
+
+
+class NodeSetting(StrEnum):
+    """Settings a controller may change with ``set_config``; a node that supports one
+    reports its current value in ``NodeConfig.extra`` under the same key."""
+
+    # The reservoir level (%) under which the node refuses and stops its pumps (dry-run
+    # protection, with the node's own hysteresis); ``State.water_low`` is its decision.
+    WATER_LOW_PCT = "water_low_pct"
 
 
 class HealthKey(StrEnum):

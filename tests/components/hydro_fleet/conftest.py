@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 import json
+import time
 from typing import Any
 
 from homeassistant.components import mqtt
@@ -42,6 +43,7 @@ def node_state(
     health: dict[str, Any] | None = None,
     problems: dict[str, Any] | None = None,
     plans: dict[str, Plan] | None = None,
+    water_low: bool | None = False,
     **readings: Any,
 ) -> State:
     values = {
@@ -56,10 +58,12 @@ def node_state(
         ts=1_700_000_000.0 + seq,
         seq=seq,
         readings=values,
-        pumps={"pump": PumpState(on=pump_on, until=1_700_000_030.0 if pump_on else None)},
+        # A running pump's deadline lies ahead of HA's clock: past it, HA shows the pump off.
+        pumps={"pump": PumpState(on=pump_on, until=time.time() + 600 if pump_on else None)},
         health={"uptime": seq} if health is None else health,
         problems=problems or {},
         plans={"plan": PLAN} if plans is None else plans,
+        water_low=water_low,  # the node's dry-run decision, as a Pi bridge sends it
     )
 
 
