@@ -232,6 +232,7 @@ async def test_a_watering_report_links_its_before_and_after_photos(
     assert {k: events[0].data["data"][k] for k in media_ids} == media_ids
     # The media ids resolve to the stored photos.
     assert await async_setup_component(hass, "media_source", {})
+    await hass.async_block_till_done()  # media_source loads the integrations' platforms in the background
     for media_id in media_ids.values():
         resolved = await media_source.async_resolve_media(hass, media_id, None)
         assert resolved.path.is_file() and resolved.mime_type == "image/jpeg"
@@ -265,6 +266,7 @@ async def test_the_media_panel_browses_nodes_cameras_and_photos(
     hass: HomeAssistant, camera_node: MockConfigEntry, media: Path
 ) -> None:
     assert await async_setup_component(hass, "media_source", {})
+    await hass.async_block_till_done()  # media_source loads the integrations' platforms in the background
     root = await media_source.async_browse_media(hass, "media-source://hydro_fleet")
     assert root.title == "Hydro Fleet" and root.children == []
     photos = [photo(T0 + i * 60) for i in range(3)]
