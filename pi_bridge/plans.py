@@ -103,6 +103,11 @@ def next_time_of_day(times: tuple[str, ...], after: float, tz: ZoneInfo) -> floa
 OFF = Plan(type=PlanType.OFF)
 
 
+def initial_plan(slot: PlanConfig) -> Plan:
+    """What a slot runs until Home Assistant sets a plan: nothing, with default numbers to start from."""
+    return OFF.with_defaults(slot.max_volume_ml)
+
+
 class PlanRunner:
     """Holds each slot's plan, decides when it is due and runs it."""
 
@@ -114,7 +119,7 @@ class PlanRunner:
         self.tz = tz
         self.settle_seconds = settle_seconds
         self.slots = {slot.key: slot for slot in slots}
-        self.plans: dict[str, Plan] = dict.fromkeys(self.slots, OFF)
+        self.plans: dict[str, Plan] = {key: initial_plan(slot) for key, slot in self.slots.items()}
         # Per slot: set_at, last_run, last_check, runs, last_outcome; stored with the plans so a
         # restart neither waters twice nor forgets min_pause.
         self.runs: dict[str, dict[str, Any]] = {}
@@ -148,7 +153,8 @@ class PlanRunner:
         self.runs = {k: dict(v) for k, v in runs.items() if k in self.slots and isinstance(v, dict)}
 
     def _save(self) -> None:
-        write_json(self.path, {"slots": {k: p.to_dict() for k, p in self.plans.items() if p != OFF}, "runs": self.runs})
+        plans = {k: p.to_dict() for k, p in self.plans.items() if p != initial_plan(self.slots[k])}
+        write_json(self.path, {"slots": plans, "runs": self.runs})
 
     def reported(self) -> dict[str, Plan]:
         """Every slot's current plan, for ``State.plans`` (``off`` when none)."""

@@ -9,13 +9,15 @@ from uuid import uuid4
 
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import COMMAND_TIMEOUT, DOMAIN
 from .node import Node
 from .protocol import Ack, Command, CommandAction, Plan, ProtocolError, encode
 
 _LOGGER = logging.getLogger(__name__)
+# Ack codes by which a node refuses the request itself, not its own state (water low, a fault).
+_REFUSED_INPUT = frozenset({"invalid_plan", "volume_too_large", "invalid_duration"})
 
 
 class Commands:
@@ -57,7 +59,9 @@ class Commands:
         finally:
             self._pending_acks.pop(key, None)
         if not ack.ok:
-            raise HomeAssistantError(
+            # A refusal of what the user asked for is the user's to fix (HTTP 400 over REST, not 500).
+            error = ServiceValidationError if ack.code in _REFUSED_INPUT else HomeAssistantError
+            raise error(
                 translation_domain=DOMAIN,
                 translation_key="command_rejected",
                 translation_placeholders=placeholders | {"reason": ack.message or str(ack.code)},

@@ -193,7 +193,7 @@ class Photos:
     # --- watering reports --------------------------------------------------------------
 
     def linked(self, node_id: str, event: Event) -> Event:
-        """A watering report with its photos as media source ids (the logbook and event entity show them)."""
+        """A watering report with its photos as media source ids (the event entity and the bus event carry them)."""
         if event.type != EventType.WATERING_REPORT or not any(k in event.data for k in _WATERING_PHOTOS):
             return event
         data = dict(event.data)

@@ -21,6 +21,8 @@ from .const import (
     PlanType,
     Reading,
     SensorType,
+    SlotStatus,
+    StationStatus,
     WateringOutcome,
 )
 from .discovery import NodeConfig, PlanConfig, PumpConfig, SensorConfig
@@ -81,7 +83,9 @@ __all__ = [
     "Sample",
     "SensorConfig",
     "SensorType",
+    "SlotStatus",
     "State",
+    "StationStatus",
     "Topic",
     "TopicKind",
     "UnsupportedVersionError",

@@ -44,6 +44,22 @@ class SensorType(StrEnum):
     TIMESTAMP = "timestamp"  # unix seconds
 
 
+class StationStatus(StrEnum):
+    """The values of a charging station's ``status`` reading."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+    MAINTENANCE = "maintenance"
+
+
+class SlotStatus(StrEnum):
+    """The values of a station slot's ``slot_<n>_status`` reading."""
+
+    AVAILABLE = "available"
+    OCCUPIED = "occupied"
+    ERROR = "error"
+
+
 class CommandAction(StrEnum):
     """What a command asks a node to do."""
 
