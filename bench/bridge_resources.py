@@ -54,10 +54,27 @@ def floor_mb() -> float:
     return int(out.split()[1]) / 1024
 
 
-def has_children(pid: int) -> bool:
-    """True while the bridge has a child process (a photo's capture process)."""
-    tasks = os.listdir(f"/proc/{pid}/task")
-    return any(Path(f"/proc/{pid}/task/{task}/children").read_text().strip() for task in tasks)
+def _children(pid: int, module: str) -> list[int]:
+    """The bridge's child processes running ``python -m <module>``."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+            try:
+                if module.encode() in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+            except OSError:  # it ended meanwhile
+                continue
+    return found
+
+
+def guard_pid(bridge_pid: int) -> int | None:
+    """The bridge's pump guard process (pi_bridge/guard.py), a child of the bridge."""
+    return next(iter(_children(bridge_pid, "pi_bridge.guard")), None)
+
+
+def capturing(bridge_pid: int) -> bool:
+    """True while a photo's capture process (pi_bridge/camera_capture.py) runs."""
+    return bool(_children(bridge_pid, "pi_bridge.camera_capture"))
 
 
 def children_cpu_seconds(pid: int) -> float:
@@ -89,12 +106,14 @@ def measure(port: int, tmp: str, seconds: float, warmup: float, photo_interval: 
         samples = 0
         while time.monotonic() - wall_start < seconds:
             time.sleep(0.25)
-            if photo_interval is not None and has_children(bridge.pid):
+            if photo_interval is not None and capturing(bridge.pid):
                 continue  # a photo is being taken: "between photos" is the figure
             peak = max(peak, rss_mb(bridge.pid))
             samples += 1
         rss_end, cpu_end, wall = rss_mb(bridge.pid), cpu_seconds(bridge.pid), time.monotonic() - wall_start
         child_cpu = children_cpu_seconds(bridge.pid) - child_start
+        guard = guard_pid(bridge.pid)
+        guard_rss = rss_mb(guard) if guard else None
         photos = len(list((Path(tmp) / "state" / "photos").glob("*.photo")))
     finally:
         bridge.terminate()
@@ -109,6 +128,7 @@ def measure(port: int, tmp: str, seconds: float, warmup: float, photo_interval: 
         "wall": wall,
         "samples": samples,
         "left_in_buffer": photos,
+        "guard_rss": guard_rss if guard_rss is not None else float("nan"),
     }
 
 
@@ -143,6 +163,7 @@ def main() -> None:
         print(f"  CPU {r['cpu_pct']:.2f} % of one core ({r['cpu_s']:.2f} s CPU in {r['wall']:.0f} s) (goal < 2 %)")
         if name == "camera":
             print(f"  capture child processes: {r['child_cpu_pct']:.2f} % of one core")
+        print(f"  its pump guard process (a second process, not in the figures above): RSS {r['guard_rss']:.1f} MB")
     if "camera" in runs:
         base, cam = runs["no camera"], runs["camera"]
         print(

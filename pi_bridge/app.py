@@ -137,7 +137,11 @@ class Bridge:
                 for p in self.config.pumps
             ),
             plans=tuple(self.plans.slots.values()),
-            extra={"timezone": self.config.timezone, NodeSetting.WATER_LOW_PCT: self.config.water_low_pct},
+            extra={
+                "timezone": self.config.timezone,
+                NodeSetting.WATER_LOW_PCT: self.config.water_low_pct,
+                "instance": self.link.instance,
+            },
             cameras=self.photos.describe() if self.photos else (),
         )
 

@@ -135,7 +135,14 @@ async def run_fleet(distro: DistroMosquitto, out: Path, ha_password: str, tmp_pa
 @distro_only
 async def test_acl_files_start_with_debians_mosquitto_as_its_own_user(distro, tmp_path):
     """Item 7: the password file and ACL as generated, read by Mosquitto after it drops to its user."""
-    out = provision(distro, "pi-1", "pi-2")
+    others = distro.etc / "other-users.acl"
+    others.write_text("user zigbee2mqtt\ntopic readwrite zigbee2mqtt/#\n")
+    out = provision(distro, "pi-1", "pi-2", "--acl-include", str(others))
+    acl = (out / "acl").read_text()
+    # The add-on's convention: its own users keep every topic; the operator's other users are kept.
+    for stanza in ("user homeassistant\ntopic readwrite #\n", "user addons\ntopic readwrite #\n"):
+        assert stanza in acl
+    assert acl.rstrip().endswith("user zigbee2mqtt\ntopic readwrite zigbee2mqtt/#")
     install(distro, out)
     distro.start()
     assert distro.running_user() == BROKER_USER
