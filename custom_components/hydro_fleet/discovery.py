@@ -137,6 +137,11 @@ class Discovery:
             self.fleet.issues.node_offline(node_id, node.config.name)
         if node.online != online:
             node.online = online
+            # Once per change, not per message (quality scale: log-when-unavailable).
+            if online:
+                _LOGGER.info("Node %s is back online", node_id)
+            else:
+                _LOGGER.info("Node %s is offline; its entities are unavailable until it is back", node_id)
             node.async_notify()
             if online:
                 self.fleet.settings.async_apply(node)

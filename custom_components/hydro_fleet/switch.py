@@ -19,7 +19,8 @@ from .fleet import HydroFleet, HydroFleetConfigEntry
 from .node import Node, Section
 from .protocol import CommandAction, PumpConfig, PumpState, State
 
-# Commands wait for the node's ack; HA must not fire them in parallel beyond what we await.
+# 0: no limit. Each command awaits its own node's ack (up to the command timeout); a
+# limit would queue every pump in the fleet behind one slow or offline node.
 PARALLEL_UPDATES = 0
 
 
