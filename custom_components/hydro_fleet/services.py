@@ -32,6 +32,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         entity_domain=Platform.SWITCH,
         func="async_run_pump",
         schema={vol.Required(ATTR_DURATION): vol.All(vol.Coerce(float), vol.Range(min=1, max=86400))},
+        supports_response=SupportsResponse.OPTIONAL,
     )
     service.async_register_platform_entity_service(
         hass,
