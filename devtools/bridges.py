@@ -67,6 +67,7 @@ class BridgeProcess:
         interval: float = 5.0,
         max_runtime: float = 30.0,
         area: str | None = None,
+        camera: dict[str, Any] | None = None,
         python: str = sys.executable,
         broker_hosts: list[str] | None = None,
     ) -> None:
@@ -83,6 +84,7 @@ class BridgeProcess:
             f"state_dir: {workdir / node_id}\n" + (f"area: {area}\n" if area else "") + "broker:\n  host: 127.0.0.1\n"
             f"  port: {broker_port}\n" + (f"  hosts: {json.dumps(broker_hosts)}\n" if broker_hosts else "") + "pumps:\n"
             f"  - key: pump\n    name: Pump\n    pin: 17\n    max_runtime: {max_runtime}\n    flow_ml_per_min: 600\n"
+            + (f"camera: {json.dumps(camera)}\n" if camera is not None else "")
         )
         self.python = python
         self.process: subprocess.Popen[bytes] | None = None

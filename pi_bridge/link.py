@@ -10,7 +10,7 @@ through: last will offline, retained config, online, the latest state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Executor
 import logging
 import random
@@ -88,17 +88,18 @@ class MqttLink:
         self._unsent_events: dict[int, tuple[str, bytes]] = {}
         self._queued = asyncio.Event()
         self._member = 0  # index into broker.addresses of the member to try next
+        # Sends the oldest buffered photo, False when none is (photos.py); None without a camera.
+        self.send_photo: Callable[[aiomqtt.Client], Awaitable[bool]] | None = None
+
+    def wake(self) -> None:
+        """Something new is queued for the backfill task (a photo, say)."""
+        self._queued.set()
 
     @property
     def member(self) -> tuple[str, int]:
         """The broker member in use (or tried next)."""
         addresses = self.broker.addresses
         return addresses[self._member % len(addresses)]
-
-    @property
-    def _previous(self) -> tuple[str, int]:
-        addresses = self.broker.addresses
-        return addresses[(self._member - 1) % len(addresses)]
 
     @property
     def connected(self) -> bool:
@@ -303,11 +304,11 @@ class MqttLink:
                 self._client = None
                 self._abandon_live()
                 # Fail over: the next member at once, a pause only after every member failed.
-                members = len(self.broker.addresses)
+                members, failed = len(self.broker.addresses), self.member
                 self._member += 1
                 failed_members += 1
                 if failed_members < members:
-                    _LOGGER.warning("broker %s:%s unreachable (%s); trying %s:%s", *self._previous, err, *self.member)
+                    _LOGGER.warning("broker %s:%s unreachable (%s); trying %s:%s", *failed, err, *self.member)
                     continue
                 failed_members = 0
                 delay = backoff * random.uniform(0.5, 1.5)
@@ -384,6 +385,9 @@ class MqttLink:
                     await client.publish(self.topics.backfill, batch, qos=1, timeout=_BACKFILL_TIMEOUT)
                 queue.delete(batch_ids)
                 _LOGGER.debug("backfilled %d samples, %d left", len(batch_ids), len(queue))
+                continue
+            # Photos after the readings' backlog, one at a time, so a new sample never waits behind them.
+            if self.send_photo is not None and await self.send_photo(client):
                 continue
             await self._queued.wait()
 
