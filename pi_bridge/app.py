@@ -18,9 +18,11 @@ import time
 
 from hydro_fleet_protocol import (
     Ack,
+    AckCode,
     Command,
     Event,
     EventType,
+    HealthKey,
     NodeConfig,
     NodeKind,
     ProtocolError,
@@ -191,9 +193,9 @@ class Bridge:
         health = self.health.collect(
             snapshot.status()
             | {
-                "battery": readings.get("battery"),
-                "last_calibration": self.calibration.last_calibration,
-                "buffered": len(self.queue),
+                HealthKey.BATTERY: readings.get("battery"),
+                HealthKey.LAST_CALIBRATION: self.calibration.last_calibration,
+                HealthKey.BUFFERED: len(self.queue),
             }
         )
         state = State(
@@ -226,7 +228,7 @@ class Bridge:
         except Exception:
             # A bug in one command's handling must not take down pump safety with it.
             _LOGGER.exception("command %s (%s) failed", command.id, command.action)
-            ack = Ack(command.id, ok=False, code="internal_error", message="the node could not carry this out")
+            ack = Ack(command.id, ok=False, code=AckCode.INTERNAL_ERROR, message="the node could not carry this out")
         if ack.ok:
             # The state first: when HA sees the ack, the state it shows already includes the change.
             await self.link.publish(self.topics.state, encode(self.state_now()))

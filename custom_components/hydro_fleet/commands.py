@@ -13,9 +13,15 @@ from homeassistant.exceptions import HomeAssistantError
 
 from .const import COMMAND_TIMEOUT, DOMAIN
 from .node import Node
-from .protocol import Ack, Command, CommandAction, Plan, ProtocolError, encode
+from .protocol import Ack, AckCode, Command, CommandAction, Plan, ProtocolError, encode
 
 _LOGGER = logging.getLogger(__name__)
+_ACK_CODES = frozenset(AckCode)
+
+
+def _rejected_key(code: str | None) -> str:
+    """The translation of a refusal: one per AckCode, a generic one for codes of newer nodes."""
+    return f"command_rejected_{code}" if code in _ACK_CODES else "command_rejected"
 
 
 class Commands:
@@ -59,7 +65,7 @@ class Commands:
         if not ack.ok:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
-                translation_key="command_rejected",
+                translation_key=_rejected_key(ack.code),
                 translation_placeholders=placeholders | {"reason": ack.message or str(ack.code)},
             )
         return ack

@@ -13,6 +13,7 @@ from .commands import Ack, Command
 from .const import (
     MAX_PAYLOAD_BYTES,
     PROTOCOL_VERSION,
+    AckCode,
     CommandAction,
     EventType,
     HealthKey,
@@ -44,6 +45,7 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "PROTOCOL_VERSION",
     "Ack",
+    "AckCode",
     "Backfill",
     "Command",
     "CommandAction",
