@@ -18,6 +18,7 @@ from .readings import MAX_NUMBER, NON_NUMERIC, valid_number, valid_reading
 # What Shown.update reports as changed, for Node.async_notify: a reading's key for its
 # value, these for the rest. Protocol keys have no "/", so none of them can clash.
 WATER_LOW = "/water_low"
+_WATER_TYPES = (SensorType.WATER_LOW, SensorType.WATER_LEVEL)
 NEEDS_ATTENTION = "/needs_attention"
 
 
@@ -65,6 +66,7 @@ class Shown:
     reasons: tuple[str, ...] = ()
     # The readings water low depends on, and how to check each reading, from the config
     # and ranges of the last full update.
+    _water: tuple[SensorConfig, ...] = ()
     _water_keys: frozenset[str] = frozenset()
     _plan: tuple[_Check, ...] = ()
 
@@ -86,9 +88,8 @@ class Shown:
         if keys is None or state is None:
             self.values.clear()
             self.statuses.clear()
-            self._water_keys = frozenset(
-                s.key for s in config.sensors if s.type in (SensorType.WATER_LOW, SensorType.WATER_LEVEL)
-            )
+            self._water = tuple(s for s in config.sensors if s.type in _WATER_TYPES)
+            self._water_keys = frozenset(s.key for s in self._water)
             self._plan = tuple(_Check.of(sensor, ranges) for sensor in config.sensors)
         if state is None:
             self.water_low = self.needs_attention = None
@@ -116,7 +117,7 @@ class Shown:
                     changed.add(status_key(key))
                     problems_changed = True
         if keys is None or not keys.isdisjoint(self._water_keys):
-            water_low = _water_low(config, state, water_low_percent)
+            water_low = _water_low(self._water, state.readings, water_low_percent)
             if water_low != self.water_low:
                 self.water_low = water_low
                 changed.add(WATER_LOW)
@@ -136,11 +137,13 @@ class Shown:
         return None if keys is None else frozenset(changed)
 
 
-def _water_low(config: NodeConfig, state: State, water_low_percent: float) -> bool | None:
+def _water_low(
+    water: tuple[SensorConfig, ...], readings: Mapping[str, Reading], water_low_percent: float
+) -> bool | None:
     """A float switch's word if the node has one, else the level against the user's threshold."""
     level_seen: bool | None = None
-    for sensor in config.sensors:
-        value = state.readings.get(sensor.key)
+    for sensor in water:  # the node's float switches and water levels, in its config's order
+        value = readings.get(sensor.key)
         if sensor.type is SensorType.WATER_LOW and isinstance(value, bool):
             return value
         if sensor.type is SensorType.WATER_LEVEL and (level := valid_number(sensor, value)) is not None:
