@@ -2,9 +2,13 @@
 # shellcheck shell=bash
 # Starts the receiver with the add-on's options and the broker from the Supervisor's
 # MQTT service, falling back to the mqtt_* options when the service is not available.
+# Only the MQTT service lookup needs bashio; the receiver command is the last line, the
+# same on HA's base image and on the stand-in base the image test builds (DOCS.md).
 set -euo pipefail
 
-args=(--options /data/options.json --data-dir /data --ssl-dir /ssl)
+# 8010 is the container port config.yaml's `ports` maps and healthcheck.py probes; the
+# host port is set in the add-on's Network panel, so the listener never moves.
+args=(--options /data/options.json --data-dir /data --ssl-dir /ssl --port 8010)
 
 if bashio::services.available "mqtt"; then
   args+=(--mqtt-host "$(bashio::services mqtt 'host')" --mqtt-port "$(bashio::services mqtt 'port')")

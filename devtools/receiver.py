@@ -41,6 +41,7 @@ class ReceiverProcess:
         broker_port: int | None,
         port: int | None = None,
         python: str = sys.executable,
+        database: str | None = None,
         **options: Any,
     ) -> None:
         self.workdir = workdir
@@ -53,6 +54,7 @@ class ReceiverProcess:
         self.log_path = workdir / "receiver.log"
         self.broker_port = broker_port
         self.python = python
+        self.database = database  # a postgresql:// URL (no password: PGPASSWORD), else SQLite
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> None:
@@ -67,6 +69,8 @@ class ReceiverProcess:
             "--host",
             "127.0.0.1",
         ]
+        if self.database is not None:
+            args += ["--database", self.database]
         if self.broker_port is not None:
             args += ["--mqtt-host", "127.0.0.1", "--mqtt-port", str(self.broker_port)]
         log = self.log_path.open("ab")

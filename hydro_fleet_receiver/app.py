@@ -284,6 +284,9 @@ def create_app(
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CTX]
     await ctx.store.open()
+    if ctx.store.shared:
+        # A token one replica issued must be valid at every other one.
+        ctx.auth.replace_key(await ctx.store.shared_key(ctx.auth.key))
     ctx.replays.load(await ctx.store.recent_signatures(int(time.time()) - ctx.options.timestamp_window - 1))
     backlog = await ctx.store.outbox_backlog()
     if backlog:

@@ -3,7 +3,8 @@
 Access tokens are short-lived; refresh tokens live longer and are single use: each
 refresh answers a new pair and retires the presented refresh token (its ``jti`` is
 tracked in the database, so rotation survives a restart). The signing key is random,
-kept in the data directory, and is not the gateway's shared HMAC secret.
+kept in the data directory, and is not the gateway's shared HMAC secret. Replicas sharing
+a PostgreSQL database use the key the first of them stored there.
 """
 
 from __future__ import annotations
@@ -75,6 +76,14 @@ class Authenticator:
         self._password_digest = _digest(password)
         self._access_ttl = access_ttl
         self._refresh_ttl = refresh_ttl
+
+    @property
+    def key(self) -> bytes:
+        return self._key
+
+    def replace_key(self, key: bytes) -> None:
+        """Sign and validate with ``key`` from now on (replicas share one, see ``AsyncStore.shared_key``)."""
+        self._key = key
 
     def check_credentials(self, email: str, password: str) -> bool:
         email_ok = hmac.compare_digest(_digest(email.casefold()), self._email_digest)

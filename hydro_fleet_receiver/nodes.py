@@ -23,7 +23,9 @@ from hydro_fleet_protocol import (
     Reading,
     SensorConfig,
     SensorType,
+    SlotStatus,
     State,
+    StationStatus,
     Topic,
     encode,
     is_valid_node_id,
@@ -32,8 +34,10 @@ from hydro_fleet_protocol import (
 from . import __version__
 from .schema import ReturnEvent
 
-STATION_STATUS_OPTIONS = ("online", "offline", "maintenance")
-SLOT_STATUS_OPTIONS = ("available", "occupied", "error")
+STATION_STATUS_OPTIONS = tuple(StationStatus)
+SLOT_STATUS_OPTIONS = tuple(SlotStatus)
+# The stations the Java gateway reports are ChargeGhar power bank stations (seed 001).
+STATION_MANUFACTURER = "ChargeGhar"
 # Reasons a request can be turned away; each has a counter sensor on the receiver node.
 REJECT_REASONS = (
     "forbidden_ip",
@@ -77,13 +81,16 @@ def station_config(node_id: str, serial: str, total_slots: int) -> NodeConfig:
     """Discovery config of a station with ``total_slots`` slots."""
     sensors = [
         SensorConfig("status", SensorType.TEXT, name="Status", options=STATION_STATUS_OPTIONS),
-        SensorConfig("last_heartbeat", SensorType.TIMESTAMP, name="Last heartbeat"),
-        SensorConfig("total_slots", SensorType.COUNT, name="Total slots", diagnostic=True),
+        # Changes with every heartbeat: for troubleshooting, not for the logbook (diagnostic).
+        SensorConfig("last_heartbeat", SensorType.TIMESTAMP, name="Last heartbeat", diagnostic=True),
+        SensorConfig("total_slots", SensorType.COUNT, name="Total slots", diagnostic=True, icon="mdi:grid"),
     ]
     for n in range(1, total_slots + 1):
         sensors += [
             SensorConfig(f"slot_{n}_status", SensorType.TEXT, name=f"Slot {n} status", options=SLOT_STATUS_OPTIONS),
-            SensorConfig(f"slot_{n}_power_bank", SensorType.TEXT, name=f"Slot {n} power bank"),
+            SensorConfig(
+                f"slot_{n}_power_bank", SensorType.TEXT, name=f"Slot {n} power bank", icon="mdi:battery-charging-medium"
+            ),
             SensorConfig(
                 f"slot_{n}_battery",
                 SensorType.BATTERY,
@@ -105,6 +112,9 @@ def station_config(node_id: str, serial: str, total_slots: int) -> NodeConfig:
         kind=NodeKind.STATION,
         name=f"Station {serial}",
         model="Power bank station",
+        manufacturer=STATION_MANUFACTURER,
+        # The station's own serial tells its machine apart (and shows as the device's serial number).
+        machine_id=serial,
         sw_version=None,
         sensors=tuple(sensors),
         extra={"serial_number": serial, "events": [EventType.POWER_BANK_RETURNED]},
@@ -152,16 +162,26 @@ def station_readings(
 def receiver_config(node_id: str) -> NodeConfig:
     """Discovery config of the receiver itself, with its sync metrics as sensors."""
     sensors = [
-        SensorConfig("accepted", SensorType.COUNT, name="Requests accepted"),
-        SensorConfig("rejected", SensorType.COUNT, name="Requests rejected"),
+        SensorConfig("accepted", SensorType.COUNT, name="Requests accepted", icon="mdi:check-circle-outline"),
+        SensorConfig("rejected", SensorType.COUNT, name="Requests rejected", icon="mdi:close-circle-outline"),
         *(
             SensorConfig(
-                f"rejected_{reason}", SensorType.COUNT, name=f"Rejected: {reason.replace('_', ' ')}", diagnostic=True
+                f"rejected_{reason}",
+                SensorType.COUNT,
+                name=f"Rejected: {reason.replace('_', ' ')}",
+                diagnostic=True,
+                icon="mdi:close-circle-outline",
             )
             for reason in REJECT_REASONS
         ),
         # Not counted in the success rate: what anyone who reaches the port can send.
-        SensorConfig("rejected_unauthenticated", SensorType.COUNT, name="Rejected: no valid token", diagnostic=True),
+        SensorConfig(
+            "rejected_unauthenticated",
+            SensorType.COUNT,
+            name="Rejected: no valid token",
+            diagnostic=True,
+            icon="mdi:shield-lock-outline",
+        ),
         SensorConfig(
             "success_rate",
             SensorType.COUNT,
@@ -170,16 +190,24 @@ def receiver_config(node_id: str) -> NodeConfig:
             minimum=0,
             maximum=100,
             precision=1,
+            icon="mdi:percent-circle-outline",
         ),
-        SensorConfig(
-            "latency_p50", SensorType.COUNT, name="Processing latency p50", unit="ms", precision=1, diagnostic=True
+        *(
+            SensorConfig(
+                f"latency_{p}",
+                SensorType.COUNT,
+                name=f"Processing latency {p}",
+                unit="ms",
+                precision=1,
+                diagnostic=True,
+                icon="mdi:timer-outline",
+            )
+            for p in ("p50", "p99")
         ),
-        SensorConfig(
-            "latency_p99", SensorType.COUNT, name="Processing latency p99", unit="ms", precision=1, diagnostic=True
-        ),
-        SensorConfig("last_sync", SensorType.TIMESTAMP, name="Last sync"),
-        SensorConfig("outbox_backlog", SensorType.COUNT, name="Outbox backlog"),
-        SensorConfig("stations", SensorType.COUNT, name="Stations", diagnostic=True),
+        # Changes with every sync: for troubleshooting, not for the logbook (diagnostic).
+        SensorConfig("last_sync", SensorType.TIMESTAMP, name="Last sync", diagnostic=True, icon="mdi:sync"),
+        SensorConfig("outbox_backlog", SensorType.COUNT, name="Outbox backlog", icon="mdi:tray-full"),
+        SensorConfig("stations", SensorType.COUNT, name="Stations", diagnostic=True, icon="mdi:ev-station"),
     ]
     return NodeConfig(
         node_id=node_id,

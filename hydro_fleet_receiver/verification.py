@@ -244,7 +244,7 @@ async def sync_middleware(request: web.Request, handler: Handler) -> web.StreamR
         stored = await ctx.store.answer_for_key(key)
         if stored is not None:
             return stored_answer(request, stored.body_sha256, stored.response)
-    response = _replay(request, ctx) or _rate_limit(request, ctx)
+    response = _replay(request, ctx) or await _rate_limit(request, ctx)
     if response is not None:
         return response
     return await handler(request)
@@ -369,8 +369,13 @@ def _replay(request: web.Request, ctx: Context) -> web.Response | None:
     return None
 
 
-def _rate_limit(request: web.Request, ctx: Context) -> web.Response | None:
-    wait = ctx.sync_limiter.hit(request[CLIENT_IP])
+async def _rate_limit(request: web.Request, ctx: Context) -> web.Response | None:
+    """``rate_limit_per_minute`` per client address: in memory, or in the database when
+    replicas share it, so the limit is one limit and not one per replica."""
+    if ctx.store.shared:
+        wait = await ctx.store.take_rate_token(request[CLIENT_IP], ctx.options.rate_limit_per_minute)
+    else:
+        wait = ctx.sync_limiter.hit(request[CLIENT_IP])
     if wait:
         return error_response(
             request,
@@ -407,7 +412,7 @@ async def lorawan_middleware(request: web.Request, handler: Handler) -> web.Stre
             f"missing or wrong token in {ctx.options.lorawan_header}",
             headers={"WWW-Authenticate": 'Bearer realm="hydro-fleet-lorawan"'},
         )
-    return _rate_limit(request, ctx) or await handler(request)
+    return await _rate_limit(request, ctx) or await handler(request)
 
 
 ROOT_MIDDLEWARES = (root_middleware,)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 import contextlib
 import ctypes
+import dataclasses
 import gc
 import logging
 from pathlib import Path
@@ -20,11 +21,13 @@ from hydro_fleet_protocol import (
     Ack,
     AckCode,
     Command,
+    CommandAction,
     Event,
     EventType,
     HealthKey,
     NodeConfig,
     NodeKind,
+    NodeSetting,
     ProtocolError,
     PumpConfig,
     PumpState,
@@ -32,6 +35,7 @@ from hydro_fleet_protocol import (
     State,
     Topic,
     encode,
+    refusal_for,
 )
 
 from . import __version__
@@ -66,7 +70,13 @@ class Bridge:
     """One node: its sensors, pumps, plans, offline queue and MQTT link."""
 
     def __init__(
-        self, config: BridgeConfig, sensors: SensorArray, state_dir: Path, notifier: Notifier | None = None
+        self,
+        config: BridgeConfig,
+        sensors: SensorArray,
+        state_dir: Path,
+        notifier: Notifier | None = None,
+        *,
+        throwaway_state: bool = False,
     ) -> None:
         self.config = config
         self.node_id = config.effective_node_id
@@ -75,7 +85,9 @@ class Bridge:
         self.calibration: CalibrationStore = sensors.calibration
         self.state_dir = state_dir
         self.machine_id = machine_id(config.machine_id_source, state_dir)
-        self.pumps = PumpBank(config.pumps, self._on_pump_change)
+        self.pumps = PumpBank(
+            config.pumps, self._on_pump_change, state_dir, simulate=config.simulate, throwaway_state=throwaway_state
+        )
         self.queue = SampleQueue(
             queue_path(state_dir),
             max_rows=config.buffer.max_rows,
@@ -93,7 +105,7 @@ class Bridge:
         # of an earlier run never share a seq with new ones) at any sampling rate up to 10 Hz.
         self._seq = int(time.time() * 10)
         self._last_snapshot: Snapshot | None = None
-        self.last_state: State | None = None
+        self.last_sample: State | None = None
         self._last_sample_at = time.monotonic()
         self._read_lock = asyncio.Lock()
         # One worker thread for blocking I/O (probe conversions, backfill batches): one extra malloc
@@ -120,7 +132,7 @@ class Bridge:
                 for p in self.config.pumps
             ),
             plans=tuple(self.plans.slots.values()),
-            extra={"timezone": self.config.timezone, "water_low_pct": self.config.water_low_pct},
+            extra={"timezone": self.config.timezone, NodeSetting.WATER_LOW_PCT: self.config.water_low_pct},
         )
 
     def discovery_payload(self) -> bytes:
@@ -129,6 +141,12 @@ class Bridge:
     @property
     def water_low_pct(self) -> float:
         return self.config.water_low_pct
+
+    def set_water_low_pct(self, limit: float) -> None:
+        """The controller's threshold (set_config): decided again at once on the last sample."""
+        self.config = dataclasses.replace(self.config, water_low_pct=limit)
+        self.water_low.limit_pct = limit
+        self._stop_pumps_if_dry(dict(self.last_readings()))
 
     def latch_water_low(self, readings: Mapping[str, Reading]) -> bool:
         """Feed readings to dry-run protection's latch (see WaterLowLatch); whether the water is low now."""
@@ -176,6 +194,7 @@ class Bridge:
     async def sample(self) -> State:
         """A new state with the probes read now (and dry-run protection applied)."""
         state = self._state(await self.read_probes_and_stop_if_dry())
+        self.last_sample = state
         self._last_sample_at = time.monotonic()  # the watchdog's sign of life
         return state
 
@@ -206,8 +225,8 @@ class Bridge:
             pumps={p.key: PumpState(on=p.is_on, until=p.until) for p in self.pumps},
             health=health,
             plans=self.plans.reported(),
+            water_low=self.water_low.low,
         )
-        self.last_state = state
         return state
 
     def emit(self, event_type: str, data: dict[str, Reading]) -> None:
@@ -221,7 +240,13 @@ class Bridge:
         try:
             command = Command.parse(payload)
         except ProtocolError as err:
-            _LOGGER.warning("ignored a malformed command: %s", err)
+            refusal = refusal_for(payload, err)
+            if refusal is None:
+                _LOGGER.warning("ignored a malformed command with no id to answer: %s", err)
+            else:
+                # Answered, so the controller is told why at once instead of waiting out its timeout.
+                _LOGGER.warning("refused malformed command %s: %s", refusal.id, err)
+                await self.link.publish(self.topics.ack, encode(refusal))
             return
         try:
             ack = self.commands.execute(command)
@@ -229,6 +254,9 @@ class Bridge:
             # A bug in one command's handling must not take down pump safety with it.
             _LOGGER.exception("command %s (%s) failed", command.id, command.action)
             ack = Ack(command.id, ok=False, code=AckCode.INTERNAL_ERROR, message="the node could not carry this out")
+        if ack.ok and command.action is CommandAction.SET_CONFIG:
+            # The retained config announces the node's settings: the controller sees it took.
+            await self.link.publish(self.topics.config, self.discovery_payload(), retain=True)
         if ack.ok:
             # The state first: when HA sees the ack, the state it shows already includes the change.
             await self.link.publish(self.topics.state, encode(self.state_now()))
@@ -247,7 +275,7 @@ class Bridge:
         )
         if not change.on:
             # A stop by deadline or safety is reported at once, not at the next sample.
-            self.link.deliver(self.state_now())
+            self.link.report(self.state_now())
 
     def stop_pumps_for_shutdown(self) -> State:
         """All pumps off for a clean exit; the state that says so."""

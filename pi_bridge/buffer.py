@@ -129,6 +129,17 @@ class SampleQueue:
                 _LOGGER.warning("skipping an unreadable queued sample: %s", err)
         return [row[0] for row in rows], samples
 
+    def take(self, ts: float, seq: int) -> bool:
+        """Remove one queued sample (it is being sent live instead); False if it was not queued."""
+        try:
+            cursor = self._db.execute("DELETE FROM samples WHERE ts = ? AND seq = ?", (ts, seq))
+        except sqlite3.Error as err:  # then it stays queued and goes out by backfill only
+            _LOGGER.debug("could not take sample %s out of the queue: %s", seq, err)
+            return False
+        taken = max(cursor.rowcount, 0)
+        self._count -= taken
+        return taken > 0
+
     def delete(self, ids: list[int]) -> None:
         """Forget these samples (after the broker acknowledged the batch that carried them)."""
         if not ids:

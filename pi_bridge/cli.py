@@ -85,14 +85,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _use_pin_factory(config: BridgeConfig, state_dir: Path) -> None:
-    """In --simulate the relays are mock pins mirrored to files; on a Pi gpiozero picks lgpio or RPi.GPIO."""
+def _use_pin_factory(config: BridgeConfig) -> None:
+    """In --simulate inputs (a float switch) are mock pins; on a Pi gpiozero picks lgpio or RPi.GPIO.
+
+    The relays are not the bridge's: its pump guard holds them (``guard.py``).
+    """
     if config.simulate:
         from gpiozero import Device
+        from gpiozero.pins.mock import MockFactory
 
-        from .relays import FileMockFactory
-
-        Device.pin_factory = FileMockFactory(state_dir)
+        Device.pin_factory = MockFactory()
 
 
 def _state_dir(config: BridgeConfig) -> tuple[Path, bool]:
@@ -108,13 +110,13 @@ def _state_dir(config: BridgeConfig) -> tuple[Path, bool]:
     return _DEFAULT_STATE_DIR, False
 
 
-def _build(config: BridgeConfig, state_dir: Path) -> Bridge:
+def _build(config: BridgeConfig, state_dir: Path, *, throwaway_state: bool = False) -> Bridge:
     from .app import Bridge
     from .calibration import CalibrationStore
     from .sensors import FloatSwitch, SensorArray, SimulatedSource
     from .temperature import TemperatureReader
 
-    _use_pin_factory(config, state_dir)
+    _use_pin_factory(config)
     state_dir.mkdir(parents=True, exist_ok=True)
     calibration = CalibrationStore(state_dir, config.probes)
     probes = config.probes
@@ -137,7 +139,7 @@ def _build(config: BridgeConfig, state_dir: Path) -> Bridge:
         source = Ads1115Source(probes)
         temperature = TemperatureReader(probes.temperature).read
     sensors = SensorArray(probes, source, calibration, temperature, float_switch)
-    return Bridge(config, sensors, state_dir)
+    return Bridge(config, sensors, state_dir, throwaway_state=throwaway_state)
 
 
 def _run(config: BridgeConfig) -> int:
@@ -151,7 +153,7 @@ def _run(config: BridgeConfig) -> int:
     if throwaway:
         _LOGGER.info("simulated node state in %s (set state_dir to keep it between runs)", state_dir)
     try:
-        bridge = _build(config, state_dir)
+        bridge = _build(config, state_dir, throwaway_state=throwaway)
     except OSError as err:
         raise ConfigError(f"cannot use state_dir {state_dir}: {err.strerror}") from None
 

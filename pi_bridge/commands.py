@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 import logging
 from typing import Any, Protocol
 
-from hydro_fleet_protocol import Ack, AckCode, Command, CommandAction, EventType, Reading
+from hydro_fleet_protocol import Ack, AckCode, Command, CommandAction, EventType, NodeSetting, Reading
 
 from .calibration import CalibrationStore
 from .plans import PlanRejected, PlanRunner
@@ -37,6 +37,8 @@ class CommandHost(Protocol):
 
     def latch_water_low(self, readings: Mapping[str, Reading]) -> bool: ...
 
+    def set_water_low_pct(self, limit: float) -> None: ...
+
     def emit(self, event_type: str, data: dict[str, Reading]) -> None: ...
 
 
@@ -51,6 +53,7 @@ class CommandHandlers:
             CommandAction.SET_PLAN: self._set_plan,
             CommandAction.CALIBRATE: self._calibrate,
             CommandAction.IDENTIFY: self._identify,
+            CommandAction.SET_CONFIG: self._set_config,
         }
 
     def execute(self, command: Command) -> Ack:
@@ -151,6 +154,22 @@ class CommandHandlers:
         _LOGGER.info("calibrated %s: %s", probe, result)
         self.host.emit(EventType.CALIBRATION, data | {"ok": True} | result)
         return Ack(command.id, ok=True, result=result)
+
+    def _set_config(self, command: Command) -> Ack:
+        """Take settings from the controller (HA's water-low threshold): one rule, on the node."""
+        value = command.params.get(NodeSetting.WATER_LOW_PCT)
+        unknown = sorted(set(command.params) - {NodeSetting.WATER_LOW_PCT})
+        if unknown or isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+            extra = f"; unknown: {', '.join(unknown)}" if unknown else ""
+            return Ack(
+                command.id,
+                ok=False,
+                code=AckCode.INVALID_CONFIG,
+                message=f"set_config takes {NodeSetting.WATER_LOW_PCT} (0-100 %){extra}",
+            )
+        self.host.set_water_low_pct(float(value))
+        _LOGGER.info("water low threshold set to %g %% by the controller", value)
+        return Ack(command.id, ok=True, result={NodeSetting.WATER_LOW_PCT: float(value)})
 
     def _identify(self, command: Command) -> Ack:
         _LOGGER.info("identify requested")

@@ -49,7 +49,7 @@ class LinkHost(Protocol):
     node_id: str
     machine_id: str
     queue: SampleQueue
-    last_state: State | None
+    last_sample: State | None
 
     def discovery_payload(self) -> bytes: ...
 
@@ -118,6 +118,15 @@ class MqttLink:
         if message is not None:
             self.host.queue.put_message(*message)
             self._queued.set()
+
+    def report(self, state: State) -> None:
+        """Publish a state made to report a change (``state_now``) if connected.
+
+        Not a sample, so never queued: the latest sample's readings re-stamped now would become a
+        measurement in the backfilled history; offline, the pump events in the outbox tell what happened.
+        """
+        if self.connected:
+            self._spawn(self.publish(self.topics.state, encode(state)))
 
     def deliver(self, state: State) -> None:
         """Publish a sample live, or queue it (broker down, or it did not acknowledge)."""
@@ -230,8 +239,7 @@ class MqttLink:
                     await client.publish(self.topics.config, self.host.discovery_payload(), qos=1, retain=True)
                     await client.publish(self.topics.availability, AVAILABILITY_ONLINE, qos=1, retain=True)
                     self._client = client
-                    if self.host.last_state is not None:
-                        await self.publish(self.topics.state, encode(self.host.last_state))
+                    self._deliver_latest_live()
                     drain = asyncio.get_running_loop().create_task(self._drain(client))
                     try:
                         async for message in client.messages:
@@ -254,6 +262,13 @@ class MqttLink:
                 backoff = min(backoff * 2, _BACKOFF_MAX)
             finally:
                 self._client = None
+
+    def _deliver_latest_live(self) -> None:
+        """After connecting, the latest sample goes out live (HA shows it now, not one interval later)
+        if it was queued, and then only live: taken out of the queue, so the backfill does not send it too."""
+        latest = self.host.last_sample
+        if latest is not None and self.host.queue.take(latest.ts, latest.seq):
+            self.deliver(latest)
 
     def _abandon_live(self) -> None:
         """The connection is gone: unacknowledged live samples go to the queue now, in order."""

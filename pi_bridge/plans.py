@@ -100,6 +100,11 @@ def next_time_of_day(times: tuple[str, ...], after: float, tz: ZoneInfo) -> floa
 OFF = Plan(type=PlanType.OFF)
 
 
+def initial_plan(slot: PlanConfig) -> Plan:
+    """What a slot runs until Home Assistant sets a plan: nothing, with default numbers to start from."""
+    return OFF.with_defaults(slot.max_volume_ml)
+
+
 class PlanRunner:
     """Holds each slot's plan, decides when it is due and runs it."""
 
@@ -111,7 +116,7 @@ class PlanRunner:
         self.tz = tz
         self.settle_seconds = settle_seconds
         self.slots = {slot.key: slot for slot in slots}
-        self.plans: dict[str, Plan] = dict.fromkeys(self.slots, OFF)
+        self.plans: dict[str, Plan] = {key: initial_plan(slot) for key, slot in self.slots.items()}
         # Per slot: set_at, last_run, last_check, runs, last_outcome; stored with the plans so a
         # restart neither waters twice nor forgets min_pause.
         self.runs: dict[str, dict[str, Any]] = {}
@@ -145,7 +150,8 @@ class PlanRunner:
         self.runs = {k: dict(v) for k, v in runs.items() if k in self.slots and isinstance(v, dict)}
 
     def _save(self) -> None:
-        write_json(self.path, {"slots": {k: p.to_dict() for k, p in self.plans.items() if p != OFF}, "runs": self.runs})
+        plans = {k: p.to_dict() for k, p in self.plans.items() if p != initial_plan(self.slots[k])}
+        write_json(self.path, {"slots": plans, "runs": self.runs})
 
     def reported(self) -> dict[str, Plan]:
         """Every slot's current plan, for ``State.plans`` (``off`` when none)."""
@@ -174,7 +180,7 @@ class PlanRunner:
         runs = self.runs.setdefault(slot.key, {})
         if plan.type is PlanType.OFF:
             # Off clears the slot's schedule; last_run stays so min_pause holds if it is switched on again.
-            kept: dict[str, Any] = {k: runs[k] for k in ("last_run", "runs", "last_outcome") if k in runs}
+            kept: dict[str, Any] = {k: runs[k] for k in ("last_run", "runs", "last_outcome", "pending") if k in runs}
             runs.clear()
             runs.update(kept)
         elif plan.type is not previous.type:
@@ -210,6 +216,7 @@ class PlanRunner:
 
     async def run(self) -> None:
         """Check the plans every TICK_SECONDS until cancelled."""
+        self.report_interrupted_runs()
         try:
             while True:
                 self.tick(time.time())
@@ -288,15 +295,46 @@ class PlanRunner:
         }
         if "water_low" in before:
             report["water_low_before"] = before.get("water_low")
+        # Stored before the pump starts and again when it stops, so a bridge killed during the run or
+        # the settle time still reports it after a restart, with what it knew (report_interrupted_runs).
+        self._keep_pending(key, report)
         try:
             outcome, message = await self._pump_volume(key, pump_key, volume, before, report)
+            report |= {"outcome": str(outcome), "message": message}
+            self._keep_pending(key, report)
+            if outcome is not WateringOutcome.SKIPPED_LOW_WATER and self.settle_seconds:
+                await asyncio.sleep(self.settle_seconds)  # let water reach the moisture probe
+            after = await self.host.fresh_readings()
         except asyncio.CancelledError:
-            outcome, message = WateringOutcome.FAILED, "the bridge stopped during the run"
-            self._finish(report, before, outcome, message)
+            self._report_interrupted(report, "the bridge stopped")
             raise
-        if outcome is not WateringOutcome.SKIPPED_LOW_WATER and self.settle_seconds:
-            await asyncio.sleep(self.settle_seconds)  # let water reach the moisture probe
-        return self._finish(report, await self.host.fresh_readings(), outcome, message)
+        return self._finish(report, after)
+
+    def _keep_pending(self, key: str, report: dict[str, Reading]) -> None:
+        self.runs.setdefault(key, {})["pending"] = dict(report)
+        self._save()
+
+    def report_interrupted_runs(self) -> None:
+        """Report the runs a bridge killed mid-run (or in the settle time) left stored, once."""
+        for runs in self.runs.values():
+            pending = runs.get("pending")
+            if isinstance(pending, dict) and isinstance(pending.get("plan"), str):
+                self._report_interrupted(pending, "the bridge was restarted")
+            else:
+                runs.pop("pending", None)
+
+    def _report_interrupted(self, report: dict[str, Reading], why: str) -> None:
+        if "outcome" in report:
+            report["message"] = f"{report['message']}; {why} before the readings after the run"
+        else:
+            # The pump guard stopped the pump when the bridge went; how long it ran is not known here.
+            report |= {
+                "duration": None,
+                "volume_ml": None,
+                "outcome": str(WateringOutcome.FAILED),
+                "message": f"{why} while the pump ran",
+            }
+        self._finish(report, {})
 
     async def _pump_volume(
         self, key: str, pump_key: str, volume: float, before: dict[str, Reading], report: dict[str, Reading]
@@ -323,28 +361,22 @@ class PlanRunner:
             return WateringOutcome.STOPPED_SAFETY, "stopped: reservoir water level fell too low"
         return WateringOutcome.FAILED, f"pump stopped early ({stop_reason})"
 
-    def _finish(
-        self, report: dict[str, Reading], after: dict[str, Reading], outcome: WateringOutcome, message: str
-    ) -> dict[str, Reading]:
-        report |= {
-            "moisture_after": after.get("moisture"),
-            "water_level_after": after.get("water_level"),
-            "outcome": str(outcome),
-            "message": message,
-        }
+    def _finish(self, report: dict[str, Reading], after: dict[str, Reading]) -> dict[str, Reading]:
+        report |= {"moisture_after": after.get("moisture"), "water_level_after": after.get("water_level")}
         if "water_low" in after:
             report["water_low_after"] = after.get("water_low")
         runs = self.runs.setdefault(str(report["plan"]), {})
         runs["runs"] = int(runs.get("runs", 0)) + 1
-        runs["last_outcome"] = str(outcome)
+        runs["last_outcome"] = report["outcome"]
+        runs.pop("pending", None)
         self._save()
         _LOGGER.info(
-            "plan %s: %s, %.0f ml in %.1f s (%s)",
+            "plan %s: %s, %s ml in %s s (%s)",
             report["plan"],
-            outcome,
+            report["outcome"],
             report["volume_ml"],
             report["duration"],
-            message,
+            report["message"],
         )
         self.host.emit(EventType.WATERING_REPORT, report)
         return report

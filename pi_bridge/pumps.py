@@ -1,9 +1,11 @@
 """Pumps on relays, with safety enforced here on the Pi.
 
-A pump only runs with a deadline, never longer than its ``max_runtime``; the deadline
-is a timer in the bridge's own event loop, so it fires whether or not the broker,
-the network or Home Assistant are there. Every pump is driven off when the bank is
-created (after a reboot) and when it is closed (every exit path).
+A pump only runs with a deadline, never longer than its ``max_runtime``. The deadline is
+kept twice: a timer in the bridge's own event loop (which fires whether or not the
+broker, the network or Home Assistant are there, and reports the stop), and the pump
+guard's own clock (``guard.py``: the process that holds the relay lines, and switches
+them off at the deadline, or at once when the bridge dies). Every pump is off when the
+bank is created (after a reboot) and when it is closed (every exit path).
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 import logging
+from pathlib import Path
 import time
 
-from gpiozero import OutputDevice
-
+from .guard_link import GuardLink
 from .settings import PumpSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -34,10 +36,10 @@ class PumpChange:
 class Pump:
     """One relay-driven pump with a deadline."""
 
-    def __init__(self, settings: PumpSettings, on_change: Callable[[PumpChange], None]) -> None:
+    def __init__(self, settings: PumpSettings, on_change: Callable[[PumpChange], None], guard: GuardLink) -> None:
         self.settings = settings
-        # initial_value=False: the relay is driven to "off" the moment we own the pin.
-        self._device = OutputDevice(settings.pin, active_high=settings.active_high, initial_value=False)
+        self._guard = guard
+        self._on = False
         self._on_change = on_change
         self._deadline: asyncio.TimerHandle | None = None
         self._started_monotonic: float | None = None
@@ -51,7 +53,7 @@ class Pump:
 
     @property
     def is_on(self) -> bool:
-        return bool(self._device.value)
+        return self._on
 
     def start(self, seconds: float | None, reason: str) -> tuple[float, bool]:
         """Run for ``seconds`` (None: the max runtime). Returns (granted seconds, clipped)."""
@@ -59,6 +61,8 @@ class Pump:
         granted = limit if seconds is None else min(seconds, limit)
         clipped = seconds is not None and seconds > limit
         loop = asyncio.get_running_loop()
+        # The guard first: if it cannot switch, this raises with nothing changed here.
+        self._guard.switch(self.settings.pin, granted)
         if self._deadline is not None:
             self._deadline.cancel()
         reason_at_deadline = "max_runtime" if seconds is None or clipped else "deadline"
@@ -66,7 +70,7 @@ class Pump:
         self.until = time.time() + granted
         if not self.is_on:
             self._started_monotonic = time.monotonic()
-            self._device.on()
+            self._on = True
         _LOGGER.info("pump %s on for %.1f s (%s)", self.key, granted, reason)
         self._on_change(PumpChange(self.key, True, reason, granted))
         return granted, clipped
@@ -79,7 +83,20 @@ class Pump:
         self.until = None
         if not self.is_on:
             return
-        self._device.off()
+        self._guard.switch(self.settings.pin, None)
+        self._stopped(reason)
+
+    def lost(self) -> None:
+        """The guard died and its successor drove the relay off: record the stop (no request)."""
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        self.until = None
+        if self.is_on:
+            self._stopped("guard_lost")
+
+    def _stopped(self, reason: str) -> None:
+        self._on = False
         ran = time.monotonic() - (self._started_monotonic or time.monotonic())
         self.ran_seconds += ran
         self._started_monotonic = None
@@ -101,17 +118,27 @@ class Pump:
         current = time.monotonic() - self._started_monotonic if self._started_monotonic else 0.0
         return self.ran_seconds + current
 
-    def close(self) -> None:
-        self.stop("shutdown")
-        self._device.off()
-        self._device.close()
-
 
 class PumpBank:
-    """All pumps of a node, keyed by pump key."""
+    """All pumps of a node, keyed by pump key, and the guard process that holds their relays."""
 
-    def __init__(self, settings: list[PumpSettings], on_change: Callable[[PumpChange], None]) -> None:
-        self.pumps = {s.key: Pump(s, on_change) for s in settings}
+    def __init__(
+        self,
+        settings: list[PumpSettings],
+        on_change: Callable[[PumpChange], None],
+        state_dir: Path,
+        *,
+        simulate: bool,
+        throwaway_state: bool = False,
+    ) -> None:
+        self.guard = GuardLink(
+            [(s.pin, s.active_high) for s in settings],
+            simulate,
+            state_dir,
+            throwaway_state=throwaway_state,
+            on_lost=self._guard_lost,
+        )
+        self.pumps = {s.key: Pump(s, on_change, self.guard) for s in settings}
 
     def __getitem__(self, key: str) -> Pump:
         return self.pumps[key]
@@ -126,14 +153,13 @@ class PumpBank:
         for pump in self.pumps.values():
             pump.stop(reason)
 
-    def close(self) -> None:
+    def _guard_lost(self) -> None:
         for pump in self.pumps.values():
-            pump.close()
+            pump.lost()
 
-
-def drive_all_off(settings: list[PumpSettings]) -> None:
-    """Drive every configured relay to off and release it (``hydro-fleet-bridge pumps-off``)."""
-    for pump in settings:
-        device = OutputDevice(pump.pin, active_high=pump.active_high, initial_value=False)
-        device.off()
-        device.close()
+    def close(self) -> None:
+        """Every pump off, then the guard stopped (it drives every relay off on its way out too)."""
+        try:
+            self.all_off("shutdown")
+        finally:
+            self.guard.close()

@@ -4,19 +4,22 @@ systemd runs this after every exit of the bridge (``ExecStopPost``), including S
 and watchdog kills, when a relay may still be on. It must be quick and must not give
 up over a config problem elsewhere in the file, so it reads only ``pumps[].pin``,
 ``pumps[].active_high``, ``simulate`` and ``state_dir`` and imports neither pydantic
-nor asyncio. In ``--simulate`` the relays are the files ``relays.FilePin`` writes,
+nor asyncio. In ``--simulate`` the relays are the files ``relays.FileRelay`` writes,
 so this writes "0" to them directly (gpiozero alone takes most of a second to import).
+The pump guard (``guard.py``) does the same when its bridge dies; this is the layer under it
+for when both are gone.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 import sys
 import tomllib
 from typing import Any
+
+from .relays import open_relay
 
 _LOGGER = logging.getLogger("pi_bridge")
 _DEFAULT_PIN = 17
@@ -49,24 +52,13 @@ def _load(path: Path | None) -> dict[str, Any]:
 
 
 def drive_off(pins: list[tuple[int, bool]], simulate: bool, state_dir: Path | None) -> int:
-    """Drive each (pin, active_high) to its off level; returns how many."""
-    if simulate:
-        if state_dir is None:
-            _LOGGER.info("simulated pumps without a state_dir live only inside the bridge process; nothing to do")
-            return 0
-        directory = state_dir / "gpio"
-        directory.mkdir(parents=True, exist_ok=True)
-        for pin, active_high in pins:
-            tmp = directory / f"{pin}.tmp"
-            tmp.write_text("0" if active_high else "1")
-            os.replace(tmp, directory / str(pin))
-        return len(pins)
-    from gpiozero import OutputDevice
-
+    """Drive each (pin, active_high) to its off level and release it; returns how many."""
+    if simulate and state_dir is None:
+        # Such a node keeps its relays in a temporary state_dir that its guard removes when the bridge ends.
+        _LOGGER.info("simulated pumps without a state_dir end with their bridge's guard process; nothing to do")
+        return 0
     for pin, active_high in pins:
-        device = OutputDevice(pin, active_high=active_high, initial_value=False)
-        device.off()
-        device.close()
+        open_relay(pin, active_high, simulate, state_dir).close()
     return len(pins)
 
 

@@ -20,6 +20,8 @@ from annotated_types import Ge, Gt, Le, MaxLen, MinLen
 
 from hydro_fleet_protocol import DEFAULT_PREFIX, is_valid_node_id
 
+from .hostname import warn_if_generic
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -336,4 +338,5 @@ def node_id_from_hostname(hostname: str) -> str:
     candidate = hostname.split(".", 1)[0].lower().replace(" ", "-")
     if not is_valid_node_id(candidate):
         raise ConfigError(f"hostname {hostname!r} is not a valid node id; set 'node_id' in the config file")
+    warn_if_generic(candidate)
     return candidate

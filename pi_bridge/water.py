@@ -19,9 +19,15 @@ class WaterLowLatch:
     def __init__(self, limit_pct: float) -> None:
         self.limit_pct = limit_pct
         self._latched = False
+        # The last decision, sent in every state (State.water_low); None before the first sample.
+        self.low: bool | None = None
 
     def update(self, readings: Mapping[str, Reading]) -> bool:
         """Feed a sample's readings to the latch; whether the water is low now."""
+        self.low = self._decide(readings)
+        return self.low
+
+    def _decide(self, readings: Mapping[str, Reading]) -> bool:
         if readings.get("water_low") is True:
             return True
         level = readings.get("water_level")

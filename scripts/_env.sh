@@ -71,8 +71,29 @@ ensure_mosquitto() {
   fi
 }
 
+# The add-on image test (tests/addon/) builds and runs the add-on's image without a Docker
+# daemon: buildah builds it, podman runs it (runc, slirp4netns for the port mapping), and
+# debootstrap makes the stand-in base image once (cached under $CACHE/containers).
+ensure_container_tools() {
+  local tool missing=()
+  for tool in podman buildah runc slirp4netns debootstrap; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+  done
+  [[ ${#missing[@]} == 0 ]] && return
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    say "Installing ${missing[*]} (apt-get; the add-on image test needs them)"
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman buildah runc slirp4netns debootstrap >&2
+  else
+    say "Missing ${missing[*]} for the add-on image test. Install them with:"
+    say "  sudo apt-get install -y podman buildah runc slirp4netns debootstrap"
+    exit 1
+  fi
+}
+
 # The scale tests (issue #19) run a private PostgreSQL cluster and a 3-node NATS cluster on
-# loopback ports; both come from Debian. The packages' own services are not used.
+# loopback ports; both come from Debian. The packages' own services are not used. The
+# protocol conformance tests compile the ESPHome node's lambdas for this machine
+# (tests/conformance/esphome_host.py): g++ and nlohmann-json's header.
 find_pg_bindir() {
   local d
   for d in /usr/lib/postgresql/*/bin; do
@@ -85,6 +106,8 @@ ensure_debian_tools() {
   local missing=()
   find_pg_bindir >/dev/null || missing+=(postgresql)
   command -v nats-server >/dev/null || [[ -x /usr/sbin/nats-server ]] || missing+=(nats-server)
+  command -v g++ >/dev/null || missing+=(g++)
+  [[ -f /usr/include/nlohmann/json.hpp ]] || missing+=(nlohmann-json3-dev)
   ((${#missing[@]})) || return 0
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     say "Installing ${missing[*]} (apt-get)"

@@ -9,7 +9,7 @@ from uuid import uuid4
 
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import COMMAND_TIMEOUT, DOMAIN
 from .node import Node
@@ -17,6 +17,8 @@ from .protocol import Ack, AckCode, Command, CommandAction, Plan, ProtocolError,
 
 _LOGGER = logging.getLogger(__name__)
 _ACK_CODES = frozenset(AckCode)
+# Ack codes by which a node refuses the request itself, not its own state (water low, a fault).
+_REFUSED_INPUT = frozenset({AckCode.INVALID_PLAN, AckCode.VOLUME_TOO_LARGE, AckCode.INVALID_DURATION})
 
 
 def _rejected_key(code: str | None) -> str:
@@ -63,7 +65,9 @@ class Commands:
         finally:
             self._pending_acks.pop(key, None)
         if not ack.ok:
-            raise HomeAssistantError(
+            # A refusal of what the user asked for is the user's to fix (HTTP 400 over REST, not 500).
+            error = ServiceValidationError if ack.code in _REFUSED_INPUT else HomeAssistantError
+            raise error(
                 translation_domain=DOMAIN,
                 translation_key=_rejected_key(ack.code),
                 translation_placeholders=placeholders | {"reason": ack.message or str(ack.code)},

@@ -20,7 +20,6 @@ from .const import (
     CONF_WATER_LOW_PERCENT,
     DEFAULT_CALIBRATION_DAYS,
     DEFAULT_OFFLINE_MINUTES,
-    DEFAULT_WATER_LOW_PERCENT,
     DOMAIN,
 )
 from .protocol import DEFAULT_PREFIX, NodeConfig, ProtocolError, SensorType, TopicKind, parse_topic
@@ -48,7 +47,7 @@ def _prefix_schema(default: str) -> vol.Schema:
 
 
 class HydroFleetConfigFlow(ConfigFlow, domain=DOMAIN):
-    """One entry serves the whole fleet (``single_config_entry`` in the manifest)."""
+    """One entry serves the whole fleet (unique id ``hydro_fleet``); nodes join it by discovery."""
 
     VERSION = 1
 
@@ -87,7 +86,13 @@ class HydroFleetConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(step_id="confirm", description_placeholders={"name": self._node_name or ""})
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Set up by hand, with the topic prefix the nodes use."""
+        """Set up by hand, with the topic prefix the nodes use; once set up, say how a node joins.
+
+        The integration page's button starts this flow ("Add a node"): with the fleet set
+        up there is nothing to add by hand, since every node joins by announcing itself.
+        """
+        if entries := self._async_current_entries(include_ignore=False):
+            return self.async_abort(reason="add_node", description_placeholders=self._join_placeholders(entries[0]))
         await self.async_set_unique_id(DOMAIN)
         self._abort_if_unique_id_configured()
         if not self.hass.config_entries.async_entries("mqtt"):
@@ -99,6 +104,13 @@ class HydroFleetConfigFlow(ConfigFlow, domain=DOMAIN):
             else:
                 return self.async_create_entry(title="Hydro Fleet", data={CONF_PREFIX: prefix})
         return self.async_show_form(step_id="user", data_schema=_prefix_schema(DEFAULT_PREFIX), errors=errors)
+
+    def _join_placeholders(self, entry: ConfigEntry) -> dict[str, str]:
+        """Where a new node must connect: the MQTT broker HA uses, and the fleet's topic prefix."""
+        mqtt_entries = self.hass.config_entries.async_entries("mqtt")
+        broker = mqtt_entries[0].data.get("broker", "") if mqtt_entries else ""
+        port = mqtt_entries[0].data.get("port", 1883) if mqtt_entries else 1883
+        return {"broker": f"{broker}:{port}", "prefix": entry.data.get(CONF_PREFIX, DEFAULT_PREFIX)}
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Change the topic prefix; the entry reloads and resubscribes."""
@@ -136,6 +148,9 @@ class HydroFleetOptionsFlow(OptionsFlow):
         if user_input is not None:
             node_id = user_input.pop(CONF_NODE, _ALL_NODES)
             self._options = {**options, **user_input}
+            if CONF_WATER_LOW_PERCENT not in user_input:
+                # Left empty: HA sends no threshold and each node keeps its own.
+                self._options.pop(CONF_WATER_LOW_PERCENT, None)
             if node_id != _ALL_NODES:
                 self._node_id = node_id
                 return await self.async_step_ranges()
@@ -150,8 +165,8 @@ class HydroFleetOptionsFlow(OptionsFlow):
                 vol.Required(
                     CONF_CALIBRATION_DAYS, default=options.get(CONF_CALIBRATION_DAYS, DEFAULT_CALIBRATION_DAYS)
                 ): _minutes(3650, "d"),
-                vol.Required(
-                    CONF_WATER_LOW_PERCENT, default=options.get(CONF_WATER_LOW_PERCENT, DEFAULT_WATER_LOW_PERCENT)
+                vol.Optional(
+                    CONF_WATER_LOW_PERCENT, description={"suggested_value": options.get(CONF_WATER_LOW_PERCENT)}
                 ): _minutes(100, "%"),
                 vol.Required(CONF_NODE, default=_ALL_NODES): selector.SelectSelector(
                     selector.SelectSelectorConfig(

@@ -15,7 +15,6 @@ CONF_WATER_LOW_PERCENT: Final = "water_low_percent"
 CONF_RANGES: Final = "ranges"  # {node_id: {sensor type: [critical_min, normal_min, normal_max, critical_max]}}
 DEFAULT_OFFLINE_MINUTES: Final = 30
 DEFAULT_CALIBRATION_DAYS: Final = 30
-DEFAULT_WATER_LOW_PERCENT: Final = 20
 
 # Bus event fired for every node event the integration shows; the logbook describes it
 # and device triggers listen to it.

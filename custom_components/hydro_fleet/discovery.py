@@ -64,6 +64,7 @@ class Discovery:
         self._register_device(config)
         async_dispatcher_send(self.hass, signal_node_discovered(fleet.entry.entry_id), node)
         node.async_notify()
+        fleet.settings.async_apply(node)
 
     def _register_device(self, config: NodeConfig) -> None:
         self.devices[config.node_id] = dr.async_get(self.hass).async_get_or_create(
@@ -131,3 +132,5 @@ class Discovery:
         if node.online != online:
             node.online = online
             node.async_notify()
+            if online:
+                self.fleet.settings.async_apply(node)

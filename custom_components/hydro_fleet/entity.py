@@ -6,11 +6,13 @@ from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from . import assist
 from .const import DOMAIN, signal_node_discovered, unique_id
 from .fleet import HydroFleet, HydroFleetConfigEntry
 from .node import ALL_SECTIONS, Node, Section
@@ -25,6 +27,10 @@ class HydroFleetEntity(Entity):
     _sections: ClassVar[frozenset[Section]] = ALL_SECTIONS
     # The readings the entity shows, when it shows only some (see Node.async_add_listener).
     _keys: frozenset[str] | None = None
+    # Something a grower asks Assist about: exposed and named as assist.py says.
+    _asked_about = False
+    # Set when HA creates the entity's registry entry (it asks for the initial options then).
+    _new_in_registry = False
 
     def __init__(self, fleet: HydroFleet, node: Node, key: str, aspect: str | None = None) -> None:
         self.fleet = fleet
@@ -42,7 +48,17 @@ class HydroFleetEntity(Entity):
     def available(self) -> bool:
         return self.node.available
 
+    def get_initial_entity_options(self) -> er.EntityOptionsType | None:
+        """HA's options for a new registry entry; what Assist is told about it for those asked about."""
+        options = super().get_initial_entity_options()
+        self._new_in_registry = True
+        if self._asked_about:
+            options = {**(options or {}), **assist.initial_exposure(self.hass)}
+        return options
+
     async def async_added_to_hass(self) -> None:
+        if self._new_in_registry and self._asked_about:
+            assist.async_alias_own_name(self)
         # Entities are added in batches: a sample may have come between creation and now.
         # HA writes the state right after this, so that is what was last written.
         shown = self._shown()

@@ -25,8 +25,6 @@ from .const import (
     ATTR_DATA,
     ATTR_EVENT_TYPE,
     ATTR_NODE_ID,
-    CONF_WATER_LOW_PERCENT,
-    DEFAULT_WATER_LOW_PERCENT,
     DOMAIN,
     EVENT_NODE,
     signal_node_discovered,
@@ -51,6 +49,7 @@ from .protocol import (
 )
 from .ranges import Range, node_ranges
 from .repairs import FleetIssues
+from .settings import NodeSettings
 from .statistics import BackfillImporter
 
 _LOGGER = logging.getLogger(__name__)
@@ -95,6 +94,7 @@ class HydroFleet:
         self.backfill = BackfillImporter(hass, entry.entry_id)
         self.discovery = Discovery(self)
         self.commands = Commands(hass)
+        self.settings = NodeSettings(self)
         self.broker_connected = True
 
     @property
@@ -108,13 +108,9 @@ class HydroFleet:
             ranges = self._ranges[node_id] = node_ranges(self.entry.options, node_id)
         return ranges
 
-    @property
-    def water_low_percent(self) -> float:
-        return float(self.entry.options.get(CONF_WATER_LOW_PERCENT, DEFAULT_WATER_LOW_PERCENT))
-
     def update_shown(self, node: Node) -> None:
         """Recompute all that the node's reading entities show (config or options changed)."""
-        node.update_shown(self.ranges(node.node_id), self.water_low_percent)
+        node.update_shown(self.ranges(node.node_id))
 
     async def async_start(self) -> None:
         """Subscribe to every node's topics, and follow HA's connection to the broker."""
@@ -149,6 +145,7 @@ class HydroFleet:
         for node in self.nodes.values():
             self.update_shown(node)
             node.async_notify()
+        self.settings.async_options_updated()
 
     @callback
     def _on_connection_status(self, connected: bool) -> None:
@@ -241,7 +238,7 @@ class HydroFleet:
             return
         node, state = message
         previous = node.state
-        changed, shown_keys = node.apply_state(state, self.ranges(node.node_id), self.water_low_percent)
+        changed, shown_keys = node.apply_state(state, self.ranges(node.node_id))
         if not state.health.keys() <= node.health_keys:
             # A health value seen for the first time gets its diagnostic sensor.
             node.health_keys = node.health_keys | state.health.keys()

@@ -10,7 +10,7 @@ from homeassistant.core import CALLBACK_TYPE, callback
 
 from .protocol import Event, NodeConfig, Plan, SensorType, State, Topic
 from .ranges import Range
-from .shown import Shown
+from .shown import WATER_LOW, Shown
 
 type EventListener = Callable[[Event], None]
 
@@ -29,6 +29,8 @@ class Section(StrEnum):
 
 
 ALL_SECTIONS = frozenset(Section)
+# The node's water-low decision changed (State.water_low is not a reading).
+WATER_LOW_KEYS = frozenset({WATER_LOW})
 _READINGS_ONLY = frozenset({Section.READINGS})
 NO_SECTIONS: frozenset[Section] = frozenset()
 
@@ -83,13 +85,13 @@ class Node:
         return self.online and self.broker_connected
 
     def update_shown(
-        self, ranges: Mapping[SensorType, Range], water_low_percent: float, keys: frozenset[str] | None = None
+        self, ranges: Mapping[SensorType, Range], keys: frozenset[str] | None = None
     ) -> frozenset[str] | None:
         """Bring what the node's reading entities show up to date; what changed (see Shown.update)."""
-        return self.shown.update(self.config, self.state, ranges, water_low_percent, keys)
+        return self.shown.update(self.config, self.state, ranges, keys)
 
     def apply_state(
-        self, state: State, ranges: Mapping[SensorType, Range], water_low_percent: float
+        self, state: State, ranges: Mapping[SensorType, Range]
     ) -> tuple[frozenset[Section], frozenset[str] | None]:
         """Take the node's new state; return the sections that changed and the shown keys that did.
 
@@ -102,9 +104,13 @@ class Node:
         shown_keys: frozenset[str] | None = None
         if previous is None:
             changed.add(Section.READINGS)
-            self.update_shown(ranges, water_low_percent)
-        elif keys := changed_keys(previous.readings, state.readings) | changed_keys(previous.problems, state.problems):
-            shown_keys = self.update_shown(ranges, water_low_percent, keys)
+            self.update_shown(ranges)
+        elif keys := (
+            changed_keys(previous.readings, state.readings)
+            | changed_keys(previous.problems, state.problems)
+            | (WATER_LOW_KEYS if previous.water_low != state.water_low else frozenset())
+        ):
+            shown_keys = self.update_shown(ranges, keys)
             if shown_keys:
                 changed.add(Section.READINGS)
         if previous is None or previous.pumps != state.pumps or _crosses_deadline(previous, state):

@@ -32,12 +32,13 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
+from .assist import ASKED_ABOUT
 from .calibration import CALIBRATABLE, async_calibrate
 from .const import DOMAIN
 from .entity import HydroFleetEntity, async_setup_node_platform
 from .fleet import HydroFleet, HydroFleetConfigEntry
 from .node import Node, Section
-from .protocol import HealthKey, Reading, SensorConfig, SensorType
+from .protocol import HealthKey, Reading, SensorConfig, SensorType, SlotStatus, StationStatus
 from .ranges import STATUS_TYPES, ProbeStatus, Range
 from .readings import valid_timestamp
 from .shown import status_key
@@ -108,6 +109,12 @@ DESCRIPTIONS: dict[SensorType, SensorEntityDescription] = {
     SensorType.COUNT: _measurement("count", None, None),
     SensorType.TEXT: SensorEntityDescription(key="text"),
     SensorType.TIMESTAMP: SensorEntityDescription(key="timestamp", device_class=SensorDeviceClass.TIMESTAMP),
+}
+
+# Enum sensors whose options are one of the protocol's vocabularies: their translation key.
+VOCABULARIES: dict[frozenset[str], str] = {
+    frozenset(StationStatus): "station_status",
+    frozenset(SlotStatus): "slot_status",
 }
 
 # Health values of State.health, all diagnostic. Chatty or rarely useful ones start disabled.
@@ -201,8 +208,20 @@ class HydroFleetSensor(_NodeSensor):
         if sensor.type is SensorType.TEXT and sensor.options:
             self._attr_device_class = SensorDeviceClass.ENUM
             self._attr_options = list(sensor.options)
+            # A known vocabulary has translated states and icons; the name stays the node's.
+            self._attr_translation_key = VOCABULARIES.get(frozenset(sensor.options))
+        if sensor.type is SensorType.COUNT and sensor.unit:
+            # A count's unit is whatever the node counts in ("%", "ms").
+            self._attr_native_unit_of_measurement = sensor.unit
+        if sensor.icon:
+            self._attr_icon = sensor.icon
         if sensor.diagnostic:
+            # Troubleshooting values (a heartbeat's time, per-slot hardware, per-reason counters)
+            # change often or matter rarely: off until the user turns them on, and out of the logbook.
             self._attr_entity_category = _DIAGNOSTIC
+            self._attr_entity_registry_enabled_default = False
+        else:
+            self._asked_about = sensor.type in ASKED_ABOUT
         if (
             sensor.unit in (UnitOfTemperature.FAHRENHEIT, "F")
             and description.device_class is SensorDeviceClass.TEMPERATURE

@@ -13,12 +13,11 @@ from datetime import datetime
 
 from .protocol import NodeConfig, Reading, SensorConfig, SensorType, State
 from .ranges import STATUS_TYPES, ProbeStatus, Range, probe_status
-from .readings import MAX_NUMBER, NON_NUMERIC, valid_number, valid_reading
+from .readings import MAX_NUMBER, NON_NUMERIC, valid_reading
 
 # What Shown.update reports as changed, for Node.async_notify: a reading's key for its
 # value, these for the rest. Protocol keys have no "/", so none of them can clash.
 WATER_LOW = "/water_low"
-_WATER_TYPES = (SensorType.WATER_LOW, SensorType.WATER_LEVEL)
 NEEDS_ATTENTION = "/needs_attention"
 
 
@@ -64,9 +63,9 @@ class Shown:
     # None until the node's first sample; then whether any reason below applies.
     needs_attention: bool | None = None
     reasons: tuple[str, ...] = ()
-    # The readings water low depends on, and how to check each reading, from the config
+    # The node's float switches, the keys water low depends on and how to check each reading, from the config
     # and ranges of the last full update.
-    _water: tuple[SensorConfig, ...] = ()
+    _float_switches: tuple[str, ...] = ()
     _water_keys: frozenset[str] = frozenset()
     _plan: tuple[_Check, ...] = ()
 
@@ -75,7 +74,6 @@ class Shown:
         config: NodeConfig,
         state: State | None,
         ranges: Mapping[SensorType, Range],
-        water_low_percent: float,
         keys: frozenset[str] | None = None,
     ) -> frozenset[str] | None:
         """Recompute the readings in ``keys`` (None: all of them) and the node's problems.
@@ -88,8 +86,9 @@ class Shown:
         if keys is None or state is None:
             self.values.clear()
             self.statuses.clear()
-            self._water = tuple(s for s in config.sensors if s.type in _WATER_TYPES)
-            self._water_keys = frozenset(s.key for s in self._water)
+            self._float_switches = tuple(s.key for s in config.sensors if s.type is SensorType.WATER_LOW)
+            # WATER_LOW stands for the state's own ``water_low`` (Node.apply_state adds it).
+            self._water_keys = frozenset(self._float_switches) | {WATER_LOW}
             self._plan = tuple(_Check.of(sensor, ranges) for sensor in config.sensors)
         if state is None:
             self.water_low = self.needs_attention = None
@@ -117,7 +116,7 @@ class Shown:
                     changed.add(status_key(key))
                     problems_changed = True
         if keys is None or not keys.isdisjoint(self._water_keys):
-            water_low = _water_low(self._water, state.readings, water_low_percent)
+            water_low = _water_low(self._float_switches, state)
             if water_low != self.water_low:
                 self.water_low = water_low
                 changed.add(WATER_LOW)
@@ -137,15 +136,16 @@ class Shown:
         return None if keys is None else frozenset(changed)
 
 
-def _water_low(
-    water: tuple[SensorConfig, ...], readings: Mapping[str, Reading], water_low_percent: float
-) -> bool | None:
-    """A float switch's word if the node has one, else the level against the user's threshold."""
-    level_seen: bool | None = None
-    for sensor in water:  # the node's float switches and water levels, in its config's order
-        value = readings.get(sensor.key)
-        if sensor.type is SensorType.WATER_LOW and isinstance(value, bool):
+def _water_low(float_switches: tuple[str, ...], state: State) -> bool | None:
+    """The node's own dry-run decision (``State.water_low``), else its float switch.
+
+    Never a rule of HA's own: the node refuses to water on its decision, so HA showing
+    another one could say "not low" while the node refuses (HA's threshold option is sent
+    to the node instead, see settings.py). A node with neither shows unknown.
+    """
+    if state.water_low is not None:
+        return state.water_low
+    for key in float_switches:  # in the config's order
+        if isinstance(value := state.readings.get(key), bool):
             return value
-        if sensor.type is SensorType.WATER_LEVEL and (level := valid_number(sensor, value)) is not None:
-            level_seen = bool(level_seen) or level < water_low_percent
-    return level_seen
+    return None

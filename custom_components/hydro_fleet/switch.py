@@ -50,6 +50,7 @@ class PumpSwitch(HydroFleetEntity, SwitchEntity):
 
     _attr_translation_key = "pump"
     _sections = frozenset({Section.PUMPS})
+    _asked_about = True
     _deadline_timer: CALLBACK_TYPE | None = None
     # The latest deadline HA's timer reported reached (its word, not a reread of the clock).
     _reached: float = 0.0

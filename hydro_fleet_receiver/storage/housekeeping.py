@@ -95,6 +95,17 @@ class StoreBase:
         row = self.db.execute("SELECT tat FROM rate_limits WHERE client = ?", (client,)).fetchone()
         return max(1, math.ceil(float(row["tat"]) - now - tolerance)) if row else 1
 
+    def shared_key(self, candidate: bytes) -> bytes:
+        """The JWT signing key every replica uses: the first replica's ``candidate`` wins."""
+
+        def work() -> bytes:
+            self.db.execute(
+                "INSERT INTO meta(key, value) VALUES('jwt_key', ?) ON CONFLICT(key) DO NOTHING", (candidate.hex(),)
+            )
+            return bytes.fromhex(self.db.execute("SELECT value FROM meta WHERE key = 'jwt_key'").fetchone()["value"])
+
+        return self._tx(work)
+
     # --- liveness ---------------------------------------------------------------------
 
     def mark_stale(self, now: float, timeout: float, lorawan_timeout: float | None = None) -> list[str]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..lorawan import Uplink
 from ..schema import Payload
+from .database import is_postgres_url
 from .records import OutboxRow, Outcome, StoredAnswer, SyncMeta
 from .store import Store
 
@@ -39,6 +40,9 @@ class AsyncStore:
         self._lock = threading.Lock()
         self._waiting: list[_Waiting] = []
         self._batch_scheduled = False
+        # Several receiver processes may use this database at once (PostgreSQL): state that
+        # must hold across them (signing key, rate limit) is kept in it, not in memory.
+        self.shared = is_postgres_url(target)
 
     async def open(self) -> None:
         self._store = await self._run(Store, self._target, self._prefix)
@@ -95,6 +99,9 @@ class AsyncStore:
 
     async def take_rate_token(self, client: str, per_minute: int) -> int:
         return await self._run(self.store.take_rate_token, client, per_minute, time.time())
+
+    async def shared_key(self, candidate: bytes) -> bytes:
+        return await self._run(self.store.shared_key, candidate)
 
     async def mark_stale(self, max_silence: float, lorawan_silence: float | None = None) -> list[str]:
         return await self._run(self.store.mark_stale, time.time(), max_silence, lorawan_silence)

@@ -58,7 +58,9 @@ async def test_each_plan_type_is_set_persisted_run_offline_and_reported(mosquitt
                 for p in ("pump", "p2", "p3")
             ]
             first = await rec.wait_for("state")
-            assert first["plans"] == {f"{p}_plan": {"type": "off"} for p in ("pump", "p2", "p3")}
+            # Nothing runs yet; each slot reports default numbers to start from.
+            defaults = {"volume_ml": 250.0, "threshold": 30.0, "check_interval": 3600.0, "min_pause": 14400.0}
+            assert first["plans"] == {f"{p}_plan": {"type": "off", **defaults} for p in ("pump", "p2", "p3")}
 
             ack = await rec.command("pi-9", "set_plan", "pump_plan", cmd_id="b", **BASIC)
             assert ack["ok"] and ack["result"] == {"plan": BASIC}, ack

@@ -116,7 +116,9 @@ def test_set_plan_acks_the_plan_and_refuses_what_the_slot_cannot_run(tmp_path):
     bridge = build_in_process(tmp_path)  # one pump: 30 s at 600 ml/min, so at most 300 ml
     try:
         assert bridge.discovery().plans == (PlanConfig("plan", pump="pump", max_volume_ml=300.0),)
-        assert bridge.state_now().plans == {"plan": Plan(type=PlanType.OFF)}
+        # Nothing runs until HA sets a plan, but the numbers start from defaults (volume capped at 300 ml).
+        initial = Plan(type=PlanType.OFF, volume_ml=250, threshold=30, check_interval=3600, min_pause=14400)
+        assert bridge.state_now().plans == {"plan": initial}
 
         def set_plan(target, **params):
             return bridge.commands.execute(Command("c", CommandAction.SET_PLAN, target, params))
@@ -152,7 +154,7 @@ def test_plans_survive_a_restart_and_the_old_format_is_dropped_with_one_line(tmp
     (tmp_path / "plans.json").write_text(json.dumps({"plans": {"b1": {"type": "basic", "volume_ml": 5}}}))
     bridge = build_in_process(tmp_path)
     try:
-        assert bridge.plans.reported() == {"plan": Plan(type=PlanType.OFF)}
+        assert bridge.plans.reported() == {"plan": Plan(type=PlanType.OFF).with_defaults(300.0)}
         assert [r.message for r in caplog.records if "old plans.json" in r.message] == [
             "ignoring 1 plan(s) stored in the old plans.json format; set them again from Home Assistant"
         ]

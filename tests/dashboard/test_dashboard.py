@@ -105,8 +105,20 @@ async def test_pump_table_falls_back_to_the_switch_without_reports(
 async def test_station_table_shows_slot_occupancy(hass: HomeAssistant, fleet: None, dashboard: dict[str, Any]) -> None:
     text = Template(markdown(dashboard, "stations"), hass).async_render()
     assert "### Station PS-001: 1 of 2 slots occupied" in text
-    assert '| 1 | <font color="#2e7d32"><b>■ available</b></font> | – | – % |' in text
-    assert '| 2 | <font color="#0277bd"><b>■ occupied</b></font> | PB-2 | 40 % |' in text
+    # Translated states, as on the device page; an empty slot shows no battery, not a dash with a % sign.
+    assert '| 1 | <font color="#2e7d32"><b>■ Available</b></font> | – | – |' in text
+    assert '| 2 | <font color="#0277bd"><b>■ Occupied</b></font> | PB-2 | 40 % |' in text
+
+
+def test_gauges_give_way_to_tiles_while_a_node_is_offline(dashboard: dict[str, Any]) -> None:
+    """A gauge of an unavailable entity is a yellow warning box with the raw id; a tile says "Unavailable"."""
+    (fleet_view,) = [v for v in dashboard["views"] if v["path"] == "fleet"]
+    gauges = [c for c in cards(fleet_view) if c["type"] == "gauge"]
+    assert len(gauges) == 6
+    for gauge in gauges:
+        assert gauge["visibility"] == [{"condition": "state", "entity": gauge["entity"], "state_not": "unavailable"}]
+        (tile,) = [c for c in cards(fleet_view) if c["type"] == "tile" and c["entity"] == gauge["entity"]]
+        assert tile["visibility"] == [{"condition": "state", "entity": gauge["entity"], "state": "unavailable"}]
 
 
 async def test_pump_table_shows_the_last_watering_report(

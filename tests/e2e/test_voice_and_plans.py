@@ -6,8 +6,6 @@ import json
 
 import pytest
 
-from devtools.homeassistant import HomeAssistantError
-
 from .conftest import Stack
 
 pytestmark = pytest.mark.e2e
@@ -40,11 +38,12 @@ def test_assist_turns_a_bridge_pump_on_and_a_plan_change_round_trips(stack: Stac
     hass.call_service("hydro_fleet", "set_watering_times", {"entity_id": select, "times": ["19:30", "07:00"]})
     assert hass.states()[select]["attributes"]["times"] == ["07:00", "19:30"]
 
-    # The bridge refuses a moisture plan without a threshold: HA says so and keeps showing the confirmed plan.
-    with pytest.raises(HomeAssistantError):
-        hass.call_service("select", "select_option", {"entity_id": select, "option": "moisture"})
-    assert hass.state(select) == "off"
-    assert "set_plan plan refused: a moisture plan needs 'threshold'" in bridge.log()
+    # A plan picked before its numbers were touched runs at once: the slot started with default
+    # numbers (threshold 30 %, hourly checks), which the bridge reported and HA showed.
+    assert hass.state("number.pi_1_moisture_threshold") == "30.0"
+    hass.call_service("select", "select_option", {"entity_id": select, "option": "moisture"})
+    assert hass.state(select) == "moisture"
+    assert json.loads(stored.read_text())["slots"]["plan"]["threshold"] == 30
 
     hass.call_service("select", "select_option", {"entity_id": select, "option": "time_based"})
     assert hass.state(select) == "time_based"
@@ -52,10 +51,13 @@ def test_assist_turns_a_bridge_pump_on_and_a_plan_change_round_trips(stack: Stac
     assert json.loads(stored.read_text())["slots"]["plan"] == {
         "type": "time_based",
         "volume_ml": 25,
+        "threshold": 30,
+        "check_interval": 3600,
+        "min_pause": 14400,
         "times": ["07:00", "19:30"],
     }
 
     hass.call_service("number", "set_value", {"entity_id": volume, "value": 20})
     assert hass.state(volume) == "20.0"
     assert json.loads(stored.read_text())["slots"]["plan"]["volume_ml"] == 20
-    assert bridge.log().count("slot plan: plan set to") == 4
+    assert bridge.log().count("slot plan: plan set to") == 5

@@ -117,11 +117,13 @@ def test_state_and_acks_use_the_announced_keys_and_topics() -> None:
     handler = commands["then"][0]["lambda"]
     assert '"${prefix}/${node_id}/ack"' in handler
     # The error codes are the protocol's (docs/protocol.md), and the pump never runs past max_runtime.
-    assert set(re.findall(r'ack\(false, "(\w+)"', handler)) == {
+    assert set(re.findall(r'refuse\("(\w+)"', handler)) == {
         "unknown_pump",
         "invalid_duration",
         "water_low",
         "unsupported",
+        "unsupported_version",
+        "invalid_command",
     }
     assert "std::min(asked, max_runtime)" in handler
     # Nothing of ESPHome's own is published: every component stays internal.

@@ -112,3 +112,23 @@ def test_event_and_outcome_names_are_stable():
         "power_bank_returned",
     }
     assert [o.value for o in WateringOutcome] == ["ok", "skipped_low_water", "skipped_busy", "stopped_safety", "failed"]
+
+
+def test_every_missing_field_is_named_at_once():
+    plan = Plan(type=PlanType.MOISTURE)
+    assert plan.missing() == ("volume_ml", "threshold", "check_interval")
+    with pytest.raises(ProtocolError, match="a moisture plan needs 'volume_ml', 'threshold', 'check_interval'"):
+        plan.check_runnable()
+    assert Plan(type=PlanType.OFF).missing() == ()
+
+
+def test_defaults_fill_only_what_is_unset_and_respect_the_slot():
+    filled = Plan(type=PlanType.OFF).with_defaults(max_volume_ml=2000)
+    assert (filled.volume_ml, filled.threshold, filled.check_interval, filled.min_pause) == (250, 30, 3600, 14400)
+    assert Plan(type=PlanType.OFF).with_defaults(max_volume_ml=100).volume_ml == 100
+    kept = Plan(type=PlanType.MOISTURE, volume_ml=400, threshold=0, min_pause=0).with_defaults(2000)
+    assert (kept.volume_ml, kept.threshold, kept.min_pause) == (400, 0, 0)
+    # Every type but time-based (whose times have no default) runs on the defaults alone.
+    for plan_type in (PlanType.BASIC, PlanType.MOISTURE):
+        Plan(type=plan_type).with_defaults(2000).check_runnable()
+    assert Plan(type=PlanType.TIME_BASED).with_defaults(2000).missing() == ("times",)

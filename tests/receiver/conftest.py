@@ -12,11 +12,13 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 import json
 from pathlib import Path
+import socket
 from typing import Any
 
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 import pytest
+import pytest_socket
 
 from devtools.gateway_sim import full_payload, returned_payload, signed_headers
 from devtools.postgres import PostgresCluster
@@ -133,10 +135,16 @@ class Harness:
             yield reader
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every row of every table: a rejection must leave this unchanged."""
+        """Every row of every table: a rejection must leave this unchanged.
+
+        Except ``rate_limits``: a rejected request still counts against its client's rate
+        limit, which replicas keep in the database and one process in memory.
+        """
         with self.db() as conn:
             return {
-                t: sorted((tuple(r) for r in conn.execute(f"SELECT * FROM {t}")), key=repr) for t in table_names(conn)
+                t: sorted((tuple(r) for r in conn.execute(f"SELECT * FROM {t}")), key=repr)
+                for t in table_names(conn)
+                if t != "rate_limits"
             }
 
     def count(self, table: str) -> int:
@@ -178,7 +186,16 @@ _current_database: list[str | None] = [None]
 
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
-    with PostgresCluster() as cluster:
+    # Session fixtures may be set up before a test's ``socket_enabled``: let this one pick
+    # its free port, then block sockets again if the HA test plugin had them blocked.
+    blocked = socket.socket is not pytest_socket._true_socket
+    pytest_socket.enable_socket()
+    try:
+        cluster = PostgresCluster()
+    finally:
+        if blocked:
+            pytest_socket.disable_socket(allow_unix_socket=True)
+    with cluster:
         yield cluster
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import MISSING, fields
 import json
 from pathlib import Path
 import struct
+import subprocess
 import zipfile
 import zlib
 
 import pytest
 import yaml
 
+from devtools.addon_container import CONTAINER_PORT, run_sh_command
 from hydro_fleet_receiver import __version__
 from hydro_fleet_receiver.cli import main as cli_main
 from hydro_fleet_receiver.options import (
@@ -32,12 +35,17 @@ def _config() -> dict:
     return yaml.safe_load((ADDON / "config.yaml").read_text())
 
 
+# Receiver options the add-on does not offer: it always listens on the container port its
+# `ports` mapping names, and the host port is set in the add-on's Network panel.
+NOT_ADDON_OPTIONS = frozenset({"port"})
+
+
 def test_options_and_schema_match_the_receiver() -> None:
     config = _config()
     assert config["version"] == __version__
-    assert set(config["schema"]) == set(OPTION_KEYS)
+    assert set(config["schema"]) == set(OPTION_KEYS) - NOT_ADDON_OPTIONS
     # Optional keys are marked '?' in the schema and have no default; the others have one.
-    for key in OPTION_KEYS:
+    for key in set(OPTION_KEYS) - NOT_ADDON_OPTIONS:
         spec = config["schema"][key]
         optional = isinstance(spec, str) and spec.endswith("?")
         assert optional == (key in OPTIONAL_KEYS), key
@@ -100,7 +108,7 @@ def test_cli_reports_bad_options_in_one_line(tmp_path: Path, capsys: pytest.Capt
 
 def test_translations_cover_every_option() -> None:
     translations = yaml.safe_load((ADDON / "translations" / "en.yaml").read_text())
-    assert set(translations["configuration"]) == set(OPTION_KEYS)
+    assert set(translations["configuration"]) == set(OPTION_KEYS) - NOT_ADDON_OPTIONS
     for key, entry in translations["configuration"].items():
         assert entry["name"] and entry["description"], key
 
@@ -119,7 +127,7 @@ def test_addon_manifest_rules() -> None:
         assert build["build_from"][arch].startswith(f"ghcr.io/home-assistant/{arch}-base-python:")
     dockerfile = (ADDON / "Dockerfile").read_text()
     assert dockerfile.startswith("ARG BUILD_FROM=ghcr.io/home-assistant/")
-    assert "[receiver]" in dockerfile
+    assert "hydro-fleet[receiver] @ ${HYDRO_FLEET_SOURCE}" in dockerfile
     run = (ADDON / "run.sh").read_text()
     assert "/data/options.json" in run and "bashio::services" in run
     assert (ADDON / "run.sh").stat().st_mode & 0o111
@@ -154,3 +162,45 @@ def test_addon_wheel_carries_receiver_and_protocol(built_wheel: Path) -> None:
     assert "hydro-fleet-receiver = hydro_fleet_receiver.cli:main" in entry_points
     metadata = wheel.read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert "Provides-Extra: receiver" in metadata
+
+
+def test_build_context_is_complete_in_a_clean_clone() -> None:
+    """What the Dockerfile copies is committed inside addon/: the store builds addon/ alone."""
+    tracked = set(
+        subprocess.run(["git", "-C", str(ADDON), "ls-files"], check=True, capture_output=True, text=True).stdout.split()
+    )
+    ignored = subprocess.run(
+        ["git", "-C", str(ADDON), "check-ignore", "--no-index", "--stdin"],
+        input="\n".join(str(p.relative_to(ADDON)) for p in ADDON.rglob("*")),
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    assert not ignored, f"git-ignored files in the build context: {ignored}"
+    for line in (ADDON / "Dockerfile").read_text().splitlines():
+        if line.startswith(("COPY", "ADD")):
+            sources = [word for word in line.split()[1:-1] if not word.startswith("--")]
+            for source in sources:
+                folder = source.rstrip("/") + "/"
+                assert source in tracked or any(name.startswith(folder) for name in tracked), (
+                    f"Dockerfile copies {source}, which a clone of the repository lacks"
+                )
+    # The store builds the tag of this version; the URL must name it.
+    assert "archive/refs/tags/v${BUILD_VERSION}.tar.gz" in (ADDON / "Dockerfile").read_text()
+
+
+def test_listener_health_check_and_mapping_name_the_same_port() -> None:
+    """The gateway reaches the container port config.yaml maps; the receiver and the check use it."""
+    assert _config()["ports"] == {f"{CONTAINER_PORT}/tcp": CONTAINER_PORT}
+    command = run_sh_command()
+    assert command[command.index("--port") + 1] == str(CONTAINER_PORT)
+    healthcheck = ast.parse((ADDON / "healthcheck.py").read_text())
+    ports = [
+        node.value.value
+        for node in healthcheck.body
+        if isinstance(node, ast.Assign)
+        and ast.unparse(node.targets[0]) == "PORT"
+        and isinstance(node.value, ast.Constant)
+    ]
+    assert ports == [CONTAINER_PORT]
+    assert 'options.get("port"' not in (ADDON / "healthcheck.py").read_text()

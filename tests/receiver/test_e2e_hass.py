@@ -88,10 +88,11 @@ def test_stations_and_slots_appear_in_home_assistant(stack: Stack) -> None:
     assert states["sensor.station_ps001_slot_1_power_bank"]["state"] == "PB-1"
     assert float(states["sensor.station_ps001_slot_1_battery"]["state"]) == 80
     assert states["sensor.station_ps001_slot_1_battery"]["attributes"]["device_class"] == "battery"
-    assert float(states["sensor.station_ps001_slot_1_temperature"]["state"]) == 26.5
+    # The bank's hardware figures and the heartbeat's time are diagnostics, disabled until wanted.
+    assert "sensor.station_ps001_slot_1_temperature" not in states
+    assert "sensor.station_ps001_last_heartbeat" not in states
     assert states["sensor.station_ps001_slot_2_status"]["state"] == "available"
     assert "sensor.station_ps002_slot_3_status" not in states  # PS002 has two slots
-    assert states["sensor.station_ps001_last_heartbeat"]["attributes"]["device_class"] == "timestamp"
     assert len(hass.devices_of("hydro_fleet")) == 3  # two stations and the receiver
 
     # A power bank returned into slot 2 of PS001 shows up in HA.

@@ -9,7 +9,7 @@ top-level package ``hydro_fleet_protocol`` (see ``pyproject.toml``).
 Everything here is documented in ``docs/protocol.md``.
 """
 
-from .commands import Ack, Command
+from .commands import Ack, Command, refusal_for
 from .const import (
     MAX_PAYLOAD_BYTES,
     PROTOCOL_VERSION,
@@ -18,9 +18,12 @@ from .const import (
     EventType,
     HealthKey,
     NodeKind,
+    NodeSetting,
     PlanType,
     Reading,
     SensorType,
+    SlotStatus,
+    StationStatus,
     WateringOutcome,
 )
 from .discovery import NodeConfig, PlanConfig, PumpConfig, SensorConfig
@@ -54,6 +57,7 @@ __all__ = [
     "HealthKey",
     "NodeConfig",
     "NodeKind",
+    "NodeSetting",
     "Plan",
     "PlanConfig",
     "PlanType",
@@ -64,7 +68,9 @@ __all__ = [
     "Sample",
     "SensorConfig",
     "SensorType",
+    "SlotStatus",
     "State",
+    "StationStatus",
     "Topic",
     "TopicKind",
     "UnsupportedVersionError",
@@ -72,5 +78,6 @@ __all__ = [
     "encode",
     "is_valid_node_id",
     "parse_topic",
+    "refusal_for",
     "wildcard",
 ]

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import json
 from typing import Any, Self
 
-from .const import PROTOCOL_VERSION, CommandAction
-from .validation import MAX_KEY_LEN, ProtocolError, compact, enum, loads, obj, optional_key, optional_text, text
+from .const import MAX_PAYLOAD_BYTES, PROTOCOL_VERSION, AckCode, CommandAction
+from .validation import (
+    MAX_KEY_LEN,
+    ProtocolError,
+    UnsupportedVersionError,
+    compact,
+    enum,
+    loads,
+    obj,
+    optional_key,
+    optional_text,
+    text,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +91,30 @@ class Ack:
                 "result": self.result,
             }
         ) | {"ok": self.ok}
+
+
+def refusal_for(payload: bytes | str, error: ProtocolError) -> Ack | None:
+    """The ack for a command ``Command.parse`` rejected with ``error``; None if it has no id to answer.
+
+    The controller waits for an ack to every command it sends, so a node answers every
+    command whose id it can read (a string of 1 to 64 characters): an action it does not
+    know is ``unsupported``, another protocol version ``unsupported_version``, anything
+    else ``invalid_command``, each with the parser's message naming the field.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return None
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+    command_id = data.get("id") if isinstance(data, dict) else None
+    if not isinstance(command_id, str) or not 0 < len(command_id) <= MAX_KEY_LEN:
+        return None
+    action = data.get("action")
+    if isinstance(error, UnsupportedVersionError):
+        code = AckCode.UNSUPPORTED_VERSION
+    elif isinstance(action, str) and action not in {member.value for member in CommandAction}:
+        code = AckCode.UNSUPPORTED
+    else:
+        code = AckCode.INVALID_COMMAND
+    return Ack(command_id, ok=False, code=code, message=str(error))

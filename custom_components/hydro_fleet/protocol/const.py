@@ -44,6 +44,22 @@ class SensorType(StrEnum):
     TIMESTAMP = "timestamp"  # unix seconds
 
 
+class StationStatus(StrEnum):
+    """The values of a charging station's ``status`` reading."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+    MAINTENANCE = "maintenance"
+
+
+class SlotStatus(StrEnum):
+    """The values of a station slot's ``slot_<n>_status`` reading."""
+
+    AVAILABLE = "available"
+    OCCUPIED = "occupied"
+    ERROR = "error"
+
+
 class CommandAction(StrEnum):
     """What a command asks a node to do."""
 
@@ -52,6 +68,16 @@ class CommandAction(StrEnum):
     SET_PLAN = "set_plan"
     CALIBRATE = "calibrate"
     IDENTIFY = "identify"
+    SET_CONFIG = "set_config"
+
+
+class NodeSetting(StrEnum):
+    """Settings a controller may change with ``set_config``; a node that supports one
+    reports its current value in ``NodeConfig.extra`` under the same key."""
+
+    # The reservoir level (%) under which the node refuses and stops its pumps (dry-run
+    # protection, with the node's own hysteresis); ``State.water_low`` is its decision.
+    WATER_LOW_PCT = "water_low_pct"
 
 
 class AckCode(StrEnum):
@@ -72,6 +98,9 @@ class AckCode(StrEnum):
     CALIBRATION_REJECTED = "calibration_rejected"
     PROBE_UNAVAILABLE = "probe_unavailable"  # the probe could not be read while calibrating
     INTERNAL_ERROR = "internal_error"  # a fault in the node's own code
+    UNSUPPORTED_VERSION = "unsupported_version"  # a command of another protocol version
+    INVALID_COMMAND = "invalid_command"  # a malformed command (the message names the field)
+    INVALID_CONFIG = "invalid_config"  # a set_config value the node cannot use
 
 
 class HealthKey(StrEnum):

@@ -43,6 +43,8 @@ class SensorConfig:
     precision: int | None = None
     diagnostic: bool = False
     options: tuple[str, ...] = ()
+    # A Material Design Icons name ("mdi:sync") for what the type alone does not say.
+    icon: str | None = None
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Self:
@@ -61,6 +63,7 @@ class SensorConfig:
             precision=None if precision is None else int(precision),
             diagnostic=data.get("diagnostic") is True,
             options=tuple(options),
+            icon=optional_text(data, "icon", where=w, max_len=64),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +78,7 @@ class SensorConfig:
                 "precision": self.precision,
                 "diagnostic": self.diagnostic or None,
                 "options": list(self.options),
+                "icon": self.icon,
             }
         )
 

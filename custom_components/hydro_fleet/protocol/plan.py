@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Self
 
 from .const import PlanType
 from .validation import ProtocolError, compact, enum, fields_at, items, optional_number
 
 _MAX_PLAN_TIMES = 24
+# The numbers a plan slot starts with: a cup of water when the pot is below 30 %, checked
+# hourly, at most every four hours.
+DEFAULT_VOLUME_ML = 250.0
+DEFAULT_THRESHOLD = 30.0
+DEFAULT_CHECK_INTERVAL = 3600.0
+DEFAULT_MIN_PAUSE = 4 * 3600.0
+_NEEDED: dict[PlanType, tuple[str, ...]] = {
+    PlanType.OFF: (),
+    PlanType.BASIC: ("volume_ml", "check_interval"),
+    PlanType.MOISTURE: ("volume_ml", "threshold", "check_interval"),
+    PlanType.TIME_BASED: ("volume_ml", "times"),
+}
 
 
 def _time_of_day(value: Any, where: str) -> str:
@@ -44,25 +56,38 @@ class Plan:
             times=tuple(sorted({_time_of_day(t, f"{w}times[{i}]") for i, t in enumerate(times)})),
         )
 
+    def missing(self) -> tuple[str, ...]:
+        """The fields this plan's type needs that are unset (a zero volume counts as unset), in field order."""
+        needed = _NEEDED[self.type]
+        return tuple(
+            name for name in needed if getattr(self, name) in (None, ()) or (name == "volume_ml" and not self.volume_ml)
+        )
+
     def check_runnable(self) -> None:
         """Raise ProtocolError unless a node can run this plan: every field its type needs is set.
 
         Parsing accepts partial plans (a state may report an ``off`` plan half filled in, since
         a controller may edit a plan one field at a time); a node calls this before it accepts
-        ``set_plan``.
+        ``set_plan``. The error names every missing field at once.
         """
-        if self.type is PlanType.OFF:
-            return
-        needed = {
-            PlanType.BASIC: ("volume_ml", "check_interval"),
-            PlanType.MOISTURE: ("volume_ml", "threshold", "check_interval"),
-            PlanType.TIME_BASED: ("volume_ml", "times"),
-        }[self.type]
-        for name in needed:
-            if getattr(self, name) in (None, ()):
-                raise ProtocolError(f"a {self.type} plan needs '{name}'")
-        if not self.volume_ml:
-            raise ProtocolError(f"a {self.type} plan needs 'volume_ml' above 0")
+        if missing := self.missing():
+            names = [f"'{name}'" + (" above 0" if getattr(self, name) == 0 else "") for name in missing]
+            raise ProtocolError(f"a {self.type} plan needs {', '.join(names)}")
+
+    def with_defaults(self, max_volume_ml: float) -> Plan:
+        """This plan with every unset number given its default (the volume capped at the slot's maximum).
+
+        A slot starts as an ``off`` plan with these numbers, so choosing a plan type works
+        at once and the numbers are there to adjust; the times of a time-based plan have no
+        sensible default.
+        """
+        return replace(
+            self,
+            volume_ml=self.volume_ml or min(DEFAULT_VOLUME_ML, max_volume_ml),
+            threshold=DEFAULT_THRESHOLD if self.threshold is None else self.threshold,
+            check_interval=self.check_interval or DEFAULT_CHECK_INTERVAL,
+            min_pause=DEFAULT_MIN_PAUSE if self.min_pause is None else self.min_pause,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return compact(

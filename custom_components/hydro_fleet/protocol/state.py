@@ -18,6 +18,7 @@ from .validation import (
     loads,
     number,
     obj,
+    optional_bool,
     optional_number,
     readings,
 )
@@ -76,6 +77,9 @@ class State:
     pumps: dict[str, PumpState] = field(default_factory=dict)
     health: dict[str, Reading] = field(default_factory=dict)
     plans: dict[str, Plan] = field(default_factory=dict)
+    # The node's own dry-run decision: true while it refuses and stops pumps for low
+    # water. None from a node that makes no such decision (or predates the field).
+    water_low: bool | None = None
 
     @classmethod
     def parse(cls, payload: bytes | str) -> Self:
@@ -103,6 +107,7 @@ class State:
             pumps=pumps,
             health=readings(data, "health"),
             plans=plans,
+            water_low=optional_bool(data, "water_low"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,6 +121,7 @@ class State:
                 "pumps": {k: p.to_dict() for k, p in self.pumps.items()},
                 "health": self.health,
                 "plans": {k: p.to_dict() for k, p in self.plans.items()},
+                "water_low": self.water_low,
             }
         ) | {"readings": self.readings}
 

@@ -96,6 +96,14 @@ def optional_number(
     return value
 
 
+def optional_bool(data: Mapping[str, Any], key: str, *, where: str = "") -> bool | None:
+    """true or false, or None if the field is missing or null."""
+    value = data.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise ProtocolError(f"field '{where}{key}' must be true or false, not {type(value).__name__}")
+
+
 def number(
     data: Mapping[str, Any],
     key: str,

@@ -43,6 +43,7 @@ def node_state(
     health: dict[str, Any] | None = None,
     problems: dict[str, Any] | None = None,
     plans: dict[str, Plan] | None = None,
+    water_low: bool | None = False,
     **readings: Any,
 ) -> State:
     values = {
@@ -62,6 +63,7 @@ def node_state(
         health={"uptime": seq} if health is None else health,
         problems=problems or {},
         plans={"plan": PLAN} if plans is None else plans,
+        water_low=water_low,  # the node's dry-run decision, as a Pi bridge sends it
     )
 
 

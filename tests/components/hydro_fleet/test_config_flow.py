@@ -70,3 +70,14 @@ async def test_user_flow_needs_mqtt(hass: HomeAssistant) -> None:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "mqtt_not_configured"
+
+
+async def test_adding_once_set_up_says_how_a_node_joins(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> None:
+    """The integration page's button ("Add a node") explains instead of aborting with "already set up"."""
+    MockConfigEntry(domain=DOMAIN, data={CONF_PREFIX: "greenhouse"}, unique_id=DOMAIN).add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "add_node"
+    assert result["description_placeholders"]["prefix"] == "greenhouse"
+    assert result["description_placeholders"]["broker"].endswith(":1883")
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1

@@ -1,13 +1,12 @@
-"""Event entities, the bus event behind the logbook, and the logbook's sentences."""
+"""Event entities and the bus event behind device triggers (the logbook shows the event entities)."""
 
 from __future__ import annotations
 
 from homeassistant.const import STATE_UNKNOWN
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.hydro_fleet import logbook
 from custom_components.hydro_fleet.const import DOMAIN, EVENT_NODE
 from hydro_fleet_protocol import Event as NodeEvent, NodeKind, SensorConfig, SensorType
 
@@ -67,7 +66,7 @@ async def test_station_gets_a_power_bank_event_and_per_slot_sensors(
         sensors=(
             SensorConfig("slot_1_state", SensorType.TEXT, name="Slot 1", options=("empty", "charging", "full")),
             SensorConfig("slot_1_battery", SensorType.BATTERY, name="Slot 1 battery", minimum=0, maximum=100),
-            SensorConfig("last_sync", SensorType.TIMESTAMP, name="Last sync", diagnostic=True),
+            SensorConfig("last_sync", SensorType.TIMESTAMP, name="Last sync"),
         ),
     )
     publish(hass, "station-7", "config", station)
@@ -106,29 +105,3 @@ async def test_station_gets_a_power_bank_event_and_per_slot_sensors(
     returned = hass.states.get("event.station_7_power_bank_returned")
     assert returned.attributes["event_type"] == "power_bank_returned"
     assert returned.attributes["power_bank_serial"] == "PB-0042"
-
-
-async def test_logbook_describes_node_events(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None:
-    await online_node(hass)
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "pi-1")})
-    describers = {}
-    logbook.async_describe_events(hass, lambda domain, event, describe: describers.update({(domain, event): describe}))
-    describe = describers[(DOMAIN, EVENT_NODE)]
-
-    entry = describe(
-        Event(EVENT_NODE, {"device_id": device.id, "node_id": "pi-1", "type": "watering_report", "data": REPORT})
-    )
-    assert entry == {
-        "name": "pi-1",
-        "message": "watered 250 ml, moisture 31.2 % -> 44 %, water level 80 % -> 78 %, reason: moisture",
-    }
-    assert logbook.describe_node_event("safety_stop", {"pump": "pump", "reason": "water low"}) == (
-        "stopped pump pump for safety: water low"
-    )
-    assert (
-        logbook.describe_node_event(
-            "power_bank_returned", {"power_bank_serial": "PB-1", "slot_number": 3, "battery_level": 80}
-        )
-        == "power bank PB-1 returned to slot 3 with 80 % battery"
-    )
-    assert logbook.describe_node_event("calibration", {"probe": "ph"}) == "calibrated the ph probe"

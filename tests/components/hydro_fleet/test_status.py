@@ -48,20 +48,16 @@ async def test_status_follows_default_hydroponics_ranges(
     assert hass.states.get("binary_sensor.pi_1_needs_attention").state == STATE_OFF
 
 
-async def test_water_low_from_level_and_from_a_float_switch(
-    hass: HomeAssistant, setup_integration: MockConfigEntry
-) -> None:
+async def test_water_low_from_a_float_switch(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None:
+    """A node that sends no decision of its own (``State.water_low``) but has a float
+    switch: the switch is its word (an ESPHome node refuses pumps on it)."""
     await online_node(hass)
-    await _send(hass, seq=2, water_level=12.0)
-    assert hass.states.get("binary_sensor.pi_1_water_low").state == STATE_ON
-    assert "water low" in hass.states.get("binary_sensor.pi_1_needs_attention").attributes["reasons"]
-
     config = node_config()
     sensors = (*config.sensors[:4], SensorConfig("float", SensorType.WATER_LOW))
     publish(hass, "pi-1", "config", node_config(sensors=sensors))
-    await _send(hass, seq=3, float=True)
+    await _send(hass, seq=3, float=True, water_low=None)
     assert hass.states.get("binary_sensor.pi_1_water_low").state == STATE_ON
-    await _send(hass, seq=4, float=False)
+    await _send(hass, seq=4, float=False, water_low=None)
     assert hass.states.get("binary_sensor.pi_1_water_low").state == STATE_OFF
 
 
@@ -71,7 +67,6 @@ async def test_options_flow_sets_thresholds_and_one_nodes_ranges(
     await online_node(hass)
     await _send(hass, seq=2, ph=6.8, water_level=22.0)
     assert hass.states.get("sensor.pi_1_ph_status").state == "warning"
-    assert hass.states.get("binary_sensor.pi_1_water_low").state == STATE_OFF
 
     result = await hass.config_entries.options.async_init(setup_integration.entry_id)
     assert result["type"] is FlowResultType.FORM
@@ -107,7 +102,6 @@ async def test_options_flow_sets_thresholds_and_one_nodes_ranges(
     # Applied at once, without a reload.
     assert hass.states.get("sensor.pi_1_ph_status").state == "normal"
     assert hass.states.get("sensor.pi_1_ph_status").attributes["normal_max"] == 7.0
-    assert hass.states.get("binary_sensor.pi_1_water_low").state == STATE_ON
 
 
 async def test_options_flow_without_a_node_saves_thresholds_only(
