@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import contextlib
 import ctypes
 import dataclasses
+from functools import partial
 import gc
 import logging
 from pathlib import Path
@@ -19,13 +20,16 @@ import time
 
 from hydro_fleet_protocol import (
     Ack,
+    AckCode,
     Command,
     CommandAction,
     Event,
     EventType,
+    HealthKey,
     NodeConfig,
     NodeKind,
     NodeSetting,
+    PhotoReason,
     ProtocolError,
     PumpConfig,
     PumpState,
@@ -43,6 +47,7 @@ from .commands import CommandHandlers
 from .health import Health
 from .identity import machine_id
 from .link import MqttLink
+from .photos import PhotoService
 from .plans import PlanRunner, plan_slots
 from .pumps import PumpBank, PumpChange
 from .sdnotify import Notifier
@@ -110,6 +115,10 @@ class Bridge:
         # arena and stack, not one per pool thread.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hydro-fleet-io")
         self.link = MqttLink(self, config.broker, self.topics, self._worker, config.buffer.batch_size)
+        self.photos: PhotoService | None = None
+        if config.camera is not None:
+            self.photos = PhotoService(self, config.camera, state_dir, self._worker, simulate=config.simulate)
+            self.link.send_photo = partial(self.photos.send_one, topic=self.topics.photo)
 
     # --- what we publish -------------------------------------------------------
 
@@ -135,6 +144,7 @@ class Bridge:
                 NodeSetting.WATER_LOW_PCT: self.config.water_low_pct,
                 "instance": self.link.instance,
             },
+            cameras=self.photos.describe() if self.photos else (),
         )
 
     def discovery_payload(self) -> bytes:
@@ -157,6 +167,13 @@ class Bridge:
     def last_readings(self) -> Mapping[str, Reading]:
         """The latest sample's readings (at most one interval old), without reading a probe."""
         return self._last_snapshot.readings if self._last_snapshot else {}
+
+    def wake_backfill(self) -> None:
+        self.link.wake()
+
+    async def take_photo(self, reason: PhotoReason) -> str | None:
+        """A watering run's before/after photo (plans.py); None without a camera."""
+        return await self.photos.take_for_watering(reason) if self.photos else None
 
     async def read_probes_and_stop_if_dry(self) -> Snapshot:
         """Read every probe now, then stop any running pump if the water is low (dry-run protection).
@@ -214,10 +231,11 @@ class Bridge:
         health = self.health.collect(
             snapshot.status()
             | {
-                "battery": readings.get("battery"),
-                "last_calibration": self.calibration.last_calibration,
-                "buffered": len(self.queue),
+                HealthKey.BATTERY: readings.get("battery"),
+                HealthKey.LAST_CALIBRATION: self.calibration.last_calibration,
+                HealthKey.BUFFERED: len(self.queue),
             }
+            | (self.photos.health() if self.photos else {})
         )
         state = State(
             ts=round(time.time(), 3),
@@ -255,7 +273,7 @@ class Bridge:
         except Exception:
             # A bug in one command's handling must not take down pump safety with it.
             _LOGGER.exception("command %s (%s) failed", command.id, command.action)
-            ack = Ack(command.id, ok=False, code="internal_error", message="the node could not carry this out")
+            ack = Ack(command.id, ok=False, code=AckCode.INTERNAL_ERROR, message="the node could not carry this out")
         if ack.ok and command.action is CommandAction.SET_CONFIG:
             # The retained config announces the node's settings: the controller sees it took.
             await self.link.publish(self.topics.config, self.discovery_payload(), retain=True)
@@ -319,6 +337,8 @@ class Bridge:
                 tasks.create_task(self.link.run())
                 tasks.create_task(self.plans.run())
                 tasks.create_task(self._watchdog_loop())
+                if self.photos is not None:
+                    tasks.create_task(self.photos.run())
         finally:
             trim.cancel()
             self.notifier.notify("STOPPING=1")

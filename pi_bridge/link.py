@@ -10,7 +10,7 @@ through: last will offline, retained config, online, the latest state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Executor
 import logging
 import random
@@ -83,6 +83,12 @@ class MqttLink:
         self._unsent: dict[int, State] = {}
         self._unsent_events: dict[int, tuple[str, bytes]] = {}
         self._queued = asyncio.Event()
+        # Sends the oldest buffered photo, False when none is (photos.py); None without a camera.
+        self.send_photo: Callable[[aiomqtt.Client], Awaitable[bool]] | None = None
+
+    def wake(self) -> None:
+        """Something new is queued for the backfill task (a photo, say)."""
+        self._queued.set()
 
     @property
     def connected(self) -> bool:
@@ -358,6 +364,9 @@ class MqttLink:
                     await client.publish(self.topics.backfill, batch, qos=1, timeout=_BACKFILL_TIMEOUT)
                 queue.delete(batch_ids)
                 _LOGGER.debug("backfilled %d samples, %d left", len(batch_ids), len(queue))
+                continue
+            # Photos after the readings' backlog, one at a time, so a new sample never waits behind them.
+            if self.send_photo is not None and await self.send_photo(client):
                 continue
             await self._queued.wait()
 

@@ -4,7 +4,8 @@ The node has one plan slot per pump (``NodeConfig.plans``); HA sets a slot's pla
 ``set_plan`` (params: a protocol ``Plan``) and sees it in every ``State.plans``. Plans
 are stored in ``<state_dir>/plans.json`` and checked twice a second. Each run waters a
 volume through the pump's flow rate (never past the pump's max runtime) and reports
-before/after moisture and water level, volume, duration, reason and outcome as a
+before/after moisture and water level, volume, duration, reason and outcome (and the ids of
+the before/after photos on a node with a camera) as a
 ``watering_report`` event.
 """
 
@@ -20,7 +21,9 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from hydro_fleet_protocol import (
+    AckCode,
     EventType,
+    PhotoReason,
     Plan,
     PlanConfig,
     PlanType,
@@ -49,11 +52,13 @@ class PlanHost(Protocol):
 
     def emit(self, event_type: str, data: dict[str, Reading]) -> None: ...
 
+    async def take_photo(self, reason: PhotoReason) -> str | None: ...
+
 
 class PlanRejected(Exception):
     """A ``set_plan`` the node refuses: ``code`` and ``message`` go into the ack."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: AckCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -163,16 +168,16 @@ class PlanRunner:
         slot = self.slots.get(key or "")
         if slot is None:
             raise PlanRejected(
-                "unknown_plan", f"this node has no plan slot {key!r} (slots: {', '.join(self.slots) or 'none'})"
+                AckCode.UNKNOWN_PLAN, f"this node has no plan slot {key!r} (slots: {', '.join(self.slots) or 'none'})"
             )
         try:
             plan = Plan.from_dict(params, "params")
             plan.check_runnable()
         except ProtocolError as err:
-            raise PlanRejected("invalid_plan", str(err)) from None
+            raise PlanRejected(AckCode.INVALID_PLAN, str(err)) from None
         if plan.volume_ml is not None and plan.volume_ml > slot.max_volume_ml:
             raise PlanRejected(
-                "volume_too_large",
+                AckCode.VOLUME_TOO_LARGE,
                 f"volume_ml {plan.volume_ml:g} is above this slot's max_volume_ml {slot.max_volume_ml:g}",
             )
         previous = self.plans[slot.key]
@@ -294,6 +299,8 @@ class PlanRunner:
         }
         if "water_low" in before:
             report["water_low_before"] = before.get("water_low")
+        if photo := await self.host.take_photo(PhotoReason.BEFORE_WATERING):
+            report["photo_before"] = photo
         # Stored before the pump starts and again when it stops, so a bridge killed during the run or
         # the settle time still reports it after a restart, with what it knew (report_interrupted_runs).
         self._keep_pending(key, report)
@@ -307,6 +314,8 @@ class PlanRunner:
         except asyncio.CancelledError:
             self._report_interrupted(report, "the bridge stopped")
             raise
+        if report["duration"] and (photo := await self.host.take_photo(PhotoReason.AFTER_WATERING)):
+            report["photo_after"] = photo
         return self._finish(report, after)
 
     def _keep_pending(self, key: str, report: dict[str, Reading]) -> None:

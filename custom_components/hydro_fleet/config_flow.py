@@ -15,11 +15,15 @@ import voluptuous as vol
 from .const import (
     CONF_CALIBRATION_DAYS,
     CONF_OFFLINE_MINUTES,
+    CONF_PHOTO_KEEP_COUNT,
+    CONF_PHOTO_KEEP_DAYS,
     CONF_PREFIX,
     CONF_RANGES,
     CONF_WATER_LOW_PERCENT,
     DEFAULT_CALIBRATION_DAYS,
     DEFAULT_OFFLINE_MINUTES,
+    DEFAULT_PHOTO_KEEP_COUNT,
+    DEFAULT_PHOTO_KEEP_DAYS,
     DOMAIN,
 )
 from .protocol import DEFAULT_PREFIX, NodeConfig, ProtocolError, SensorType, TopicKind, parse_topic
@@ -169,6 +173,12 @@ class HydroFleetOptionsFlow(OptionsFlow):
                 vol.Optional(
                     CONF_WATER_LOW_PERCENT, description={"suggested_value": options.get(CONF_WATER_LOW_PERCENT)}
                 ): _minutes(100, "%"),
+                vol.Required(
+                    CONF_PHOTO_KEEP_COUNT, default=options.get(CONF_PHOTO_KEEP_COUNT, DEFAULT_PHOTO_KEEP_COUNT)
+                ): _minutes(1_000_000, "photos"),
+                vol.Required(
+                    CONF_PHOTO_KEEP_DAYS, default=options.get(CONF_PHOTO_KEEP_DAYS, DEFAULT_PHOTO_KEEP_DAYS)
+                ): _minutes(36500, "d"),
                 vol.Optional(CONF_NODE): selector.SelectSelector(
                     selector.SelectSelectorConfig(options=nodes, mode=selector.SelectSelectorMode.DROPDOWN)
                 ),

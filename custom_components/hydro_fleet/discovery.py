@@ -15,7 +15,7 @@ from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
-from .const import DOMAIN, signal_node_discovered
+from .const import DOMAIN, is_unique_id_of, signal_node_discovered
 from .node import Node
 from .protocol import NodeConfig, Topic
 
@@ -86,13 +86,13 @@ class Discovery:
         ent_reg = er.async_get(self.hass)
         old_keys = {s.key for s in old.sensors} | {p.key for p in old.pumps} | {p.key for p in old.plans}
         kept = {s.key for s in new.sensors} | {p.key for p in new.pumps} | {p.key for p in new.plans}
+        old_keys |= {f"camera_{c.key}" for c in old.cameras}
+        kept |= {f"camera_{c.key}" for c in new.cameras}
         dropped = old_keys - kept
         if not dropped:
             return
-        prefixes = tuple(f"{old.node_id}_{key}" for key in dropped)
         for entity in er.async_entries_for_config_entry(ent_reg, self.fleet.entry.entry_id):
-            # Unique ids are <node>_<key> or <node>_<key>_<aspect> (status, plan fields...).
-            if any(entity.unique_id == p or entity.unique_id.startswith(f"{p}_") for p in prefixes):
+            if any(is_unique_id_of(entity.unique_id, old.node_id, key) for key in dropped):
                 ent_reg.async_remove(entity.entity_id)
 
     @callback
@@ -100,6 +100,7 @@ class Discovery:
         """An empty retained config means the node was removed: so is its device."""
         fleet = self.fleet
         fleet.issues.node_removed(node_id)
+        fleet.photos.async_forget(node_id)
         self.devices.pop(node_id, None)
         node = fleet.nodes.pop(node_id, None)
         if node is None:
@@ -115,6 +116,7 @@ class Discovery:
         fleet = self.fleet
         fleet.nodes.pop(node_id, None)
         fleet.issues.node_removed(node_id)
+        fleet.photos.async_forget(node_id)
         fleet.entry.async_create_task(
             self.hass,
             mqtt.async_publish(self.hass, Topic(fleet.prefix, node_id).config, b"", qos=1, retain=True, encoding=None),

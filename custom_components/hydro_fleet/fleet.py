@@ -33,6 +33,7 @@ from .const import (
 )
 from .discovery import Discovery
 from .node import Node
+from .photos import Photos
 from .protocol import (
     AVAILABILITY_ONLINE,
     Ack,
@@ -98,6 +99,7 @@ class HydroFleet:
         self.backfill = BackfillImporter(hass, entry.entry_id)
         self.discovery = Discovery(self)
         self.commands = Commands(hass)
+        self.photos = Photos(self)
         self.settings = NodeSettings(self)
         self.broker_connected = True
 
@@ -136,6 +138,7 @@ class HydroFleet:
         self._unsubscribe.append(
             async_track_time_interval(self.hass, self._check_calibrations, CALIBRATION_CHECK_INTERVAL)
         )
+        await self.photos.async_start()
 
     @callback
     def async_stop(self) -> None:
@@ -143,6 +146,7 @@ class HydroFleet:
             self._unsubscribe.pop()()
         self.commands.async_cancel_all()
         self.issues.async_stop()
+        self.photos.async_stop()
 
     @callback
     def async_options_updated(self) -> None:
@@ -278,7 +282,7 @@ class HydroFleet:
         if event.type not in _SHOWN_EVENTS:
             _LOGGER.debug("Node %s sent event type %s, which is not shown", node.node_id, event.type)
             return
-        self.fire_event(node, event)
+        self.fire_event(node, self.photos.linked(node.node_id, event))
 
     @callback
     def fire_event(self, node: Node, event: Event) -> None:

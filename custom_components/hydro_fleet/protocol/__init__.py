@@ -13,6 +13,7 @@ from .commands import Ack, Command, refusal_for
 from .const import (
     MAX_PAYLOAD_BYTES,
     PROTOCOL_VERSION,
+    AckCode,
     CommandAction,
     EventType,
     HealthKey,
@@ -27,6 +28,16 @@ from .const import (
     WateringOutcome,
 )
 from .discovery import NodeConfig, PlanConfig, PumpConfig, SensorConfig
+from .photo import (
+    MAX_PHOTO_BYTES,
+    PHOTO_BURST,
+    PHOTO_SPACING,
+    CameraConfig,
+    Photo,
+    PhotoMeta,
+    PhotoReason,
+    photo_id,
+)
 from .plan import Plan
 from .state import Backfill, Event, PumpState, Sample, State
 from .topics import (
@@ -46,9 +57,14 @@ __all__ = [
     "AVAILABILITY_ONLINE",
     "DEFAULT_PREFIX",
     "MAX_PAYLOAD_BYTES",
+    "MAX_PHOTO_BYTES",
+    "PHOTO_BURST",
+    "PHOTO_SPACING",
     "PROTOCOL_VERSION",
     "Ack",
+    "AckCode",
     "Backfill",
+    "CameraConfig",
     "Command",
     "CommandAction",
     "Event",
@@ -57,6 +73,9 @@ __all__ = [
     "NodeConfig",
     "NodeKind",
     "NodeSetting",
+    "Photo",
+    "PhotoMeta",
+    "PhotoReason",
     "Plan",
     "PlanConfig",
     "PlanType",
@@ -78,6 +97,7 @@ __all__ = [
     "encode",
     "is_valid_node_id",
     "parse_topic",
+    "photo_id",
     "refusal_for",
     "wildcard",
 ]

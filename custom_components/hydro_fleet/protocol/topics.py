@@ -25,6 +25,7 @@ class TopicKind(StrEnum):
     EVENT = "event"
     CMD = "cmd"
     ACK = "ack"
+    PHOTO = "photo"  # binary: a JSON header line, then a JPEG (protocol/photo.py)
 
 
 # Who publishes what. The broker ACL that ``hydro-fleet-bridge provision`` generates is
@@ -43,6 +44,9 @@ def node_published_kinds() -> tuple[TopicKind, ...]:
 def node_read_kinds() -> tuple[TopicKind, ...]:
     """The kinds a node subscribes to under its own id: its commands and its retained topics."""
     return tuple(kind for kind in TopicKind if kind in HA_PUBLISHED_KINDS or kind in RETAINED_KINDS)
+
+
+_KINDS = {kind.value: kind for kind in TopicKind}
 
 
 def is_valid_node_id(node_id: str) -> bool:
@@ -88,6 +92,10 @@ class Topic:
     def ack(self) -> str:
         return self(TopicKind.ACK)
 
+    @property
+    def photo(self) -> str:
+        return self(TopicKind.PHOTO)
+
 
 def wildcard(prefix: str, kind: TopicKind) -> str:
     """Return the subscription that matches ``kind`` for every node."""
@@ -100,9 +108,6 @@ def parse_topic(prefix: str, topic: str) -> tuple[str, TopicKind] | None:
     if head or not sep:
         return None
     node_id, _, kind = rest.partition("/")
-    if not is_valid_node_id(node_id):
+    if (topic_kind := _KINDS.get(kind)) is None or not is_valid_node_id(node_id):
         return None
-    try:
-        return node_id, TopicKind(kind)
-    except ValueError:
-        return None
+    return node_id, topic_kind

@@ -119,7 +119,13 @@ async def test_options_flow_without_a_node_saves_thresholds_only(
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert dict(setup_integration.options) == {"offline_minutes": 5, "calibration_days": 30, "water_low_percent": 20}
+    assert dict(setup_integration.options) == {
+        "offline_minutes": 5,
+        "calibration_days": 30,
+        "water_low_percent": 20,
+        "photo_keep_count": 2000,
+        "photo_keep_days": 90,
+    }
 
 
 async def test_options_flow_offers_only_real_nodes(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None:
