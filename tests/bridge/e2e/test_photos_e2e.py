@@ -2,7 +2,7 @@
 a broker outage within the disk budget, and with a camera that fails and comes back.
 
 The only fake is the frame source: ``--simulate``'s drawn plant, or a stand-in ``picamera2``
-module (tests/bridge/fake_camera/) that hands the capture process a frame or fails."""
+module (tests/bridge/e2e/fake_camera/) that hands the capture process a frame or fails."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from PIL import Image
 
 from hydro_fleet_protocol import Photo
 
-from .helpers import BridgeProcess, Recorder, wait_until, write_config
+from ..helpers import BridgeProcess, Recorder, wait_until, write_config
 
 FAKE_CAMERA = Path(__file__).parent / "fake_camera"
 
