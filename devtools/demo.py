@@ -95,6 +95,7 @@ def prime_nodes(bridges: list[BridgeProcess], broker_port: int, hours: float) ->
             samples += history.queue_history(bridge, hours)
             config = bridge.discovery()
         finally:
+            bridge.pumps.close()  # its relay guard process goes with it
             bridge.queue.close()
         messages.append((Topic(DEFAULT_PREFIX, config.node_id).config, encode(config), True))
     publish(broker_port, messages)
