@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 import subprocess
@@ -66,6 +67,7 @@ class BridgeProcess:
         interval: float = 5.0,
         max_runtime: float = 30.0,
         area: str | None = None,
+        camera: dict[str, Any] | None = None,
         python: str = sys.executable,
     ) -> None:
         self.node_id = node_id
@@ -81,6 +83,7 @@ class BridgeProcess:
             f"  port: {broker_port}\n"
             "pumps:\n"
             f"  - key: pump\n    name: Pump\n    pin: 17\n    max_runtime: {max_runtime}\n    flow_ml_per_min: 600\n"
+            + (f"camera: {json.dumps(camera)}\n" if camera is not None else "")
         )
         self.python = python
         self.process: subprocess.Popen[bytes] | None = None

@@ -26,6 +26,7 @@ import time
 
 import aiohttp
 
+from devtools import photo_history
 from devtools.bridges import BridgeProcess
 from devtools.homeassistant import DEMO_INTEGRATIONS, REPO, HomeAssistant
 from devtools.mosquitto import Mosquitto, free_port, publish
@@ -33,7 +34,7 @@ from hydro_fleet_protocol import NodeConfig, NodeKind, SensorConfig, SensorType,
 
 DASHBOARD = REPO / "dashboards" / "hydro_fleet.yaml"
 URL_PATH = "hydro-fleet"
-VIEWS = ("fleet", "history", "pumps", "stations")
+VIEWS = ("fleet", "photos", "history", "pumps", "stations")
 
 
 def station_messages() -> list[tuple[str, bytes, bool]]:
@@ -212,16 +213,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--history", type=float, default=180, help="seconds of readings before the screenshots")
     parser.add_argument("--out", type=Path, default=REPO / "docs")
+    parser.add_argument("--views", nargs="+", choices=VIEWS, default=list(VIEWS), help="which views to shoot")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hydro-fleet-shot-") as tmp, ExitStack() as running:
         work = Path(tmp)
         broker = Mosquitto(port=free_port(), workdir=work / "mosquitto")
         broker.start()
         running.callback(broker.stop)
+        bridges = []
         for node in ("pi-1", "pi-2", "pi-3"):
-            bridge = BridgeProcess(node, broker.port, work / "bridges", interval=5.0)
+            camera = {"photo_interval": 600, "growth_speed": photo_history.GROWTH_SPEED}
+            bridge = BridgeProcess(node, broker.port, work / "bridges", interval=5.0, camera=camera)
             bridge.start()
             running.callback(bridge.stop)
+            bridges.append(bridge)
         hass = HomeAssistant(work / "homeassistant", free_port(), integrations=DEMO_INTEGRATIONS, log_level="warning")
         running.callback(hass.stop)
         hass.start()
@@ -233,6 +238,12 @@ def main() -> int:
             60,
             "the first readings",
         )
+        # Now that HA listens, each Pi starts again with a few photos of the last two days in its
+        # buffer (a photo sent while nobody listened reached no one); the newest is shown.
+        for bridge in bridges:
+            bridge.stop()
+            photo_history.queue_photos(bridge.node_id, bridge.workdir / bridge.node_id, hours=48, every=16)
+            bridge.start()
         messages = station_messages()
         publish(broker.port, messages)
         hass.wait_for(lambda: hass.state("sensor.station_ps_001_slot_1_status") is not None, 60, "the station")
@@ -248,7 +259,12 @@ def main() -> int:
         token = hass.ws_command({"type": "auth/long_lived_access_token", "client_name": "screenshot", "lifespan": 1})
         browser = Browser(hass.url, token, 1400, 1100)
         running.callback(browser.close)
-        shots = {f"{hass.url}/{URL_PATH}/{view}": args.out / f"dashboard-{view}.png" for view in VIEWS}
+        hass.wait_for(
+            lambda: all(hass.state(f"image.pi_{n}_plant_photo") not in (None, "unknown") for n in (1, 2, 3)),
+            120,
+            "the Pis' photos",
+        )
+        shots = {f"{hass.url}/{URL_PATH}/{view}": args.out / f"dashboard-{view}.png" for view in args.views}
         browser.screenshots(shots)
         errors = [line for line in browser.console if '"level": "error"' in line and "favicon" not in line]
         if errors:

@@ -21,10 +21,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from types import FrameType
 
-from devtools import history
+from devtools import history, photo_history
 from devtools.bridges import BridgeProcess
 from devtools.gateway_sim import PASSWORD_ENV, SECRET_ENV
 from devtools.homeassistant import DEMO_INTEGRATIONS, REPO, HomeAssistant
@@ -37,6 +38,7 @@ DASHBOARD_PATH = "hydro-fleet"
 # Where the demo's Pis stand: each becomes the suggested area of its device, so the
 # device pages are grouped and Assist understands "the pump in the greenhouse".
 AREAS = ("Greenhouse", "Balcony", "Kitchen")
+PHOTO_INTERVAL = 300.0  # s between the simulated Pis' live photos
 # A process that dies this often within RESTART_WINDOW seconds is left down.
 MAX_RESTARTS = 3
 RESTART_WINDOW = 60.0
@@ -125,6 +127,18 @@ class Gateway:
         stop_process(self.process)
 
 
+def _make_timelapses(hass: HomeAssistant, nodes: list[str], photos: int) -> None:
+    """Make a time-lapse of each Pi's photos once they are in Home Assistant, and say where it is."""
+    try:
+        lines = photo_history.make_timelapses(hass, nodes, photos)
+    except Exception as err:  # the demo goes on without them
+        print(f"No time-lapses: {err}", flush=True)
+        return
+    print("Time-lapses (Media > Hydro Fleet > node > timelapses):", flush=True)
+    for line in lines:
+        print(f"  {line}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8123, help="Home Assistant's HTTP port (default 8123)")
@@ -146,7 +160,14 @@ def main() -> int:
     hass = HomeAssistant(workdir / "homeassistant", args.port, integrations=DEMO_INTEGRATIONS, log_level="warning")
     nodes = [f"pi-{n}" for n in range(1, args.nodes + 1)]
     bridges = [
-        BridgeProcess(node, broker.port, workdir / "bridges", interval=args.interval, area=AREAS[i % len(AREAS)])
+        BridgeProcess(
+            node,
+            broker.port,
+            workdir / "bridges",
+            interval=args.interval,
+            area=AREAS[i % len(AREAS)],
+            camera={"photo_interval": PHOTO_INTERVAL, "growth_speed": photo_history.GROWTH_SPEED},
+        )
         for i, node in enumerate(nodes)
     ]
     username, password = "demo", secrets.token_urlsafe(12)
@@ -173,6 +194,8 @@ def main() -> int:
             if args.history > 0:
                 print(f"Queueing {args.history:g} h of history on each simulated Pi, to backfill when it starts")
                 samples = prime_nodes(bridges, broker.port, args.history)
+            print("Buffering two days of plant photos on each simulated Pi, to send when it starts")
+            primed_photos = min(photo_history.queue_photos(b.node_id, b.workdir / b.node_id) for b in bridges)
             print(f"Starting the add-on receiver on {receiver.url} and a simulated gateway with two stations")
             running.callback(receiver.stop)
             receiver.start()
@@ -220,6 +243,11 @@ def main() -> int:
                 "\nPress Ctrl-C to stop everything.",
                 flush=True,
             )
+            # The buffered photos take a minute or two to arrive (a node sends one per 2.5 s).
+            timelapses = threading.Thread(
+                target=_make_timelapses, args=(hass, nodes, primed_photos), name="timelapses", daemon=True
+            )
+            timelapses.start()
             watched = [Watched(f"The {b.node_id} bridge", b.exit_code, b.start, b.log_path) for b in bridges]
             watched += [
                 Watched("The simulated gateway", gateway.exit_code, gateway.start, gateway.log),

@@ -29,7 +29,18 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Extra integrations the demo loads so a person gets history graphs, the logbook,
 # automations and blueprints; the tests keep the minimal set for speed.
-DEMO_INTEGRATIONS = ("frontend", "recorder", "history", "logbook", "automation", "script", "blueprint", "config", "tag")
+DEMO_INTEGRATIONS = (
+    "frontend",
+    "recorder",
+    "history",
+    "logbook",
+    "automation",
+    "script",
+    "blueprint",
+    "config",
+    "tag",
+    "media_source",  # the Media panel: the nodes' photos and time-lapses
+)
 DASHBOARD = REPO / "dashboards" / "hydro_fleet.yaml"
 BLUEPRINTS = REPO / "blueprints"
 
@@ -72,6 +83,8 @@ class HomeAssistant:
             "  name: Hydro Fleet\n"
             "  latitude: 0\n  longitude: 0\n  elevation: 0\n"
             "  unit_system: metric\n  time_zone: UTC\n  country: NL\n  currency: EUR\n  language: en\n"
+            # Its own media folder (photos, time-lapses): HA would otherwise take the machine's /media.
+            f"  media_dirs:\n    local: {self.config_dir / 'media'}\n"
             "http:\n"
             "  server_host: 127.0.0.1\n"
             f"  server_port: {self.port}\n"

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import contextlib
 import ctypes
 import dataclasses
+from functools import partial
 import gc
 import logging
 from pathlib import Path
@@ -26,6 +27,7 @@ from hydro_fleet_protocol import (
     NodeConfig,
     NodeKind,
     NodeSetting,
+    PhotoReason,
     ProtocolError,
     PumpConfig,
     PumpState,
@@ -43,6 +45,7 @@ from .commands import CommandHandlers
 from .health import Health
 from .identity import machine_id
 from .link import MqttLink
+from .photos import PhotoService
 from .plans import PlanRunner, plan_slots
 from .pumps import PumpBank, PumpChange
 from .sdnotify import Notifier
@@ -110,6 +113,10 @@ class Bridge:
         # arena and stack, not one per pool thread.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hydro-fleet-io")
         self.link = MqttLink(self, config.broker, self.topics, self._worker, config.buffer.batch_size)
+        self.photos: PhotoService | None = None
+        if config.camera is not None:
+            self.photos = PhotoService(self, config.camera, state_dir, self._worker, simulate=config.simulate)
+            self.link.send_photo = partial(self.photos.send_one, topic=self.topics.photo)
 
     # --- what we publish -------------------------------------------------------
 
@@ -130,7 +137,12 @@ class Bridge:
                 for p in self.config.pumps
             ),
             plans=tuple(self.plans.slots.values()),
-            extra={"timezone": self.config.timezone, NodeSetting.WATER_LOW_PCT: self.config.water_low_pct},
+            extra={
+                "timezone": self.config.timezone,
+                NodeSetting.WATER_LOW_PCT: self.config.water_low_pct,
+                "instance": self.link.instance,
+            },
+            cameras=self.photos.describe() if self.photos else (),
         )
 
     def discovery_payload(self) -> bytes:
@@ -153,6 +165,13 @@ class Bridge:
     def last_readings(self) -> Mapping[str, Reading]:
         """The latest sample's readings (at most one interval old), without reading a probe."""
         return self._last_snapshot.readings if self._last_snapshot else {}
+
+    def wake_backfill(self) -> None:
+        self.link.wake()
+
+    async def take_photo(self, reason: PhotoReason) -> str | None:
+        """A watering run's before/after photo (plans.py); None without a camera."""
+        return await self.photos.take_for_watering(reason) if self.photos else None
 
     async def read_probes_and_stop_if_dry(self) -> Snapshot:
         """Read every probe now, then stop any running pump if the water is low (dry-run protection).
@@ -214,6 +233,7 @@ class Bridge:
                 "last_calibration": self.calibration.last_calibration,
                 "buffered": len(self.queue),
             }
+            | (self.photos.health() if self.photos else {})
         )
         state = State(
             ts=round(time.time(), 3),
@@ -315,6 +335,8 @@ class Bridge:
                 tasks.create_task(self.link.run())
                 tasks.create_task(self.plans.run())
                 tasks.create_task(self._watchdog_loop())
+                if self.photos is not None:
+                    tasks.create_task(self.photos.run())
         finally:
             trim.cancel()
             self.notifier.notify("STOPPING=1")

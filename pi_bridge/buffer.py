@@ -140,6 +140,17 @@ class SampleQueue:
         self._count -= taken
         return taken > 0
 
+    def discard_from(self, seq: int) -> int:
+        """Forget the samples from ``seq`` on (not this node's to send); how many."""
+        try:
+            cursor = self._db.execute("DELETE FROM samples WHERE seq >= ?", (seq,))
+        except sqlite3.Error as err:
+            _LOGGER.warning("could not drop samples from seq %s: %s", seq, err)
+            return 0
+        dropped = max(cursor.rowcount, 0)
+        self._count -= dropped
+        return dropped
+
     def delete(self, ids: list[int]) -> None:
         """Forget these samples (after the broker acknowledged the batch that carried them)."""
         if not ids:

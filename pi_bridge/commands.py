@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 import logging
 from typing import Any, Protocol
 
-from hydro_fleet_protocol import Ack, Command, CommandAction, EventType, NodeSetting, Reading
+from hydro_fleet_protocol import Ack, Command, CommandAction, EventType, NodeSetting, PumpRun, Reading
 
 from .calibration import CalibrationStore
 from .plans import PlanRejected, PlanRunner
@@ -74,7 +74,7 @@ class CommandHandlers:
         key = self._pump_for(command)
         if isinstance(key, Ack):
             return key
-        duration = command.params.get("duration")
+        duration = command.params.get(PumpRun.DURATION)
         if duration is not None and (
             isinstance(duration, bool) or not isinstance(duration, int | float) or not 0 < duration < 86400 * 365
         ):
@@ -97,10 +97,10 @@ class CommandHandlers:
                 message=f"{what} (limit {self.host.water_low_pct:g} %); pump not started to protect it",
             )
         granted, clipped = self.host.pumps[key].start(duration, reason="command")
-        result: dict[str, Any] = {"duration": granted, "clipped": clipped}
+        result: dict[str, Any] = {PumpRun.DURATION: granted, PumpRun.CLIPPED: clipped}
         message = None
         if clipped:
-            result["requested"] = duration
+            result[PumpRun.REQUESTED] = duration
             message = f"clipped from {duration:g} s to the pump's max runtime {granted:g} s"
         return Ack(command.id, ok=True, message=message, result=result)
 

@@ -10,19 +10,32 @@ offline one is a replaced Pi, which may take the id over.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
 from pathlib import Path
 import secrets
+import time
 from typing import Any
 
 import aiomqtt
 
-from hydro_fleet_protocol import AVAILABILITY_ONLINE, NodeConfig, ProtocolError, Topic
+from hydro_fleet_protocol import (
+    AVAILABILITY_OFFLINE,
+    AVAILABILITY_ONLINE,
+    Event,
+    EventType,
+    NodeConfig,
+    ProtocolError,
+    Topic,
+)
 
 _LOGGER = logging.getLogger(__name__)
 _RETAINED_WAIT = 0.5
+RECHECK_SECONDS = 30.0  # a duplicate checks this often whether the node id is free again
+# A connection held this long was ours before a clone came; a younger one is the newcomer's.
+ESTABLISHED = 10.0
 
 
 # Hydro Fleet's application id: machine ids are keyed with it, as systemd's
@@ -74,14 +87,46 @@ def machine_id(path: Path | None, state_dir: Path) -> str:
 
 
 class IdentityCheck:
-    """Reads the retained config/availability of our node id with a short extra connection (no will)."""
+    """Reads the retained config/availability of our node id with a short extra connection (no will).
 
-    def __init__(self, topics: Topic, own_machine_id: str) -> None:
+    A bridge with our machine id too (a cloned SD card, or a second bridge on this machine)
+    also has our MQTT client id, so each connection of one throws the other off the broker.
+    Each bridge puts a random ``instance`` id of its process in its config (``NodeConfig.extra``):
+    when our connection ended and the retained config, online, now has our machine id with
+    another instance, a live clone connected after us. The bridge that had held the
+    connection for ESTABLISHED seconds takes it back; a younger one (the newcomer, thrown
+    off in turn) gives way. So exactly one keeps the node, after at most two takeovers.
+    """
+
+    def __init__(self, topics: Topic, own_machine_id: str, own_instance: str) -> None:
         self.topics = topics
         self.own = own_machine_id
+        self.instance = own_instance
 
-    async def run(self, options: dict[str, Any]) -> str | None:
-        """The other machine id if another machine is online with our node id, else None."""
+    async def run(self, options: dict[str, Any], *, clone_yielded: bool, held_for: float | None) -> str | None:
+        """The machine id this bridge must give way to (our own for a clone), else None.
+
+        ``clone_yielded``: this bridge already gave way to a clone (which holds the id while online);
+        ``held_for``: how long our last connection lasted (None: not connected yet in this run).
+        """
+        config, online = await self._retained(options)
+        if config is None or config.machine_id is None or not online:
+            return None
+        if config.machine_id != self.own:
+            return config.machine_id
+        if clone_yielded:
+            return self.own
+        instance = config.extra.get("instance")
+        if held_for is None or instance in (None, self.instance):
+            return None  # our own config, or the first connection of this run (a dead predecessor's, maybe)
+        if held_for >= ESTABLISHED:
+            _LOGGER.warning(
+                "a bridge with this machine id (%s) took node %s over; taking it back", self.own, self.topics.node_id
+            )
+            return None
+        return self.own
+
+    async def _retained(self, options: dict[str, Any]) -> tuple[NodeConfig | None, bool]:
         retained: dict[str, bytes] = {}
         async with aiomqtt.Client(**options) as client:
             await client.subscribe(self.topics.config, qos=1)
@@ -94,15 +139,36 @@ class IdentityCheck:
                             break
             except TimeoutError:
                 pass  # retained messages come at once; silence means there are none
+        online = retained.get(self.topics.availability, b"").decode(errors="replace") == AVAILABILITY_ONLINE
         raw_config = retained.get(self.topics.config)
         if not raw_config:
-            return None
+            return None, online
         try:
-            other = NodeConfig.parse(raw_config).machine_id
+            return NodeConfig.parse(raw_config), online
         except ProtocolError as err:
             _LOGGER.warning("retained config of %s is unreadable (%s); taking the id over", self.topics.node_id, err)
-            return None
-        online = retained.get(self.topics.availability, b"").decode(errors="replace") == AVAILABILITY_ONLINE
-        if other is None or other == self.own or not online:
-            return None
-        return other
+            return None, online
+
+    async def until_released(self, client: aiomqtt.Client) -> None:
+        """Wait until the node id's owner goes offline (its goodbye or its last will), at most RECHECK_SECONDS."""
+        await client.subscribe(self.topics.availability, qos=1)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(RECHECK_SECONDS):
+                async for message in client.messages:
+                    if bytes(message.payload) == AVAILABILITY_OFFLINE.encode():  # type: ignore[arg-type]
+                        return
+
+
+def duplicate_event(node_id: str, machine_id: str, other_machine_id: str) -> Event:
+    """The ``duplicate_node`` event a bridge that stays silent publishes."""
+    if other_machine_id == machine_id:
+        message = (
+            "another bridge with the same machine id (a cloned SD card?) holds this node id; this one stays silent"
+        )
+    else:
+        message = "another machine publishes as this node id; this one stays silent"
+    return Event(
+        ts=round(time.time(), 3),
+        type=str(EventType.DUPLICATE_NODE),
+        data={"node_id": node_id, "machine_id": machine_id, "other_machine_id": other_machine_id, "message": message},
+    )

@@ -10,10 +10,11 @@ through: last will offline, retained config, online, the latest state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Executor
 import logging
 import random
+import secrets
 import ssl
 import time
 from typing import Any, Protocol
@@ -25,7 +26,6 @@ from hydro_fleet_protocol import (
     AVAILABILITY_ONLINE,
     Backfill,
     Event,
-    EventType,
     Sample,
     State,
     Topic,
@@ -33,14 +33,13 @@ from hydro_fleet_protocol import (
 )
 
 from .buffer import SampleQueue
-from .identity import IdentityCheck
+from .identity import IdentityCheck, duplicate_event
 from .settings import BrokerSettings
 
 _LOGGER = logging.getLogger(__name__)
 _BACKOFF_MAX = 60.0
 _LIVE_PUBLISH_TIMEOUT = 5.0
 _BACKFILL_TIMEOUT = 30.0
-_DUPLICATE_RECHECK = 30.0
 
 
 class LinkHost(Protocol):
@@ -70,13 +69,26 @@ class MqttLink:
         self._worker = worker
         self._batch_size = batch_size
         self._client: aiomqtt.Client | None = None
+        self.instance = secrets.token_hex(4)  # this process, in the config: see IdentityCheck
+        self._held_for: float | None = None  # how long the last connection as the node lasted
         self.duplicate_of: str | None = None
+        # Silent because a bridge with our machine id too (a cloned card) holds the connection.
+        self._clone_yielded = False
+        # Samples after this seq were not taken as the node id's owner (None: not yet owner in this run).
+        self._owned_through: int | None = None
+        self._first_seq: int | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._live: set[asyncio.Task[Any]] = set()
         # Published but not yet acknowledged; whatever is left here when that ends goes to the queue.
         self._unsent: dict[int, State] = {}
         self._unsent_events: dict[int, tuple[str, bytes]] = {}
         self._queued = asyncio.Event()
+        # Sends the oldest buffered photo, False when none is (photos.py); None without a camera.
+        self.send_photo: Callable[[aiomqtt.Client], Awaitable[bool]] | None = None
+
+    def wake(self) -> None:
+        """Something new is queued for the backfill task (a photo, say)."""
+        self._queued.set()
 
     @property
     def connected(self) -> bool:
@@ -129,10 +141,18 @@ class MqttLink:
             self._spawn(self.publish(self.topics.state, encode(state)))
 
     def deliver(self, state: State) -> None:
-        """Publish a sample live, or queue it (broker down, or it did not acknowledge)."""
+        """Publish a sample live, or queue it (broker down, or it did not acknowledge).
+
+        A duplicate's samples are neither: they are another machine's readings under this node id.
+        """
+        if self._first_seq is None:
+            self._first_seq = state.seq
+        if self.duplicate_of is not None:
+            return
         if not self.connected:
             self._enqueue(state)
             return
+        self._owned_through = state.seq
         # Registered before the task exists: a task cancelled before its first step never runs its
         # own cleanup, so the sample's fate must not depend on it.
         self._unsent[state.seq] = state
@@ -191,14 +211,24 @@ class MqttLink:
     async def _check_identity(self) -> bool:
         """True if no other machine is using our node id right now (reported if one is)."""
         node_id, machine_id = self.host.node_id, self.host.machine_id
-        check = IdentityCheck(self.topics, machine_id)
-        other = await check.run(self.client_options(will=False, suffix="-id"))
+        check = IdentityCheck(self.topics, machine_id, self.instance)
+        options = self.client_options(will=False, suffix="-id")
+        other = await check.run(options, clone_yielded=self._clone_yielded, held_for=self._held_for)
         if other is None:
             if self.duplicate_of is not None:
                 _LOGGER.info("node id %s is free again; resuming", node_id)
             self.duplicate_of = None
+            self._clone_yielded = False
             return True
-        if self.duplicate_of != other:
+        if other == machine_id and not self._clone_yielded:
+            _LOGGER.error(
+                "node id %s with machine id %s is held by another bridge (a cloned SD card, or a second bridge on "
+                "this machine); this one stays silent. Give one of them another node_id, or a new /etc/machine-id.",
+                node_id,
+                machine_id,
+            )
+            self._clone_yielded = True
+        elif self.duplicate_of != other:
             _LOGGER.error(
                 "node id %s is already used by machine %s (this is %s); not publishing. "
                 "Give this Pi another hostname or node_id.",
@@ -206,20 +236,20 @@ class MqttLink:
                 other,
                 machine_id,
             )
-        self.duplicate_of = other
+        self._become_duplicate(other)
         return False
 
+    def _become_duplicate(self, other: str) -> None:
+        """Go silent, and forget queued samples taken since this bridge last owned the node id."""
+        if self.duplicate_of is None:
+            since = self._first_seq if self._owned_through is None else self._owned_through + 1
+            if since is not None and (dropped := self.host.queue.discard_from(since)):
+                _LOGGER.warning("dropped %d queued samples taken while another bridge had this node id", dropped)
+        self.duplicate_of = other
+
     async def _report_duplicate(self, client: aiomqtt.Client) -> None:
-        event = Event(
-            ts=round(time.time(), 3),
-            type=str(EventType.DUPLICATE_NODE),
-            data={
-                "node_id": self.host.node_id,
-                "machine_id": self.host.machine_id,
-                "other_machine_id": self.duplicate_of,
-                "message": "another machine publishes as this node id; this one stays silent",
-            },
-        )
+        assert self.duplicate_of is not None
+        event = duplicate_event(self.host.node_id, self.host.machine_id, self.duplicate_of)
         await client.publish(self.topics.event, encode(event), qos=1, timeout=_LIVE_PUBLISH_TIMEOUT)
 
     async def run(self) -> None:
@@ -228,17 +258,20 @@ class MqttLink:
         while True:
             try:
                 unique = await self._check_identity()
-                async with aiomqtt.Client(**self.client_options(will=unique)) as client:
+                # A duplicate connects under another client id: ours may be the other bridge's too.
+                options = self.client_options(will=unique, suffix="" if unique else "-dup")
+                async with aiomqtt.Client(**options) as client:
                     backoff = 1.0
                     if not unique:
                         await self._report_duplicate(client)
-                        await asyncio.sleep(_DUPLICATE_RECHECK)
+                        await IdentityCheck(self.topics, self.host.machine_id, self.instance).until_released(client)
                         continue
                     _LOGGER.info("connected to %s:%s as %s", self.broker.host, self.broker.port, self.host.node_id)
                     await client.subscribe(self.topics.cmd, qos=1)
                     await client.publish(self.topics.config, self.host.discovery_payload(), qos=1, retain=True)
                     await client.publish(self.topics.availability, AVAILABILITY_ONLINE, qos=1, retain=True)
                     self._client = client
+                    connected_at = time.monotonic()
                     self._deliver_latest_live()
                     drain = asyncio.get_running_loop().create_task(self._drain(client))
                     try:
@@ -249,6 +282,7 @@ class MqttLink:
                         raise
                     finally:
                         self._client = None
+                        self._held_for = time.monotonic() - connected_at
                         drain.cancel()
                         await asyncio.gather(drain, return_exceptions=True)
                         self._abandon_live()
@@ -330,6 +364,9 @@ class MqttLink:
                     await client.publish(self.topics.backfill, batch, qos=1, timeout=_BACKFILL_TIMEOUT)
                 queue.delete(batch_ids)
                 _LOGGER.debug("backfilled %d samples, %d left", len(batch_ids), len(queue))
+                continue
+            # Photos after the readings' backlog, one at a time, so a new sample never waits behind them.
+            if self.send_photo is not None and await self.send_photo(client):
                 continue
             await self._queued.wait()
 

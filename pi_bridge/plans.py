@@ -4,7 +4,8 @@ The node has one plan slot per pump (``NodeConfig.plans``); HA sets a slot's pla
 ``set_plan`` (params: a protocol ``Plan``) and sees it in every ``State.plans``. Plans
 are stored in ``<state_dir>/plans.json`` and checked twice a second. Each run waters a
 volume through the pump's flow rate (never past the pump's max runtime) and reports
-before/after moisture and water level, volume, duration, reason and outcome as a
+before/after moisture and water level, volume, duration, reason and outcome (and the ids of
+the before/after photos on a node with a camera) as a
 ``watering_report`` event.
 """
 
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from hydro_fleet_protocol import (
     EventType,
+    PhotoReason,
     Plan,
     PlanConfig,
     PlanType,
@@ -48,6 +50,8 @@ class PlanHost(Protocol):
     def latch_water_low(self, readings: dict[str, Reading]) -> bool: ...
 
     def emit(self, event_type: str, data: dict[str, Reading]) -> None: ...
+
+    async def take_photo(self, reason: PhotoReason) -> str | None: ...
 
 
 class PlanRejected(Exception):
@@ -294,6 +298,8 @@ class PlanRunner:
         }
         if "water_low" in before:
             report["water_low_before"] = before.get("water_low")
+        if photo := await self.host.take_photo(PhotoReason.BEFORE_WATERING):
+            report["photo_before"] = photo
         # Stored before the pump starts and again when it stops, so a bridge killed during the run or
         # the settle time still reports it after a restart, with what it knew (report_interrupted_runs).
         self._keep_pending(key, report)
@@ -307,6 +313,8 @@ class PlanRunner:
         except asyncio.CancelledError:
             self._report_interrupted(report, "the bridge stopped")
             raise
+        if report["duration"] and (photo := await self.host.take_photo(PhotoReason.AFTER_WATERING)):
+            report["photo_after"] = photo
         return self._finish(report, after)
 
     def _keep_pending(self, key: str, report: dict[str, Reading]) -> None:

@@ -271,6 +271,32 @@ class BufferSettings(_Strict):
     batch_size: Annotated[int, Ge(1), Le(1000)] = 500
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CameraSettings(_Strict):
+    """The plant camera: a Pi camera module (picamera2) or a USB webcam (V4L2 through linuxpy).
+
+    ``simulated`` draws a plant that follows the simulated pot; it is the default with
+    ``simulate``, and ``picamera2`` without.
+    """
+
+    key: Key = "plant"
+    name: str = "Plant"
+    source: Literal["picamera2", "usb", "simulated"] | None = None
+    device: Path = Path("/dev/video0")  # usb only
+    width: Annotated[int, Ge(160), Le(4056)] = 1280
+    height: Annotated[int, Ge(120), Le(3040)] = 960
+    quality: Annotated[int, Ge(10), Le(95)] = 85
+    # A JPEG over this is encoded again at a lower quality, then a smaller size, until it fits.
+    max_bytes: Annotated[int, Ge(20_000), Le(1_000_000)] = 400_000
+    photo_interval: Annotated[float, Ge(1), Le(7 * 86400)] = 3600.0
+    watering_photos: bool = True  # one photo before and one after each plan's watering run
+    # Photos waiting for the broker: at most this much disk; the oldest go first.
+    disk_budget_mb: Annotated[float, Ge(0.05), Le(100_000)] = 200.0
+    capture_timeout: Annotated[float, Ge(5), Le(300)] = 60.0
+    # --simulate only: simulated plant days per real day, so a demo's time-lapse shows growth.
+    growth_speed: Annotated[float, Ge(0), Le(1_000_000)] = 1.0
+
+
 def _unique_pump_keys(pumps: list[PumpSettings]) -> list[PumpSettings]:
     keys = [p.key for p in pumps]
     if len(keys) != len(set(keys)):
@@ -305,6 +331,8 @@ class BridgeConfig(_Strict):
     plan_settle_seconds: Annotated[float, Ge(0), Le(3600)] = 30.0
     probes: ProbeSettings = ProbeSettings()
     buffer: BufferSettings = BufferSettings()
+    # None: no camera (the default; old configs keep working unchanged).
+    camera: CameraSettings | None = None
     # Where the machine id comes from (duplicate node id detection); tests point it elsewhere.
     # Default: /etc/machine-id, or with simulate an id of the node's own in its state_dir.
     machine_id_file: Path | None = None

@@ -15,18 +15,21 @@ import voluptuous as vol
 from .const import (
     CONF_CALIBRATION_DAYS,
     CONF_OFFLINE_MINUTES,
+    CONF_PHOTO_KEEP_COUNT,
+    CONF_PHOTO_KEEP_DAYS,
     CONF_PREFIX,
     CONF_RANGES,
     CONF_WATER_LOW_PERCENT,
     DEFAULT_CALIBRATION_DAYS,
     DEFAULT_OFFLINE_MINUTES,
+    DEFAULT_PHOTO_KEEP_COUNT,
+    DEFAULT_PHOTO_KEEP_DAYS,
     DOMAIN,
 )
 from .protocol import DEFAULT_PREFIX, NodeConfig, ProtocolError, SensorType, TopicKind, parse_topic
 from .ranges import DEFAULT_RANGES, Range, node_ranges
 
 CONF_NODE = "node"
-_ALL_NODES = "-"
 _RANGE_FIELDS = ("critical_min", "normal_min", "normal_max", "critical_max")
 
 
@@ -146,12 +149,14 @@ class HydroFleetOptionsFlow(OptionsFlow):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         options = self.config_entry.options
         if user_input is not None:
-            node_id = user_input.pop(CONF_NODE, _ALL_NODES)
+            # Left empty: only the fleet-wide thresholds are saved. (No sentinel option for
+            # "no node": every valid translation key is also a valid node id.)
+            node_id = user_input.pop(CONF_NODE, None)
             self._options = {**options, **user_input}
             if CONF_WATER_LOW_PERCENT not in user_input:
                 # Left empty: HA sends no threshold and each node keeps its own.
                 self._options.pop(CONF_WATER_LOW_PERCENT, None)
-            if node_id != _ALL_NODES:
+            if node_id:
                 self._node_id = node_id
                 return await self.async_step_ranges()
             return self.async_create_entry(data=self._options)
@@ -168,12 +173,14 @@ class HydroFleetOptionsFlow(OptionsFlow):
                 vol.Optional(
                     CONF_WATER_LOW_PERCENT, description={"suggested_value": options.get(CONF_WATER_LOW_PERCENT)}
                 ): _minutes(100, "%"),
-                vol.Required(CONF_NODE, default=_ALL_NODES): selector.SelectSelector(
-                    selector.SelectSelectorConfig(
-                        options=[_ALL_NODES, *nodes],
-                        translation_key="node",
-                        mode=selector.SelectSelectorMode.DROPDOWN,
-                    )
+                vol.Required(
+                    CONF_PHOTO_KEEP_COUNT, default=options.get(CONF_PHOTO_KEEP_COUNT, DEFAULT_PHOTO_KEEP_COUNT)
+                ): _minutes(1_000_000, "photos"),
+                vol.Required(
+                    CONF_PHOTO_KEEP_DAYS, default=options.get(CONF_PHOTO_KEEP_DAYS, DEFAULT_PHOTO_KEEP_DAYS)
+                ): _minutes(36500, "d"),
+                vol.Optional(CONF_NODE): selector.SelectSelector(
+                    selector.SelectSelectorConfig(options=nodes, mode=selector.SelectSelectorMode.DROPDOWN)
                 ),
             }
         )

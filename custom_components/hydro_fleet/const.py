@@ -15,6 +15,11 @@ CONF_WATER_LOW_PERCENT: Final = "water_low_percent"
 CONF_RANGES: Final = "ranges"  # {node_id: {sensor type: [critical_min, normal_min, normal_max, critical_max]}}
 DEFAULT_OFFLINE_MINUTES: Final = 30
 DEFAULT_CALIBRATION_DAYS: Final = 30
+# Photo retention, per camera: the newest this many, none older than this many days.
+CONF_PHOTO_KEEP_COUNT: Final = "photo_keep_count"
+CONF_PHOTO_KEEP_DAYS: Final = "photo_keep_days"
+DEFAULT_PHOTO_KEEP_COUNT: Final = 2000
+DEFAULT_PHOTO_KEEP_DAYS: Final = 90
 
 # Bus event fired for every node event the integration shows; the logbook describes it
 # and device triggers listen to it.
@@ -26,6 +31,11 @@ ATTR_DATA: Final = "data"
 # Two configs of one node id from different machines within this many seconds means two
 # devices share a name.
 DUPLICATE_WINDOW: Final = 600.0
+
+
+def signal_photo(entry_id: str, node_id: str, camera: str) -> str:
+    """Dispatcher signal sent when a camera's newest photo changed."""
+    return f"{DOMAIN}_{entry_id}_photo_{node_id}_{camera}"
 
 
 def signal_node_discovered(entry_id: str) -> str:

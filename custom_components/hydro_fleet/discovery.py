@@ -86,6 +86,8 @@ class Discovery:
         ent_reg = er.async_get(self.hass)
         old_keys = {s.key for s in old.sensors} | {p.key for p in old.pumps} | {p.key for p in old.plans}
         kept = {s.key for s in new.sensors} | {p.key for p in new.pumps} | {p.key for p in new.plans}
+        old_keys |= {f"camera_{c.key}" for c in old.cameras}
+        kept |= {f"camera_{c.key}" for c in new.cameras}
         dropped = old_keys - kept
         if not dropped:
             return
@@ -100,6 +102,7 @@ class Discovery:
         """An empty retained config means the node was removed: so is its device."""
         fleet = self.fleet
         fleet.issues.node_removed(node_id)
+        fleet.photos.async_forget(node_id)
         self.devices.pop(node_id, None)
         node = fleet.nodes.pop(node_id, None)
         if node is None:
@@ -115,6 +118,7 @@ class Discovery:
         fleet = self.fleet
         fleet.nodes.pop(node_id, None)
         fleet.issues.node_removed(node_id)
+        fleet.photos.async_forget(node_id)
         fleet.entry.async_create_task(
             self.hass,
             mqtt.async_publish(self.hass, Topic(fleet.prefix, node_id).config, b"", qos=1, retain=True, encoding=None),
@@ -133,6 +137,11 @@ class Discovery:
             self.fleet.issues.node_offline(node_id, node.config.name)
         if node.online != online:
             node.online = online
+            # Once per change, not per message (quality scale: log-when-unavailable).
+            if online:
+                _LOGGER.info("Node %s is back online", node_id)
+            else:
+                _LOGGER.info("Node %s is offline; its entities are unavailable until it is back", node_id)
             node.async_notify()
             if online:
                 self.fleet.settings.async_apply(node)

@@ -10,6 +10,7 @@ node and topic kind until that node sends a good one again; nothing bad reaches 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 import logging
 from typing import Any
 
@@ -19,6 +20,7 @@ from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import async_track_time_interval
 
 from .commands import Commands
 from .const import (
@@ -31,6 +33,7 @@ from .const import (
 )
 from .discovery import Discovery
 from .node import Node
+from .photos import Photos
 from .protocol import (
     AVAILABILITY_ONLINE,
     Ack,
@@ -54,6 +57,8 @@ from .statistics import BackfillImporter
 
 _LOGGER = logging.getLogger(__name__)
 _SHOWN_EVENTS = frozenset(EventType)
+# A calibration grows overdue with time alone, while a node keeps reporting the same date.
+CALIBRATION_CHECK_INTERVAL = timedelta(days=1)
 
 __all__ = ["HydroFleet", "HydroFleetConfigEntry", "Node"]
 
@@ -94,6 +99,7 @@ class HydroFleet:
         self.backfill = BackfillImporter(hass, entry.entry_id)
         self.discovery = Discovery(self)
         self.commands = Commands(hass)
+        self.photos = Photos(self)
         self.settings = NodeSettings(self)
         self.broker_connected = True
 
@@ -129,6 +135,10 @@ class HydroFleet:
             self._unsubscribe.append(
                 await mqtt.async_subscribe(self.hass, wildcard(self.prefix, kind), handler, qos=1, encoding=None)
             )
+        self._unsubscribe.append(
+            async_track_time_interval(self.hass, self._check_calibrations, CALIBRATION_CHECK_INTERVAL)
+        )
+        await self.photos.async_start()
 
     @callback
     def async_stop(self) -> None:
@@ -136,6 +146,7 @@ class HydroFleet:
             self._unsubscribe.pop()()
         self.commands.async_cancel_all()
         self.issues.async_stop()
+        self.photos.async_stop()
 
     @callback
     def async_options_updated(self) -> None:
@@ -146,6 +157,15 @@ class HydroFleet:
             self.update_shown(node)
             node.async_notify()
         self.settings.async_options_updated()
+        self._check_calibrations()
+
+    @callback
+    def _check_calibrations(self, _now: datetime | None = None) -> None:
+        """Raise or clear calibration_overdue for every node by its last reported calibration."""
+        for node in self.nodes.values():
+            if node.state is not None:
+                last_calibration = node.state.health.get(HealthKey.LAST_CALIBRATION)
+                self.issues.calibration_seen(node.node_id, node.config.name, last_calibration)
 
     @callback
     def _on_connection_status(self, connected: bool) -> None:
@@ -262,7 +282,7 @@ class HydroFleet:
         if event.type not in _SHOWN_EVENTS:
             _LOGGER.debug("Node %s sent event type %s, which is not shown", node.node_id, event.type)
             return
-        self.fire_event(node, event)
+        self.fire_event(node, self.photos.linked(node.node_id, event))
 
     @callback
     def fire_event(self, node: Node, event: Event) -> None:

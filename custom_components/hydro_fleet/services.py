@@ -17,6 +17,7 @@ from .const import DOMAIN
 SERVICE_RUN_PUMP = "run_pump"
 SERVICE_SET_WATERING_TIMES = "set_watering_times"
 SERVICE_CALIBRATE = "calibrate"
+SERVICE_MAKE_TIMELAPSE = "make_timelapse"
 ATTR_DURATION = "duration"
 ATTR_TIMES = "times"
 
@@ -31,6 +32,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         entity_domain=Platform.SWITCH,
         func="async_run_pump",
         schema={vol.Required(ATTR_DURATION): vol.All(vol.Coerce(float), vol.Range(min=1, max=86400))},
+        supports_response=SupportsResponse.OPTIONAL,
     )
     service.async_register_platform_entity_service(
         hass,
@@ -51,6 +53,22 @@ def async_setup_services(hass: HomeAssistant) -> None:
             vol.Optional("buffer"): vol.All(vol.Coerce(float), vol.In(PH_BUFFERS)),
             vol.Optional("point"): vol.In(["dry", "wet", "empty", "full"]),
             vol.Optional("restart"): cv.boolean,
+        },
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    service.async_register_platform_entity_service(
+        hass,
+        DOMAIN,
+        SERVICE_MAKE_TIMELAPSE,
+        entity_domain=Platform.IMAGE,
+        func="async_make_timelapse",
+        schema={
+            vol.Optional("start"): cv.datetime,
+            vol.Optional("end"): cv.datetime,
+            vol.Optional("frames_per_second"): vol.All(vol.Coerce(float), vol.Range(min=0.5, max=30)),
+            vol.Optional("width"): vol.All(vol.Coerce(int), vol.Range(min=160, max=1920)),
+            vol.Optional("max_frames"): vol.All(vol.Coerce(int), vol.Range(min=2, max=500)),
+            vol.Optional("include_watering"): cv.boolean,
         },
         supports_response=SupportsResponse.OPTIONAL,
     )

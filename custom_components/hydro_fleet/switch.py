@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+import logging
 from typing import Any
 
 from homeassistant.components.switch import SwitchEntity
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, ServiceResponse, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN
 from .entity import HydroFleetEntity, async_setup_node_platform
 from .fleet import HydroFleet, HydroFleetConfigEntry
 from .node import Node, Section
-from .protocol import CommandAction, PumpConfig, PumpState, State
+from .protocol import CommandAction, PumpConfig, PumpRun, PumpState, State
 
-# Commands wait for the node's ack; HA must not fire them in parallel beyond what we await.
+_LOGGER = logging.getLogger(__name__)
+
+# 0: no limit. Each command awaits its own node's ack (up to the command timeout); a
+# limit would queue every pump in the fleet behind one slow or offline node.
 PARALLEL_UPDATES = 0
 
 
@@ -134,22 +136,20 @@ class PumpSwitch(HydroFleetEntity, SwitchEntity):
     async def async_turn_off(self, **kwargs: Any) -> None:
         await self.fleet.commands.async_command(self.node, CommandAction.PUMP_OFF, self.key)
 
-    async def async_run_pump(self, duration: float) -> None:
+    async def async_run_pump(self, duration: float) -> ServiceResponse:
         """Run for ``duration`` seconds (the ``hydro_fleet.run_pump`` action).
 
-        The node enforces its max runtime anyway; refusing here gives a clear error
-        instead of a run that silently stops early.
+        The node caps every run at the pump's max runtime and says so in its ack, so a
+        longer duration runs for the max runtime rather than failing: an automation that
+        asks too much still waters. The response says what the node granted.
         """
-        config = self._pump_config
-        max_runtime = config.max_runtime if config else 0.0
-        if duration > max_runtime:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="duration_over_max_runtime",
-                translation_placeholders={
-                    "entity": self.entity_id,
-                    "duration": f"{duration:g}",
-                    "max_runtime": f"{max_runtime:g}",
-                },
-            )
-        await self.fleet.commands.async_command(self.node, CommandAction.PUMP_ON, self.key, {"duration": duration})
+        ack = await self.fleet.commands.async_command(
+            self.node, CommandAction.PUMP_ON, self.key, {PumpRun.DURATION: duration}
+        )
+        granted = ack.result.get(PumpRun.DURATION)
+        if isinstance(granted, bool) or not isinstance(granted, int | float):
+            granted = duration  # a node that does not report it ran what was asked
+        clipped = ack.result.get(PumpRun.CLIPPED) is True
+        if clipped:
+            _LOGGER.info("%s runs for its max runtime, %g s, not the %g s asked for", self.entity_id, granted, duration)
+        return {PumpRun.DURATION: granted, PumpRun.CLIPPED: clipped}

@@ -20,9 +20,11 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed, async_mock_service
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
-from hydro_fleet_protocol import Ack, Command
+from hydro_fleet_protocol import Command
 from tests.components.hydro_fleet.conftest import (  # noqa: F401  (fixtures, registered by import)
     auto_enable_custom_integrations,
+    node_ack,
+    node_config,
     node_state,
     online_node,
     publish,
@@ -142,7 +144,7 @@ def node_commands(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> Commands:
             node_id = parts[1]
             command = Command.parse(payload)
             sent.append((node_id, command))
-            hass.loop.call_soon(publish, hass, node_id, "ack", Ack(command.id, ok=True))
+            hass.loop.call_soon(publish, hass, node_id, "ack", node_ack(command, node_config(node_id)))
         return real_publish(topic, payload, *args, **kwargs)
 
     mqtt_mock.async_publish.side_effect = publish_and_ack

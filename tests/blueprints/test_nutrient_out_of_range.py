@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -37,6 +38,25 @@ async def test_weak_solution_notifies_and_doses(
     assert durations(node_commands) == [5]
     await advance(hass, freezer, seconds=10)
     assert len(node_commands) == 1
+
+
+async def test_a_dose_longer_than_the_max_runtime_is_clipped_not_refused(
+    hass: HomeAssistant,
+    node_commands: Commands,
+    notifications: Notifications,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """60 s asked of a pump with a 30 s max runtime: dosed for 30 s, no automation error."""
+    await watch(hass, "sensor.pi_1_tds", low=560, high=840, minutes=15, dose_seconds=60)
+    caplog.clear()
+    caplog.set_level(logging.INFO)
+    await report(hass, seq=2, tds=410.0)
+    await advance(hass, freezer, minutes=16)
+    assert len(notifications) == 1
+    assert durations(node_commands) == [60]
+    assert "switch.pi_1_pump runs for its max runtime, 30 s, not the 60 s asked for" in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_strong_solution_only_notifies(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+import logging
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -89,3 +90,24 @@ async def test_no_watering_at_night_or_when_moist(
     # Morning and dry: watered at once.
     await report(hass, seq=4, moisture=12.0)
     assert actions(node_commands) == [RUN]
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_a_run_longer_than_the_max_runtime_still_waters(
+    hass: HomeAssistant, node_commands: Commands, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """120 s asked of a pump with a 30 s max runtime: the node clips it, the automation does not fail."""
+    freezer.move_to(local(10))
+    await online_node(hass)
+    await use_blueprint(hass, "water_when_dry.yaml", INPUTS | {"run_seconds": 120})
+    caplog.clear()
+    caplog.set_level(logging.INFO)
+
+    await report(hass, seq=2, moisture=22.0)
+    assert actions(node_commands) == [RUN]
+    assert durations(node_commands) == [120]
+    assert "switch.pi_1_pump runs for its max runtime, 30 s, not the 120 s asked for" in caplog.text
+    problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert problems == []
+    # The run finished: the automation is idle again and waters after the cooldown.
+    assert hass.states.get("automation.under_test").attributes["current"] == 0

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from devtools.mosquitto import Mosquitto
+from hydro_fleet_protocol import Photo, PhotoReason
 from pi_bridge.provision import expand_nodes
 from pi_bridge.settings import ConfigError
 
@@ -59,6 +60,10 @@ async def test_each_node_writes_only_its_own_topics(socket_enabled, tmp_path):
             async with aiomqtt.Client("127.0.0.1", broker.port, username="pi-1", password=secrets["pi-1"]) as pi1:
                 await pi1.publish("hydro_fleet/pi-2/state", '{"v":1,"ts":1,"seq":1,"readings":{}}', qos=1)
                 await pi1.publish("hydro_fleet/pi-2/config", "forged", qos=1, retain=True)
+                # Photos (a binary topic of the protocol's table) follow the same rule.
+                photo = Photo.build("plant", 1.0, PhotoReason.INTERVAL, b"\xff\xd8\xff" + bytes(64)).encode()
+                await pi1.publish("hydro_fleet/pi-2/photo", photo, qos=1)
+                await pi1.publish("hydro_fleet/pi-1/photo", photo, qos=1)
                 await pi1.publish("hydro_fleet/pi-1/event", '{"v":1,"ts":1,"type":"marker","data":{}}', qos=1)
                 await pi1.subscribe("hydro_fleet/pi-2/cmd", qos=1)
                 await rec.publish("hydro_fleet/pi-2/cmd", '{"v":1,"id":"z","action":"identify"}')
@@ -68,6 +73,7 @@ async def test_each_node_writes_only_its_own_topics(socket_enabled, tmp_path):
                     async with asyncio.timeout(0.3):
                         await anext(aiter(pi1.messages))
             assert not [t for t, _ in rec.messages if t.startswith("hydro_fleet/pi-2/") and not t.endswith("/cmd")]
+            assert ("hydro_fleet/pi-1/photo", photo) in rec.messages
         # A wrong password is refused outright.
         with pytest.raises(aiomqtt.MqttError):
             async with aiomqtt.Client("127.0.0.1", broker.port, username="pi-2", password="guess"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+import glob
 import json
 import os
 from pathlib import Path
@@ -135,7 +136,14 @@ async def run_fleet(distro: DistroMosquitto, out: Path, ha_password: str, tmp_pa
 @distro_only
 async def test_acl_files_start_with_debians_mosquitto_as_its_own_user(distro, tmp_path):
     """Item 7: the password file and ACL as generated, read by Mosquitto after it drops to its user."""
-    out = provision(distro, "pi-1", "pi-2")
+    others = distro.etc / "other-users.acl"
+    others.write_text("user zigbee2mqtt\ntopic readwrite zigbee2mqtt/#\n")
+    out = provision(distro, "pi-1", "pi-2", "--acl-include", str(others))
+    acl = (out / "acl").read_text()
+    # The add-on's convention: its own users keep every topic; the operator's other users are kept.
+    for stanza in ("user homeassistant\ntopic readwrite #\n", "user addons\ntopic readwrite #\n"):
+        assert stanza in acl
+    assert acl.rstrip().endswith("user zigbee2mqtt\ntopic readwrite zigbee2mqtt/#")
     install(distro, out)
     distro.start()
     assert distro.running_user() == BROKER_USER
@@ -195,6 +203,47 @@ async def test_dynsec_adds_the_fleet_to_a_shared_broker(distro, tmp_path):
     with pytest.raises(aiomqtt.MqttError):
         async with aiomqtt.Client("127.0.0.1", distro.port, username="pi-2", password=old_pi2):
             pass
+
+
+def mosquitto_ctrl(distro: DistroMosquitto, *args: str) -> str:
+    """The operator's own tool against the running broker, as its dynsec admin."""
+    login = ["-h", "127.0.0.1", "-p", str(distro.port), "-u", "admin", "-P", "admin-password"]
+    result = subprocess.run(["mosquitto_ctrl", *login, "dynsec", *args], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@distro_only
+async def test_dynsec_merges_into_a_broker_that_already_uses_it(distro, tmp_path):
+    """A broker whose operator runs the plugin (an admin, zigbee2mqtt with its own role): all kept."""
+    dynsec_file = distro.var / "dynamic-security.json"
+    subprocess.run(["mosquitto_ctrl", "dynsec", "init", str(dynsec_file), "admin", "admin-password"], check=True)
+    shutil.chown(dynsec_file, BROKER_USER, BROKER_USER)
+    (plugin,) = glob.glob("/usr/lib/*/mosquitto_dynamic_security.so") or glob.glob("/usr/lib/mosquitto_dynamic_*.so")
+    distro.add_conf("dynsec.conf", f"allow_anonymous false\nplugin {plugin}\nplugin_opt_config_file {dynsec_file}\n")
+    distro.start()
+    mosquitto_ctrl(distro, "createRole", "z2m")
+    for acltype in ("publishClientSend", "subscribePattern"):
+        mosquitto_ctrl(distro, "addRoleACL", "z2m", acltype, "zigbee2mqtt/#", "allow")
+    mosquitto_ctrl(distro, "createClient", "zigbee2mqtt", "-p", OPERATOR_USERS["zigbee2mqtt"])
+    mosquitto_ctrl(distro, "addClientRole", "zigbee2mqtt", "z2m")
+    distro.stop()
+
+    out = provision(distro, "pi-1", "pi-2", "--dynsec", str(dynsec_file))  # the plugin is loaded already
+    distro.start()
+    assert distro.running_user() == BROKER_USER
+    clients = mosquitto_ctrl(distro, "listClients")
+    assert {"admin", "zigbee2mqtt", "homeassistant", "pi-1", "pi-2"} <= set(clients.split())
+    assert "z2m" in mosquitto_ctrl(distro, "getClient", "zigbee2mqtt")
+    z2m_login = {"username": "zigbee2mqtt", "password": OPERATOR_USERS["zigbee2mqtt"]}
+    async with aiomqtt.Client("127.0.0.1", distro.port, **z2m_login) as z2m:
+        await z2m.subscribe("zigbee2mqtt/#", qos=1)
+        await z2m.publish("zigbee2mqtt/bridge/state", "online", qos=1)
+        async with asyncio.timeout(5):
+            message = await anext(aiter(z2m.messages))
+        assert str(message.topic) == "zigbee2mqtt/bridge/state"
+    secrets = json.loads((out / "secrets.json").read_text())
+    await run_fleet(distro, out, secrets["homeassistant"], tmp_path)
 
 
 def test_node_rules_follow_the_topic_table():

@@ -168,6 +168,8 @@ async def test_dry_run_protection_stops_with_safety_stop_and_refuses(start_node)
         await node.make_water_low()
         at_stop, stopped = await node.event(mark, "pump_stopped")
         assert stopped.data["reason"] == "water_low" and stopped.data["duration"] > 0, stopped.data
+        # Its state carries the node's own decision, which is what HA shows.
+        await node.rec.wait_for("state", lambda m: m.get("water_low") is True)
         at_safety, safety = await node.event(mark, "safety_stop")
         assert at_safety > at_stop
         assert safety.data["pump"] == node.pump and safety.data["reason"] == "water_low"

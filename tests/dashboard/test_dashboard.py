@@ -17,9 +17,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
 
-from hydro_fleet_protocol import Event
+from hydro_fleet_protocol import CameraConfig, Event
 from tests.blueprints.stations import online_receiver, online_station
-from tests.components.hydro_fleet.conftest import online_node, publish
+from tests.components.hydro_fleet.conftest import node_config, online_node, publish
 
 DASHBOARD = Path(__file__).parents[2] / "dashboards" / "hydro_fleet.yaml"
 
@@ -59,6 +59,8 @@ async def fleet(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None
     await online_node(hass, "pi-1")
     await online_node(hass, "pi-2", ph=6.8, tds=1300.0)
     await online_node(hass, "pi-3", ph=4.1, pump_on=True)
+    for node in ("pi-1", "pi-2", "pi-3"):  # the demo's Pis have a camera
+        publish(hass, node, "config", node_config(node, cameras=(CameraConfig("plant", "Plant", 3600),)))
     online_station(hass)
     online_receiver(hass, 97.5)
     await hass.async_block_till_done()
@@ -66,9 +68,9 @@ async def fleet(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None
 
 def test_only_core_cards(dashboard: dict[str, Any]) -> None:
     types = {card["type"] for card in cards(dashboard)}
-    assert types <= {"markdown", "gauge", "tile", "history-graph", "logbook", "heading"}, types
+    assert types <= {"markdown", "gauge", "tile", "history-graph", "logbook", "heading", "picture-entity"}, types
     assert not any(t.startswith("custom:") for t in types)
-    assert [v["title"] for v in dashboard["views"]] == ["Fleet", "History", "Pumps", "Stations"]
+    assert [v["title"] for v in dashboard["views"]] == ["Fleet", "Photos", "History", "Pumps", "Stations"]
 
 
 async def test_every_card_entity_exists(hass: HomeAssistant, fleet: None, dashboard: dict[str, Any]) -> None:

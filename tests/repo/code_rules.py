@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import json
 from pathlib import Path
 import re
+import string
 from typing import Any
 
 from homeassistant.const import Platform
-from homeassistant.helpers import selector, service as ha_service
+from homeassistant.helpers import config_validation as cv, selector, service as ha_service
 import voluptuous as vol
 import yaml
 
@@ -70,7 +71,9 @@ SERVICE_REGISTRATIONS = frozenset(
 SERVICE_FIELD_KEYS = frozenset(
     {"name", "description", "example", "default", "required", "advanced", "selector", "filter"}
 )
-TRANSLATION_KEY = re.compile(r"^[a-z0-9-_]+$")
+# script/hassfest/translations.py in HA core: RE_TRANSLATION_KEY, the keys it applies to
+# (TRANSLATION_KEY_PATHS) and what it forbids in every string.
+TRANSLATION_KEY = re.compile(r"^(?!.+[_-]{2})(?![_-])[a-z0-9-_]+(?<![_-])$")
 
 
 @dataclass(frozen=True)
@@ -241,32 +244,134 @@ def _fields(service: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 # --- translations -----------------------------------------------------------------------
 
 
+# Where hassfest validates a key, and with what: "key" is TRANSLATION_KEY, "slug" HA's
+# cv.slug, "slug_or_" cv.slug or "_", "underscore_slug" cv.underscore_slug. "*" is any key;
+# keys not listed (step ids, data fields, errors, aborts...) may be any string.
+TRANSLATION_KEY_PATHS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("entity", "*"), "slug"),
+    (("entity", "*", "*"), "key"),
+    (("entity", "*", "*", "state", "*"), "key"),
+    (("entity", "*", "*", "state_attributes", "*"), "key"),
+    (("entity", "*", "*", "state_attributes", "*", "state", "*"), "key"),
+    (("entity_component", "*"), "slug_or_"),
+    (("entity_component", "*", "state", "*"), "key"),
+    (("entity_component", "*", "state_attributes", "*"), "key"),
+    (("entity_component", "*", "state_attributes", "*", "state", "*"), "key"),
+    (("device", "*"), "key"),
+    (("selector", "*"), "slug_or_"),
+    (("selector", "*", "options", "*"), "key"),
+    (("selector", "*", "choices", "*"), "key"),
+    (("selector", "*", "unit_of_measurement", "*"), "key"),
+    (("selector", "*", "fields", "*"), "key"),
+    (("services", "*"), "key"),
+    (("services", "*", "fields", "*"), "key"),
+    (("services", "*", "sections", "*"), "key"),
+    (("conditions", "*"), "underscore_slug"),
+    (("conditions", "*", "fields", "*"), "key"),
+    (("triggers", "*"), "underscore_slug"),
+    (("triggers", "*", "fields", "*"), "key"),
+    (("exceptions", "*"), "slug"),
+    (("system_health", "info", "*"), "key"),
+    (("preview_features", "*"), "key"),
+    (("config_subentries", "*"), "slug_or_"),
+    (("common", "*"), "slug"),
+)
+# The top-level sections hassfest's strings schema accepts (anything else is an error).
+TRANSLATION_SECTIONS = frozenset(
+    {
+        "title", "config", "config_subentries", "options", "preview_features", "selector",
+        "device_automation", "system_health", "config_panel", "application_credentials", "issues",
+        "entity_component", "device", "entity", "exceptions", "services", "conditions", "triggers",
+        "conversation", "common",
+    }
+)  # fmt: skip
+# Strings where hassfest allows no {placeholder}: entity states, attribute names and units.
+NO_PLACEHOLDER_PATHS = (
+    ("entity", "*", "*", "state", "*"),
+    ("entity", "*", "*", "state_attributes", "*", "name"),
+    ("entity", "*", "*", "state_attributes", "*", "state", "*"),
+    ("entity", "*", "*", "unit_of_measurement"),
+    ("entity_component", "*", "state", "*"),
+    ("entity_component", "*", "state_attributes", "*", "state", "*"),
+)
+_HTML = re.compile(r"<[a-z].*?>", re.IGNORECASE)
+_SINGLE_QUOTED_PLACEHOLDER = re.compile(r"'{\w+}'")
+_COMBINED_REFERENCE = re.compile(r"(.+\[%)|(%\].+)")
+_URL = re.compile(
+    r"(((ftp|ftps|scp|http|https|mqtt|mqtts|socket|socks5):\/\/|www\.)"
+    r"[a-z0-9]+([\-\.]{1}[a-z0-9]+)*\.[a-z]{2,5}(:[0-9]{1,5})?(\/.*)?)",
+    re.IGNORECASE,
+)
+
+
+def _matches(path: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    return len(path) == len(pattern) and all(p == "*" or p == part for part, p in zip(path, pattern, strict=True))
+
+
+def translation_key_problem(path: tuple[str, ...]) -> str | None:
+    """Why hassfest would refuse the last key of ``path``, or None."""
+    kind = next((kind for pattern, kind in TRANSLATION_KEY_PATHS if _matches(path, pattern)), None)
+    key = path[-1]
+    if kind == "key" and not TRANSLATION_KEY.match(key):
+        return "must be [a-z0-9-_], not start or end with '-' or '_', and have no doubled '-'/'_'"
+    if kind in ("slug", "slug_or_", "underscore_slug"):
+        if kind == "slug_or_" and key == "_":
+            return None
+        try:
+            (cv.underscore_slug if kind == "underscore_slug" else cv.slug)(key)
+        except vol.Invalid:
+            return "must be a slug (lowercase [a-z0-9_], no '_' at either end, none doubled)"
+    return None
+
+
+def translation_value_problems(value: str, path: tuple[str, ...]) -> list[str]:
+    """hassfest's checks of one translated string."""
+    problems = []
+    if not value.strip():
+        problems.append("is empty")
+    elif value != value.strip():
+        problems.append("has leading or trailing spaces")
+    if _HTML.search(value):
+        problems.append("contains HTML")
+    if _SINGLE_QUOTED_PLACEHOLDER.search(value):
+        problems.append("has a placeholder inside single quotes")
+    if _COMBINED_REFERENCE.search(value):
+        problems.append("combines a [%key:...%] reference with other text")
+    if _URL.search(value):
+        problems.append("contains a URL (use a description placeholder)")
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(value) if name]
+    except ValueError:
+        return [*problems, "has an unbalanced '{' or '}'"]
+    if fields and any(_matches(path, pattern) for pattern in NO_PLACEHOLDER_PATHS):
+        problems.append("may not have placeholders")
+    problems += [
+        f"has a placeholder '{{{name}}}' that is not an identifier" for name in fields if not name.isidentifier()
+    ]
+    return problems
+
+
 def check_translation_format(path: Path) -> list[str]:
     where = rel(path)
     try:
         strings = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         return [f"{where}: cannot be read as JSON ({err})"]
-    problems = []
+    problems = [f"{where}: unknown section '{key}'" for key in strings if key not in TRANSLATION_SECTIONS]
 
-    def walk(node: Any, trail: str) -> None:
+    def walk(node: Any, trail: tuple[str, ...]) -> None:
+        at = ".".join(trail)
         if isinstance(node, dict):
             for key, value in node.items():
-                at = f"{trail}.{key}" if trail else key
-                if not TRANSLATION_KEY.match(key):
-                    problems.append(f"{where}: key '{at}' must be lowercase [a-z0-9-_]")
-                elif "__" in key:
-                    problems.append(f"{where}: key '{at}' has a doubled underscore")
-                walk(value, at)
+                if (why := translation_key_problem((*trail, key))) is not None:
+                    problems.append(f"{where}: key '{at + '.' if at else ''}{key}' {why}")
+                walk(value, (*trail, key))
         elif isinstance(node, str):
-            if node != node.strip():
-                problems.append(f"{where}: '{trail}' has leading or trailing spaces")
-            if not node.strip():
-                problems.append(f"{where}: '{trail}' is empty")
+            problems.extend(f"{where}: '{at}' {why}" for why in translation_value_problems(node, trail))
         else:
-            problems.append(f"{where}: '{trail}' must be a string or an object")
+            problems.append(f"{where}: '{at}' must be a string or an object")
 
-    walk(strings, "")
+    walk(strings, ())
     for flow in ("config", "options"):
         for step_id, step in (strings.get(flow, {}).get("step") or {}).items():
             missing = set(step.get("data_description", {})) - set(step.get("data", {}))

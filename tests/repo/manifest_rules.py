@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 import struct
+import tomllib
 from typing import Any
 
 from awesomeversion import AwesomeVersion, AwesomeVersionException, AwesomeVersionStrategy
@@ -132,9 +133,24 @@ def _valid_version(version: str) -> bool:
 
 
 def check_hacs(root: Path, integration: Path) -> list[str]:
-    return check_mapping(
-        root / "hacs.json", lambda hacs, where: _hacs_problems(hacs, where, integration), "a JSON object"
-    )
+    return [
+        *check_mapping(
+            root / "hacs.json", lambda hacs, where: _hacs_problems(hacs, where, integration), "a JSON object"
+        ),
+        *check_license(root),
+    ]
+
+
+def check_license(root: Path) -> list[str]:
+    """HACS's `license` check wants a licence file; it must be the one pyproject declares."""
+    path = root / "LICENSE"
+    if not path.is_file():
+        return [f"{rel(path)}: missing (HACS refuses a repository without a licence)"]
+    declared = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["license"]
+    first_line = path.read_text(encoding="utf-8").strip().splitlines()[0]
+    if first_line != f"{declared} License":
+        return [f"{rel(path)}: starts with {first_line!r}, but pyproject.toml declares {declared!r}"]
+    return []
 
 
 def _hacs_problems(hacs: dict[str, Any], where: str, integration: Path) -> list[str]:

@@ -12,6 +12,7 @@ from homeassistant.components.automation.config import AUTOMATION_BLUEPRINT_SCHE
 from homeassistant.components.blueprint.models import Blueprint
 from homeassistant.util.yaml import load_yaml_dict
 import pytest
+import yaml
 
 from . import addon_rules, code_rules, manifest_rules
 from .paths import ADDON, BLUEPRINTS, INTEGRATION, RECEIVER_PACKAGE, ROOT, rel
@@ -26,6 +27,17 @@ def assert_none(problems: list[str]) -> None:
 
 def test_hacs_json_and_brand_icon() -> None:
     assert_none(manifest_rules.check_hacs(ROOT, INTEGRATION))
+
+
+def test_the_repository_runs_todays_validators_on_every_push() -> None:
+    """hassfest and HACS's action as integration_blueprint runs them; brands not ignored."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "validate.yaml").read_text())
+    assert "push" in workflow[True]  # YAML 1.1 reads the key `on` as True
+    steps = {step["uses"].split("@")[0]: step for job in workflow["jobs"].values() for step in job["steps"]}
+    assert "home-assistant/actions/hassfest" in steps
+    assert steps["hacs/action"]["with"]["category"] == "integration"
+    assert "ignore" not in steps["hacs/action"]["with"]
+    assert steps["frenck/action-addon-linter"]["with"]["path"] == "./addon"
 
 
 def test_manifest() -> None:

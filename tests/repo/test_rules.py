@@ -20,7 +20,8 @@ from .paths import INTEGRATION, ROOT
 def integration(tmp_path: Path) -> Path:
     target = tmp_path / "custom_components" / "hydro_fleet"
     shutil.copytree(INTEGRATION, target, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "hacs.json", tmp_path / "hacs.json")
+    for name in ("hacs.json", "LICENSE", "pyproject.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
     return target
 
 
@@ -140,17 +141,49 @@ def test_services_yaml_is_checked_against_home_assistants_schema(integration: Pa
     assert len(problems) == 3, problems
 
 
+KEY_RULE = "must be [a-z0-9-_], not start or end with '-' or '_', and have no doubled"
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
+        (lambda s: s["entity"]["sensor"].update(Bad_Key={"name": "x"}), f"key 'entity.sensor.Bad_Key' {KEY_RULE}"),
         (
-            lambda s: s["entity"]["sensor"].update(Bad_Key={"name": "x"}),
-            "key 'entity.sensor.Bad_Key' must be lowercase",
+            lambda s: s["entity"]["sensor"].update(water__low={"name": "x"}),
+            f"key 'entity.sensor.water__low' {KEY_RULE}",
         ),
-        (lambda s: s["entity"]["sensor"].update(water__low={"name": "x"}), "'entity.sensor.water__low' has a doubled"),
+        # What the options flow's "no node" option used to be; hassfest refuses it.
+        (
+            lambda s: s.update(selector={"node": {"options": {"-": "No node"}}}),
+            f"key 'selector.node.options.-' {KEY_RULE}",
+        ),
+        (
+            lambda s: s.update(selector={"node": {"options": {"all_": "All"}}}),
+            f"key 'selector.node.options.all_' {KEY_RULE}",
+        ),
+        (
+            lambda s: s.update(selector={"node": {"options": {"a--b": "A"}}}),
+            f"key 'selector.node.options.a--b' {KEY_RULE}",
+        ),
+        (lambda s: s["entity"].update(Sensor2={}), "key 'entity.Sensor2' must be a slug"),
+        (lambda s: s["exceptions"].update(bad__slug={"message": "x"}), "key 'exceptions.bad__slug' must be a slug"),
+        (lambda s: s.update(widgets={}), "unknown section 'widgets'"),
         (
             lambda s: s["entity"]["sensor"]["tds"].update(name=" TDS"),
             "'entity.sensor.tds.name' has leading or trailing",
+        ),
+        (lambda s: s["entity"]["sensor"]["tds"].update(name="<b>TDS</b>"), "'entity.sensor.tds.name' contains HTML"),
+        (
+            lambda s: s["entity"]["sensor"]["tds"].update(name="See https://example.com/x"),
+            "'entity.sensor.tds.name' contains a URL",
+        ),
+        (
+            lambda s: s["entity"]["sensor"]["tds"].update(name="TDS of '{node}'"),
+            "'entity.sensor.tds.name' has a placeholder inside single quotes",
+        ),
+        (
+            lambda s: s["entity"]["sensor"]["tds"].update(state={"high": "High {x}"}),
+            "'entity.sensor.tds.state.high' may not have placeholders",
         ),
         (
             lambda s: s["config"]["step"]["user"]["data_description"].update(port="The port"),
@@ -175,6 +208,15 @@ def test_translation_key_used_by_code_must_exist(integration: Path) -> None:
 def test_icons_must_be_mdi(integration: Path) -> None:
     edit_json(integration / "icons.json", lambda i: i["entity"]["switch"]["pump"].update(default="pump.png"))
     one(code_rules.check_icons(integration), "icons.json: 'entity.switch.pump.default' must be an icon")
+
+
+def test_licence_must_exist_and_match_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nlicense = "MIT"\n')
+    one(manifest_rules.check_license(tmp_path), "LICENSE: missing")
+    (tmp_path / "LICENSE").write_text("Apache License\nVersion 2.0\n")
+    one(manifest_rules.check_license(tmp_path), "starts with 'Apache License'", "declares 'MIT'")
+    (tmp_path / "LICENSE").write_text((ROOT / "LICENSE").read_text())
+    assert manifest_rules.check_license(tmp_path) == []
 
 
 # --- add-on ------------------------------------------------------------------------------

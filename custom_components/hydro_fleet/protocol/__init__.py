@@ -19,6 +19,7 @@ from .const import (
     NodeKind,
     NodeSetting,
     PlanType,
+    PumpRun,
     Reading,
     SensorType,
     SlotStatus,
@@ -26,6 +27,16 @@ from .const import (
     WateringOutcome,
 )
 from .discovery import NodeConfig, PlanConfig, PumpConfig, SensorConfig
+from .photo import (
+    MAX_PHOTO_BYTES,
+    PHOTO_BURST,
+    PHOTO_SPACING,
+    CameraConfig,
+    Photo,
+    PhotoMeta,
+    PhotoReason,
+    photo_id,
+)
 from .plan import Plan
 from .state import Backfill, Event, PumpState, Sample, State
 from .topics import (
@@ -45,9 +56,13 @@ __all__ = [
     "AVAILABILITY_ONLINE",
     "DEFAULT_PREFIX",
     "MAX_PAYLOAD_BYTES",
+    "MAX_PHOTO_BYTES",
+    "PHOTO_BURST",
+    "PHOTO_SPACING",
     "PROTOCOL_VERSION",
     "Ack",
     "Backfill",
+    "CameraConfig",
     "Command",
     "CommandAction",
     "Event",
@@ -56,11 +71,15 @@ __all__ = [
     "NodeConfig",
     "NodeKind",
     "NodeSetting",
+    "Photo",
+    "PhotoMeta",
+    "PhotoReason",
     "Plan",
     "PlanConfig",
     "PlanType",
     "ProtocolError",
     "PumpConfig",
+    "PumpRun",
     "PumpState",
     "Reading",
     "Sample",
@@ -76,6 +95,7 @@ __all__ = [
     "encode",
     "is_valid_node_id",
     "parse_topic",
+    "photo_id",
     "refusal_for",
     "wildcard",
 ]

@@ -71,6 +71,17 @@ class CommandAction(StrEnum):
     SET_CONFIG = "set_config"
 
 
+class PumpRun(StrEnum):
+    """Keys of a ``pump_on`` command's params and of its ack's result."""
+
+    # params: the seconds asked for (none: the max runtime); result: the seconds granted.
+    DURATION = "duration"
+    # result: true when the pump's max runtime shortened the run (the node clips, never refuses).
+    CLIPPED = "clipped"
+    # result, when clipped: the seconds that were asked for.
+    REQUESTED = "requested"
+
+
 class NodeSetting(StrEnum):
     """Settings a controller may change with ``set_config``; a node that supports one
     reports its current value in ``NodeConfig.extra`` under the same key."""
@@ -90,6 +101,8 @@ class HealthKey(StrEnum):
     BATTERY = "battery"  # %
     LAST_CALIBRATION = "last_calibration"  # unix seconds of the newest probe calibration
     FIRMWARE = "firmware"  # text
+    CAMERA_OK = "camera_ok"  # bool: the node's camera delivered its last photo (absent: no camera)
+    PHOTOS_DROPPED = "photos_dropped"  # photos dropped from the node's full photo buffer since it started
 
 
 class PlanType(StrEnum):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from .const import PROTOCOL_VERSION, NodeKind, Reading, SensorType
+from .photo import CameraConfig, cameras_from
 from .validation import (
     ProtocolError,
     compact,
@@ -156,6 +157,7 @@ class NodeConfig:
     pumps: tuple[PumpConfig, ...] = ()
     plans: tuple[PlanConfig, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    cameras: tuple[CameraConfig, ...] = ()  # none: an old node, an ESPHome node, a Pi without a camera
 
     @classmethod
     def parse(cls, payload: bytes | str) -> Self:
@@ -188,6 +190,7 @@ class NodeConfig:
             pumps=pumps,
             plans=plans,
             extra=obj(data, "extra"),
+            cameras=cameras_from(data.get("cameras")),
         )
 
     def check_readings(self, readings: Mapping[str, Reading], where: str = "readings") -> None:
@@ -228,5 +231,6 @@ class NodeConfig:
                 "pumps": [p.to_dict() for p in self.pumps],
                 "plans": [p.to_dict() for p in self.plans],
                 "extra": self.extra,
+                "cameras": [c.to_dict() for c in self.cameras],
             }
         )

@@ -25,6 +25,7 @@ class TopicKind(StrEnum):
     EVENT = "event"
     CMD = "cmd"
     ACK = "ack"
+    PHOTO = "photo"  # binary: a JSON header line, then a JPEG (protocol/photo.py)
 
 
 # Who publishes what. The broker ACL that ``hydro-fleet-bridge provision`` generates is
@@ -87,6 +88,10 @@ class Topic:
     @property
     def ack(self) -> str:
         return self(TopicKind.ACK)
+
+    @property
+    def photo(self) -> str:
+        return self(TopicKind.PHOTO)
 
 
 def wildcard(prefix: str, kind: TopicKind) -> str:

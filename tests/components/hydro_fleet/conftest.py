@@ -18,8 +18,11 @@ from devtools.pi_node import pi_node_config
 from hydro_fleet_protocol import (
     Ack,
     Command,
+    CommandAction,
+    NodeConfig,
     Plan,
     PlanType,
+    PumpRun,
     PumpState,
     State,
     encode,
@@ -87,6 +90,23 @@ async def online_node(hass: HomeAssistant, node_id: str = "pi-1", **state: Any) 
     publish(hass, node_id, "availability", "online")
     publish(hass, node_id, "state", node_state(**state))
     await hass.async_block_till_done()
+
+
+def node_ack(command: Command, config: NodeConfig) -> Ack:
+    """The ack a node sends: a ``pump_on`` beyond the pump's max runtime runs for the max
+    runtime and says it was clipped (pi_bridge/commands.py and the ESPHome node do the same)."""
+    pump = next((p for p in config.pumps if p.key == command.target), None)
+    if command.action is not CommandAction.PUMP_ON or pump is None:
+        return Ack(command.id, ok=True)
+    asked = command.params.get(PumpRun.DURATION)
+    clipped = asked is not None and asked > pump.max_runtime
+    result: dict[str, Any] = {
+        PumpRun.DURATION: pump.max_runtime if asked is None or clipped else asked,
+        PumpRun.CLIPPED: clipped,
+    }
+    if clipped:
+        result[PumpRun.REQUESTED] = asked
+    return Ack(command.id, ok=True, result=result)
 
 
 class FakeNode:

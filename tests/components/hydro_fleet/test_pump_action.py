@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from unittest.mock import patch
 
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError
 import pytest
 
 from custom_components.hydro_fleet.const import DOMAIN
 from hydro_fleet_protocol import CommandAction
 
-from .conftest import FakeNode, online_node
+from .conftest import FakeNode, node_ack, node_config, online_node
 
 
 async def test_run_pump_sends_the_duration(hass: HomeAssistant, fake_node: FakeNode) -> None:
@@ -24,15 +25,23 @@ async def test_run_pump_sends_the_duration(hass: HomeAssistant, fake_node: FakeN
     assert (command.action, command.target, command.params) == (CommandAction.PUMP_ON, "pump", {"duration": 20.0})
 
 
-async def test_run_pump_refuses_more_than_the_max_runtime(hass: HomeAssistant, fake_node: FakeNode) -> None:
+async def test_run_pump_beyond_the_max_runtime_runs_for_the_max_runtime(
+    hass: HomeAssistant, fake_node: FakeNode, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One behaviour: the node clips a run to the pump's max runtime (30 s here) and acks it."""
     await online_node(hass)
-    with pytest.raises(ServiceValidationError) as info:
-        await hass.services.async_call(
-            DOMAIN, "run_pump", {ATTR_ENTITY_ID: "switch.pi_1_pump", "duration": 45}, blocking=True
-        )
-    assert info.value.translation_key == "duration_over_max_runtime"
-    assert info.value.translation_placeholders == {"entity": "switch.pi_1_pump", "duration": "45", "max_runtime": "30"}
-    assert fake_node.commands == []
+    fake_node.respond = lambda command: node_ack(command, node_config())
+    caplog.set_level(logging.INFO, logger="custom_components.hydro_fleet")
+    response = await hass.services.async_call(
+        DOMAIN, "run_pump", {ATTR_ENTITY_ID: "switch.pi_1_pump", "duration": 45}, blocking=True, return_response=True
+    )
+    assert fake_node.commands[-1].params == {"duration": 45.0}
+    assert response == {"switch.pi_1_pump": {"duration": 30, "clipped": True}}
+    assert "switch.pi_1_pump runs for its max runtime, 30 s, not the 45 s asked for" in caplog.text
+    response = await hass.services.async_call(
+        DOMAIN, "run_pump", {ATTR_ENTITY_ID: "switch.pi_1_pump", "duration": 20}, blocking=True, return_response=True
+    )
+    assert response == {"switch.pi_1_pump": {"duration": 20.0, "clipped": False}}
 
 
 async def test_a_command_without_ack_times_out_with_a_clear_error(hass: HomeAssistant, fake_node: FakeNode) -> None:

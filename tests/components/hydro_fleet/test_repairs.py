@@ -8,6 +8,7 @@ import time
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.hydro_fleet.const import DOMAIN
@@ -95,6 +96,35 @@ async def test_calibration_overdue_raises_and_clears(hass: HomeAssistant, setup_
     assert issue.translation_placeholders["days"] == "45"
 
     publish(hass, "pi-1", "state", node_state(seq=2, health={"last_calibration": time.time() - 60}))
+    await hass.async_block_till_done()
+    assert "calibration_overdue_pi-1" not in _issues(hass)
+
+
+async def test_calibration_becomes_overdue_with_time_alone(
+    hass: HomeAssistant, setup_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """An HA that runs for months sees the same calibration date every sample: a daily check."""
+    calibrated = dt_util.utcnow().timestamp() - 29 * 86400  # the default limit is 30 days
+    await online_node(hass, health={"last_calibration": calibrated})
+    assert "calibration_overdue_pi-1" not in _issues(hass)
+    # The node keeps reporting the same date; only time passes.
+    publish(hass, "pi-1", "state", node_state(seq=2, health={"last_calibration": calibrated}))
+    await hass.async_block_till_done()
+    await _pass(hass, freezer, timedelta(hours=23))
+    assert "calibration_overdue_pi-1" not in _issues(hass)
+    await _pass(hass, freezer, timedelta(hours=2))  # the daily check, now past the 30th day
+    assert _issues(hass)["calibration_overdue_pi-1"].translation_placeholders["days"] == "30"
+
+
+async def test_calibration_limit_change_applies_at_once(
+    hass: HomeAssistant, setup_integration: MockConfigEntry
+) -> None:
+    await online_node(hass, health={"last_calibration": dt_util.utcnow().timestamp() - 10 * 86400})
+    assert "calibration_overdue_pi-1" not in _issues(hass)
+    hass.config_entries.async_update_entry(setup_integration, options={"calibration_days": 7})
+    await hass.async_block_till_done()
+    assert "calibration_overdue_pi-1" in _issues(hass)
+    hass.config_entries.async_update_entry(setup_integration, options={"calibration_days": 14})
     await hass.async_block_till_done()
     assert "calibration_overdue_pi-1" not in _issues(hass)
 

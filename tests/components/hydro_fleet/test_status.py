@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+import voluptuous as vol
 
 from hydro_fleet_protocol import SensorConfig, SensorType
 
@@ -114,11 +116,29 @@ async def test_options_flow_without_a_node_saves_thresholds_only(
             "offline_minutes": 5,
             "calibration_days": 30,
             "water_low_percent": 20,
-            "node": "-",
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert dict(setup_integration.options) == {"offline_minutes": 5, "calibration_days": 30, "water_low_percent": 20}
+    assert dict(setup_integration.options) == {
+        "offline_minutes": 5,
+        "calibration_days": 30,
+        "water_low_percent": 20,
+        "photo_keep_count": 2000,
+        "photo_keep_days": 90,
+    }
+
+
+async def test_options_flow_offers_only_real_nodes(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None:
+    """No sentinel "no node" option (hassfest refuses '-' as a key): the field is optional."""
+    await online_node(hass)
+    result = await hass.config_entries.options.async_init(setup_integration.entry_id)
+    node_field = next(key for key in result["data_schema"].schema if key == "node")
+    assert isinstance(node_field, vol.Optional)
+    assert result["data_schema"].schema[node_field].config["options"] == ["pi-1"]
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {"offline_minutes": 5, "calibration_days": 30, "node": "-"}
+        )
 
 
 async def test_new_ranges_show_even_when_the_status_stays(

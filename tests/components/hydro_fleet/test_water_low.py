@@ -70,7 +70,7 @@ async def test_threshold_option_is_sent_to_the_nodes_as_configuration(
 
     result = await hass.config_entries.options.async_init(setup_integration.entry_id)
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"offline_minutes": 30, "calibration_days": 30, "water_low_percent": 15, "node": "-"}
+        result["flow_id"], {"offline_minutes": 30, "calibration_days": 30, "water_low_percent": 15}
     )
     await hass.async_block_till_done(wait_background_tasks=True)
     sent = [(c.action, c.target, c.params) for c in fake_node.commands]
@@ -89,7 +89,7 @@ async def test_threshold_option_is_sent_to_the_nodes_as_configuration(
     # Cleared in the options: HA stops sending a threshold.
     result = await hass.config_entries.options.async_init(setup_integration.entry_id)
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"offline_minutes": 30, "calibration_days": 30, "node": "-"}
+        result["flow_id"], {"offline_minutes": 30, "calibration_days": 30}
     )
     await hass.async_block_till_done()
     assert "water_low_percent" not in setup_integration.options
