@@ -113,7 +113,9 @@ async def _p1(hass: HomeAssistant, label: str) -> None:
         profiler.enable()
         await run(os.environ["BENCH_PROFILE"], 5000, int(os.environ.get("BENCH_CHANGED", "6")))
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(
+            int(os.environ.get("BENCH_LINES", "45"))
+        )
     await run("ours", 0)  # warm-up: first writes, template compilation
     await run("ha", 0)
     await run("floor", 0)

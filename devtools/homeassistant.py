@@ -77,6 +77,8 @@ class HomeAssistant:
     def write_config(self) -> None:
         """configuration.yaml before the first start, or HA writes one with default_config."""
         self.config_dir.mkdir(parents=True, exist_ok=True)
+        # media_dirs below must name an existing folder, or HA starts in recovery mode.
+        (self.config_dir / "media").mkdir(exist_ok=True)
         extra = "".join(f"{name}:\n" for name in self.integrations)
         (self.config_dir / "configuration.yaml").write_text(
             "homeassistant:\n"

@@ -23,23 +23,21 @@ from .metrics import Metrics
 from .options import Options
 from .publisher import MqttSettings, Publisher
 from .ratelimit import RateLimiter
-from .schema import FullSync, PayloadError, parse_payload
-from .storage import AsyncStore, IdempotencyKeyTakenError, ReplayError, StorageUnavailableError, SyncMeta
-from .verification import (
+from .responses import (
     BODY,
     BODY_SHA256,
     CLIENT_IP,
     HEADER_TS,
     IDEMPOTENCY_KEY,
-    LORAWAN_MIDDLEWARES,
     REQUEST_ID,
-    ROOT_MIDDLEWARES,
     SIGNATURE,
     STARTED,
-    SYNC_MIDDLEWARES,
     error_response,
     stored_answer,
 )
+from .schema import FullSync, PayloadError, parse_payload
+from .storage import AsyncStore, IdempotencyKeyTakenError, ReplayError, StorageUnavailableError, SyncMeta
+from .verification import LORAWAN_MIDDLEWARES, ROOT_MIDDLEWARES, SYNC_MIDDLEWARES
 
 _LOGGER = logging.getLogger(__name__)
 DB_NAME = "receiver.db"

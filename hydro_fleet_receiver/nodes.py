@@ -17,6 +17,7 @@ from hydro_fleet_protocol import (
     AVAILABILITY_OFFLINE,
     AVAILABILITY_ONLINE,
     Event,
+    EventType,
     NodeConfig,
     NodeKind,
     Reading,
@@ -35,7 +36,6 @@ from .schema import ReturnEvent
 
 STATION_STATUS_OPTIONS = tuple(StationStatus)
 SLOT_STATUS_OPTIONS = tuple(SlotStatus)
-RETURNED_EVENT = "power_bank_returned"
 # The stations the Java gateway reports are ChargeGhar power bank stations (seed 001).
 STATION_MANUFACTURER = "ChargeGhar"
 # Reasons a request can be turned away; each has a counter sensor on the receiver node.
@@ -117,7 +117,7 @@ def station_config(node_id: str, serial: str, total_slots: int) -> NodeConfig:
         machine_id=serial,
         sw_version=None,
         sensors=tuple(sensors),
-        extra={"serial_number": serial, "events": [RETURNED_EVENT]},
+        extra={"serial_number": serial, "events": [EventType.POWER_BANK_RETURNED]},
     )
 
 
@@ -282,7 +282,7 @@ def returned_message(
     """The ``power_bank_returned`` event of a station (not retained: an event happens once)."""
     message = Event(
         ts=now,
-        type=RETURNED_EVENT,
+        type=EventType.POWER_BANK_RETURNED,
         data={
             "station_serial": serial,
             "power_bank_serial": sync_event.power_bank_serial,

@@ -20,10 +20,12 @@ import time
 
 from hydro_fleet_protocol import (
     Ack,
+    AckCode,
     Command,
     CommandAction,
     Event,
     EventType,
+    HealthKey,
     NodeConfig,
     NodeKind,
     NodeSetting,
@@ -229,9 +231,9 @@ class Bridge:
         health = self.health.collect(
             snapshot.status()
             | {
-                "battery": readings.get("battery"),
-                "last_calibration": self.calibration.last_calibration,
-                "buffered": len(self.queue),
+                HealthKey.BATTERY: readings.get("battery"),
+                HealthKey.LAST_CALIBRATION: self.calibration.last_calibration,
+                HealthKey.BUFFERED: len(self.queue),
             }
             | (self.photos.health() if self.photos else {})
         )
@@ -271,7 +273,7 @@ class Bridge:
         except Exception:
             # A bug in one command's handling must not take down pump safety with it.
             _LOGGER.exception("command %s (%s) failed", command.id, command.action)
-            ack = Ack(command.id, ok=False, code="internal_error", message="the node could not carry this out")
+            ack = Ack(command.id, ok=False, code=AckCode.INTERNAL_ERROR, message="the node could not carry this out")
         if ack.ok and command.action is CommandAction.SET_CONFIG:
             # The retained config announces the node's settings: the controller sees it took.
             await self.link.publish(self.topics.config, self.discovery_payload(), retain=True)

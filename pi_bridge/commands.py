@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 import logging
 from typing import Any, Protocol
 
-from hydro_fleet_protocol import Ack, Command, CommandAction, EventType, NodeSetting, PumpRun, Reading
+from hydro_fleet_protocol import Ack, AckCode, Command, CommandAction, EventType, NodeSetting, PumpRun, Reading
 
 from .calibration import CalibrationStore
 from .plans import PlanRejected, PlanRunner
@@ -61,13 +61,18 @@ class CommandHandlers:
         handler = self._handlers.get(command.action)
         if handler is None:
             return Ack(
-                command.id, ok=False, code="unsupported", message=f"{command.action} is not supported by this node"
+                command.id,
+                ok=False,
+                code=AckCode.UNSUPPORTED,
+                message=f"{command.action} is not supported by this node",
             )
         return handler(command)
 
     def _pump_for(self, command: Command) -> str | Ack:
         if command.target is None or command.target not in self.host.pumps:
-            return Ack(command.id, ok=False, code="unknown_pump", message=f"this node has no pump {command.target!r}")
+            return Ack(
+                command.id, ok=False, code=AckCode.UNKNOWN_PUMP, message=f"this node has no pump {command.target!r}"
+            )
         return command.target
 
     def _pump_on(self, command: Command) -> Ack:
@@ -79,7 +84,10 @@ class CommandHandlers:
             isinstance(duration, bool) or not isinstance(duration, int | float) or not 0 < duration < 86400 * 365
         ):
             return Ack(
-                command.id, ok=False, code="invalid_duration", message="duration must be a positive number of seconds"
+                command.id,
+                ok=False,
+                code=AckCode.INVALID_DURATION,
+                message="duration must be a positive number of seconds",
             )
         # The latest sample (at most one interval old); the sample loop also stops a pump that runs low.
         readings = self.host.last_readings()
@@ -93,7 +101,7 @@ class CommandHandlers:
             return Ack(
                 command.id,
                 ok=False,
-                code="water_low",
+                code=AckCode.WATER_LOW,
                 message=f"{what} (limit {self.host.water_low_pct:g} %); pump not started to protect it",
             )
         granted, clipped = self.host.pumps[key].start(duration, reason="command")
@@ -128,7 +136,7 @@ class CommandHandlers:
             message = (
                 f"probe {probe!r} is not fitted or cannot be calibrated (this node: {', '.join(sensors.calibratable)})"
             )
-            return Ack(command.id, ok=False, code="unknown_probe", message=message)
+            return Ack(command.id, ok=False, code=AckCode.UNKNOWN_PROBE, message=message)
         try:
             volts = sensors.volts(probe)
             # The latest sample's temperature: reading a DS18B20 again would block the loop ~750 ms.
@@ -138,11 +146,11 @@ class CommandHandlers:
         except CalibrationError as err:
             _LOGGER.warning("calibration of %s rejected: %s", probe, err)
             self.host.emit(EventType.CALIBRATION, data | {"ok": False, "message": str(err)})
-            return Ack(command.id, ok=False, code="calibration_rejected", message=str(err))
+            return Ack(command.id, ok=False, code=AckCode.CALIBRATION_REJECTED, message=str(err))
         except Exception as err:  # a probe fault while measuring is the user's to fix, not a crash
             _LOGGER.warning("calibration of %s failed: %s", probe, err)
             self.host.emit(EventType.CALIBRATION, data | {"ok": False, "message": f"probe unreadable: {err}"})
-            return Ack(command.id, ok=False, code="probe_unavailable", message=f"probe unreadable: {err}")
+            return Ack(command.id, ok=False, code=AckCode.PROBE_UNAVAILABLE, message=f"probe unreadable: {err}")
         _LOGGER.info("calibrated %s: %s", probe, result)
         self.host.emit(EventType.CALIBRATION, data | {"ok": True} | result)
         return Ack(command.id, ok=True, result=result)
@@ -156,7 +164,7 @@ class CommandHandlers:
             return Ack(
                 command.id,
                 ok=False,
-                code="invalid_config",
+                code=AckCode.INVALID_CONFIG,
                 message=f"set_config takes {NodeSetting.WATER_LOW_PCT} (0-100 %){extra}",
             )
         self.host.set_water_low_pct(float(value))

@@ -6,7 +6,7 @@ from pathlib import Path
 import shutil
 import time
 
-from hydro_fleet_protocol import Reading
+from hydro_fleet_protocol import HealthKey, Reading
 
 _THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
 _WIRELESS = Path("/proc/net/wireless")
@@ -62,11 +62,11 @@ class Health:
         if now - self._slow_at > 30.0 or not self._slow:
             self._slow_at = now
             self._slow = {
-                "cpu_temperature": cpu_temperature(),
-                "rssi": wifi_rssi(),
-                "disk_free": disk_free_mb(self.state_dir),
+                HealthKey.CPU_TEMPERATURE: cpu_temperature(),
+                HealthKey.RSSI: wifi_rssi(),
+                HealthKey.DISK_FREE: disk_free_mb(self.state_dir),
             }
-        health: dict[str, Reading] = {"uptime": round(now - self.started), "firmware": self.firmware}
+        health: dict[str, Reading] = {HealthKey.UPTIME: round(now - self.started), HealthKey.FIRMWARE: self.firmware}
         health |= {k: v for k, v in self._slow.items() if v is not None}
         health |= {k: v for k, v in extra.items() if v is not None}
         return health

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from hydro_fleet_protocol import (
+    AckCode,
     EventType,
     PhotoReason,
     Plan,
@@ -57,7 +58,7 @@ class PlanHost(Protocol):
 class PlanRejected(Exception):
     """A ``set_plan`` the node refuses: ``code`` and ``message`` go into the ack."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: AckCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -167,16 +168,16 @@ class PlanRunner:
         slot = self.slots.get(key or "")
         if slot is None:
             raise PlanRejected(
-                "unknown_plan", f"this node has no plan slot {key!r} (slots: {', '.join(self.slots) or 'none'})"
+                AckCode.UNKNOWN_PLAN, f"this node has no plan slot {key!r} (slots: {', '.join(self.slots) or 'none'})"
             )
         try:
             plan = Plan.from_dict(params, "params")
             plan.check_runnable()
         except ProtocolError as err:
-            raise PlanRejected("invalid_plan", str(err)) from None
+            raise PlanRejected(AckCode.INVALID_PLAN, str(err)) from None
         if plan.volume_ml is not None and plan.volume_ml > slot.max_volume_ml:
             raise PlanRejected(
-                "volume_too_large",
+                AckCode.VOLUME_TOO_LARGE,
                 f"volume_ml {plan.volume_ml:g} is above this slot's max_volume_ml {slot.max_volume_ml:g}",
             )
         previous = self.plans[slot.key]

@@ -84,7 +84,8 @@ class Pump:
         if not self.is_on:
             return
         self._guard.switch(self.settings.pin, None)
-        self._stopped(reason)
+        if self.is_on:  # unless the guard had died and its replacement's start was reported as the stop
+            self._stopped(reason)
 
     def lost(self) -> None:
         """The guard died and its successor drove the relay off: record the stop (no request)."""

@@ -7,7 +7,16 @@ import sys
 import pytest
 
 import custom_components  # noqa: F401  (the HA harness finds custom integrations through it)
-from devtools.mosquitto import Mosquitto
+import custom_components.hydro_fleet.protocol as protocol
+
+# One copy of the protocol per test run. The Pi bridge and the receiver import it as
+# hydro_fleet_protocol (the wheel's name), the integration as its own subpackage; loaded
+# twice, the same dataclass from the two copies would never compare equal. So that name
+# is made the integration's package, before anything imports it.
+for _module in [name for name in sys.modules if name.startswith(protocol.__name__)]:
+    sys.modules[_module.replace(protocol.__name__, "hydro_fleet_protocol", 1)] = sys.modules[_module]
+
+from devtools.mosquitto import Mosquitto  # noqa: E402  (after the protocol's one name)
 
 
 @pytest.fixture

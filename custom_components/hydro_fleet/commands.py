@@ -13,11 +13,17 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import COMMAND_TIMEOUT, DOMAIN
 from .node import Node
-from .protocol import Ack, Command, CommandAction, Plan, ProtocolError, encode
+from .protocol import Ack, AckCode, Command, CommandAction, Plan, ProtocolError, encode
 
 _LOGGER = logging.getLogger(__name__)
+_ACK_CODES = frozenset(AckCode)
 # Ack codes by which a node refuses the request itself, not its own state (water low, a fault).
-_REFUSED_INPUT = frozenset({"invalid_plan", "volume_too_large", "invalid_duration"})
+_REFUSED_INPUT = frozenset({AckCode.INVALID_PLAN, AckCode.VOLUME_TOO_LARGE, AckCode.INVALID_DURATION})
+
+
+def _rejected_key(code: str | None) -> str:
+    """The translation of a refusal: one per AckCode, a generic one for codes of newer nodes."""
+    return f"command_rejected_{code}" if code in _ACK_CODES else "command_rejected"
 
 
 class Commands:
@@ -63,7 +69,7 @@ class Commands:
             error = ServiceValidationError if ack.code in _REFUSED_INPUT else HomeAssistantError
             raise error(
                 translation_domain=DOMAIN,
-                translation_key="command_rejected",
+                translation_key=_rejected_key(ack.code),
                 translation_placeholders=placeholders | {"reason": ack.message or str(ack.code)},
             )
         return ack

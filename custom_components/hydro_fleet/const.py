@@ -41,3 +41,17 @@ def signal_photo(entry_id: str, node_id: str, camera: str) -> str:
 def signal_node_discovered(entry_id: str) -> str:
     """Dispatcher signal sent with a Node when it is discovered or its config changes."""
     return f"{DOMAIN}_{entry_id}_node_discovered"
+
+
+def unique_id(node_id: str, key: str, aspect: str | None = None) -> str:
+    """An entity's unique id: ``<node>_<key>`` for what the node announces.
+
+    ``<node>_<key>_<aspect>`` for what the integration derives (a probe's status, a plan's fields).
+    """
+    return f"{node_id}_{key}" if aspect is None else f"{node_id}_{key}_{aspect}"
+
+
+def is_unique_id_of(entity_unique_id: str, node_id: str, key: str) -> bool:
+    """Whether an entity's unique id is one of those of ``key`` of the node (any aspect)."""
+    own = unique_id(node_id, key)
+    return entity_unique_id == own or entity_unique_id.startswith(f"{own}_")

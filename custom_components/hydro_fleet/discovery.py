@@ -15,7 +15,7 @@ from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
-from .const import DOMAIN, signal_node_discovered
+from .const import DOMAIN, is_unique_id_of, signal_node_discovered
 from .node import Node
 from .protocol import NodeConfig, Topic
 
@@ -91,10 +91,8 @@ class Discovery:
         dropped = old_keys - kept
         if not dropped:
             return
-        prefixes = tuple(f"{old.node_id}_{key}" for key in dropped)
         for entity in er.async_entries_for_config_entry(ent_reg, self.fleet.entry.entry_id):
-            # Unique ids are <node>_<key> or <node>_<key>_<aspect> (status, plan fields...).
-            if any(entity.unique_id == p or entity.unique_id.startswith(f"{p}_") for p in prefixes):
+            if any(is_unique_id_of(entity.unique_id, old.node_id, key) for key in dropped):
                 ent_reg.async_remove(entity.entity_id)
 
     @callback

@@ -13,7 +13,7 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import assist
-from .const import DOMAIN, signal_node_discovered
+from .const import DOMAIN, signal_node_discovered, unique_id
 from .fleet import HydroFleet, HydroFleetConfigEntry
 from .node import ALL_SECTIONS, Node, Section
 
@@ -36,8 +36,7 @@ class HydroFleetEntity(Entity):
         self.fleet = fleet
         self.node = node
         self.key = key
-        # <node>_<key> for what the node announces, <node>_<key>_<aspect> for what we derive.
-        self._attr_unique_id = f"{node.node_id}_{key}" if aspect is None else f"{node.node_id}_{key}_{aspect}"
+        self._attr_unique_id = unique_id(node.node_id, key, aspect)
         if (device := fleet.discovery.devices.get(node.node_id)) is not None:
             # Linking the registered device directly spares HA a device registry
             # get-or-create per entity (a third of the start-up time of a big fleet).

@@ -8,6 +8,8 @@ import math
 from .protocol import Reading, SensorConfig, SensorType
 
 NON_NUMERIC = frozenset({SensorType.TEXT, SensorType.TIMESTAMP, SensorType.WATER_LOW})
+# Beyond this a number is not a reading, whatever the sensor's bounds say.
+MAX_NUMBER = 1e15
 # Year 3000: a timestamp beyond is a broken clock, not a reading.
 _MAX_TIMESTAMP = 32503680000
 
@@ -17,7 +19,7 @@ def valid_number(sensor: SensorConfig, value: Reading) -> float | int | None:
     if sensor.type in NON_NUMERIC or isinstance(value, bool) or not isinstance(value, int | float):
         return None
     # The protocol already rejects these; a reading must never be NaN or beyond a float.
-    if abs(value) > 1e15 or not math.isfinite(value):
+    if abs(value) > MAX_NUMBER or not math.isfinite(value):
         return None
     if (sensor.minimum is not None and value < sensor.minimum) or (
         sensor.maximum is not None and value > sensor.maximum

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .protocol import NodeConfig, SensorType, State
+from .protocol import NodeConfig, Reading, SensorConfig, SensorType, State
 from .ranges import STATUS_TYPES, ProbeStatus, Range, probe_status
-from .readings import valid_reading
+from .readings import MAX_NUMBER, NON_NUMERIC, valid_reading
 
 # What Shown.update reports as changed, for Node.async_notify: a reading's key for its
 # value, these for the rest. Protocol keys have no "/", so none of them can clash.
@@ -26,6 +26,33 @@ def status_key(key: str) -> str:
     return f"{key}/status"
 
 
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """How to check one sensor's reading: valid_reading, with the common case inline."""
+
+    key: str
+    sensor: SensorConfig
+    numeric: bool
+    low: float
+    high: float
+    # The probe's range, for sensors that have a status.
+    range: Range | None
+
+    @classmethod
+    def of(cls, sensor: SensorConfig, ranges: Mapping[SensorType, Range]) -> _Check:
+        low = -MAX_NUMBER if sensor.minimum is None else max(-MAX_NUMBER, sensor.minimum)
+        high = MAX_NUMBER if sensor.maximum is None else min(MAX_NUMBER, sensor.maximum)
+        probe_range = ranges[sensor.type] if sensor.type in STATUS_TYPES else None
+        return cls(sensor.key, sensor, sensor.type not in NON_NUMERIC, low, high, probe_range)
+
+    def value(self, raw: Reading) -> float | str | datetime | None:
+        """What the sensor shows for ``raw`` (see valid_reading)."""
+        # An exact int or float within bounds (NaN fails the comparison): most readings.
+        if self.numeric and (type(raw) is float or type(raw) is int) and self.low <= raw <= self.high:
+            return raw
+        return valid_reading(self.sensor, raw)
+
+
 @dataclass(slots=True)
 class Shown:
     """Per reading key: its valid value and probe status; per node: water low and why it needs attention."""
@@ -36,8 +63,11 @@ class Shown:
     # None until the node's first sample; then whether any reason below applies.
     needs_attention: bool | None = None
     reasons: tuple[str, ...] = ()
-    # The readings water low depends on, from the config of the last full update.
+    # The node's float switches, the keys water low depends on and how to check each reading, from the config
+    # and ranges of the last full update.
+    _float_switches: tuple[str, ...] = ()
     _water_keys: frozenset[str] = frozenset()
+    _plan: tuple[_Check, ...] = ()
 
     def update(
         self,
@@ -56,8 +86,10 @@ class Shown:
         if keys is None or state is None:
             self.values.clear()
             self.statuses.clear()
+            self._float_switches = tuple(s.key for s in config.sensors if s.type is SensorType.WATER_LOW)
             # WATER_LOW stands for the state's own ``water_low`` (Node.apply_state adds it).
-            self._water_keys = frozenset(s.key for s in config.sensors if s.type is SensorType.WATER_LOW) | {WATER_LOW}
+            self._water_keys = frozenset(self._float_switches) | {WATER_LOW}
+            self._plan = tuple(_Check.of(sensor, ranges) for sensor in config.sensors)
         if state is None:
             self.water_low = self.needs_attention = None
             self.reasons = ()
@@ -68,23 +100,23 @@ class Shown:
         problems_changed = keys is None or self.needs_attention is None
         values, statuses = self.values, self.statuses
         readings, problems = state.readings, state.problems
-        for sensor in config.sensors:
-            key = sensor.key
+        for check in self._plan:
+            key = check.key
             if keys is not None and key not in keys:
                 continue
-            value = valid_reading(sensor, readings.get(key))
+            value = check.value(readings.get(key))
             if values.get(key) != value:
                 values[key] = value
                 changed.add(key)
-            if sensor.type in STATUS_TYPES:
+            if (probe_range := check.range) is not None:
                 # Status types are numeric: their shown value is valid_number's.
-                status = probe_status(value, problems.get(key), ranges[sensor.type])
+                status = probe_status(value, problems.get(key), probe_range)
                 if statuses.get(key) != status:
                     statuses[key] = status
                     changed.add(status_key(key))
                     problems_changed = True
         if keys is None or not keys.isdisjoint(self._water_keys):
-            water_low = _water_low(config, state)
+            water_low = _water_low(self._float_switches, state)
             if water_low != self.water_low:
                 self.water_low = water_low
                 changed.add(WATER_LOW)
@@ -104,7 +136,7 @@ class Shown:
         return None if keys is None else frozenset(changed)
 
 
-def _water_low(config: NodeConfig, state: State) -> bool | None:
+def _water_low(float_switches: tuple[str, ...], state: State) -> bool | None:
     """The node's own dry-run decision (``State.water_low``), else its float switch.
 
     Never a rule of HA's own: the node refuses to water on its decision, so HA showing
@@ -113,8 +145,7 @@ def _water_low(config: NodeConfig, state: State) -> bool | None:
     """
     if state.water_low is not None:
         return state.water_low
-    for sensor in config.sensors:
-        value = state.readings.get(sensor.key)
-        if sensor.type is SensorType.WATER_LOW and isinstance(value, bool):
+    for key in float_switches:  # in the config's order
+        if isinstance(value := state.readings.get(key), bool):
             return value
     return None

@@ -28,7 +28,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN
+from .const import DOMAIN, unique_id
 from .node import Node
 from .protocol import Backfill, SensorConfig
 from .readings import valid_number
@@ -131,7 +131,7 @@ class BackfillImporter:
         touched: dict[str, set[datetime]] = {}
         sensors: dict[str, SensorConfig] = {}
         for sensor in node.config.sensors:
-            entity_id = ent_reg.async_get_entity_id("sensor", DOMAIN, f"{node.node_id}_{sensor.key}")
+            entity_id = ent_reg.async_get_entity_id("sensor", DOMAIN, unique_id(node.node_id, sensor.key))
             if entity_id is not None:
                 sensors[entity_id] = sensor
         for sample in backfill.samples:

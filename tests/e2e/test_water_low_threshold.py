@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 def _set_threshold(hass: HomeAssistant, percent: float | None) -> None:
     entry_id = next(e["entry_id"] for e in hass.get("/api/config/config_entries/entry") if e["domain"] == "hydro_fleet")
     flow = hass.post("/api/config/config_entries/options/flow", {"handler": entry_id})
-    data: dict[str, object] = {"offline_minutes": 30, "calibration_days": 30, "node": "-"}
+    data: dict[str, object] = {"offline_minutes": 30, "calibration_days": 30}  # no node: thresholds only
     if percent is not None:
         data["water_low_percent"] = percent
     result = hass.post(f"/api/config/config_entries/options/flow/{flow['flow_id']}", data)

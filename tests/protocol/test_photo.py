@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from custom_components.hydro_fleet.protocol import (
+from hydro_fleet_protocol import (
     MAX_PHOTO_BYTES,
     CameraConfig,
     NodeConfig,

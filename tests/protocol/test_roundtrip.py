@@ -1,6 +1,7 @@
 """Every protocol message round-trips; bad messages give a clear error."""
 
 import json
+import sys
 
 import pytest
 
@@ -149,3 +150,14 @@ def test_readings_are_checked_against_the_sensor_types() -> None:
         CONFIG.check_readings({"ph": "acid"})
     with pytest.raises(ProtocolError, match="not bool"):
         CONFIG.check_readings({"tds": True})
+
+
+def test_one_copy_of_the_protocol_per_test_run() -> None:
+    # The bridge and receiver import hydro_fleet_protocol, the integration its own subpackage.
+    import custom_components.hydro_fleet.protocol as integration_protocol
+    import hydro_fleet_protocol
+    from hydro_fleet_protocol import validation
+
+    assert hydro_fleet_protocol is integration_protocol
+    assert validation is sys.modules["custom_components.hydro_fleet.protocol.validation"]
+    assert hydro_fleet_protocol.State(ts=1, seq=1, readings={}) == integration_protocol.State(ts=1, seq=1, readings={})

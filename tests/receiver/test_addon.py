@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 import struct
 import subprocess
+import tomllib
 import zipfile
 import zlib
 
@@ -185,7 +186,10 @@ def test_build_context_is_complete_in_a_clean_clone() -> None:
                 assert source in tracked or any(name.startswith(folder) for name in tracked), (
                     f"Dockerfile copies {source}, which a clone of the repository lacks"
                 )
-    # The store builds the tag of this version; the URL must name it.
+    # The store builds the tag of this version; the URL must name it, and the tag's
+    # project must carry the same version (.github/workflows/release.yaml checks the tag).
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert project == _config()["version"] == __version__
     assert "archive/refs/tags/v${BUILD_VERSION}.tar.gz" in (ADDON / "Dockerfile").read_text()
 
 

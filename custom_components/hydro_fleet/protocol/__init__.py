@@ -13,6 +13,7 @@ from .commands import Ack, Command, refusal_for
 from .const import (
     MAX_PAYLOAD_BYTES,
     PROTOCOL_VERSION,
+    AckCode,
     CommandAction,
     EventType,
     HealthKey,
@@ -61,6 +62,7 @@ __all__ = [
     "PHOTO_SPACING",
     "PROTOCOL_VERSION",
     "Ack",
+    "AckCode",
     "Backfill",
     "CameraConfig",
     "Command",

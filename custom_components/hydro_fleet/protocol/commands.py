@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import json
 from typing import Any, Self
 
-from .const import MAX_PAYLOAD_BYTES, PROTOCOL_VERSION, CommandAction
+from .const import MAX_PAYLOAD_BYTES, PROTOCOL_VERSION, AckCode, CommandAction
 from .validation import (
     MAX_KEY_LEN,
     ProtocolError,
@@ -19,11 +19,6 @@ from .validation import (
     optional_text,
     text,
 )
-
-# Ack codes for a command the node cannot read (the others are the handlers' own).
-UNSUPPORTED = "unsupported"
-UNSUPPORTED_VERSION = "unsupported_version"
-INVALID_COMMAND = "invalid_command"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +112,9 @@ def refusal_for(payload: bytes | str, error: ProtocolError) -> Ack | None:
         return None
     action = data.get("action")
     if isinstance(error, UnsupportedVersionError):
-        code = UNSUPPORTED_VERSION
+        code = AckCode.UNSUPPORTED_VERSION
     elif isinstance(action, str) and action not in {member.value for member in CommandAction}:
-        code = UNSUPPORTED
+        code = AckCode.UNSUPPORTED
     else:
-        code = INVALID_COMMAND
+        code = AckCode.INVALID_COMMAND
     return Ack(command_id, ok=False, code=code, message=str(error))

@@ -91,8 +91,34 @@ class NodeSetting(StrEnum):
     WATER_LOW_PCT = "water_low_pct"
 
 
+class AckCode(StrEnum):
+    """Why a node refused a command: the ``code`` of an ``Ack`` with ``ok`` false.
+
+    Readers show a translated text per code; a node may send a code not listed here
+    (a newer minor revision), which readers show with the node's own message.
+    """
+
+    UNSUPPORTED = "unsupported"  # the node does not do this action
+    UNKNOWN_PUMP = "unknown_pump"
+    INVALID_DURATION = "invalid_duration"
+    WATER_LOW = "water_low"  # dry-run protection: the pump was not started
+    INVALID_PLAN = "invalid_plan"
+    VOLUME_TOO_LARGE = "volume_too_large"  # above the plan slot's max_volume_ml
+    UNKNOWN_PLAN = "unknown_plan"
+    UNKNOWN_PROBE = "unknown_probe"  # not fitted, or cannot be calibrated
+    CALIBRATION_REJECTED = "calibration_rejected"
+    PROBE_UNAVAILABLE = "probe_unavailable"  # the probe could not be read while calibrating
+    INTERNAL_ERROR = "internal_error"  # a fault in the node's own code
+    UNSUPPORTED_VERSION = "unsupported_version"  # a command of another protocol version
+    INVALID_COMMAND = "invalid_command"  # a malformed command (the message names the field)
+    INVALID_CONFIG = "invalid_config"  # a set_config value the node cannot use
+
+
 class HealthKey(StrEnum):
-    """Keys of ``State.health``: how the node itself is doing (all optional)."""
+    """Keys of ``State.health``: how the node itself is doing (all optional).
+
+    A Pi bridge also reports ``probe_<key>`` (ok, or the probe's problem) per probe.
+    """
 
     UPTIME = "uptime"  # seconds since the bridge started
     RSSI = "rssi"  # Wi-Fi signal, dBm
@@ -103,6 +129,7 @@ class HealthKey(StrEnum):
     FIRMWARE = "firmware"  # text
     CAMERA_OK = "camera_ok"  # bool: the node's camera delivered its last photo (absent: no camera)
     PHOTOS_DROPPED = "photos_dropped"  # photos dropped from the node's full photo buffer since it started
+    BUFFERED = "buffered"  # samples waiting in the node's offline queue (reported, not shown)
 
 
 class PlanType(StrEnum):

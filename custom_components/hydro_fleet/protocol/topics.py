@@ -46,6 +46,9 @@ def node_read_kinds() -> tuple[TopicKind, ...]:
     return tuple(kind for kind in TopicKind if kind in HA_PUBLISHED_KINDS or kind in RETAINED_KINDS)
 
 
+_KINDS = {kind.value: kind for kind in TopicKind}
+
+
 def is_valid_node_id(node_id: str) -> bool:
     """Return True if ``node_id`` may be used as a node id."""
     return bool(_NODE_ID.match(node_id))
@@ -105,9 +108,6 @@ def parse_topic(prefix: str, topic: str) -> tuple[str, TopicKind] | None:
     if head or not sep:
         return None
     node_id, _, kind = rest.partition("/")
-    if not is_valid_node_id(node_id):
+    if (topic_kind := _KINDS.get(kind)) is None or not is_valid_node_id(node_id):
         return None
-    try:
-        return node_id, TopicKind(kind)
-    except ValueError:
-        return None
+    return node_id, topic_kind

@@ -76,6 +76,13 @@ def optional_number(
 ) -> float | None:
     """A finite number within bounds, or None if the field is missing or null."""
     value = data.get(key)
+    if (
+        (type(value) is float or type(value) is int)  # the common case, checked inline
+        and -_MAX_ABS_NUMBER <= value <= _MAX_ABS_NUMBER  # NaN fails too
+        and (minimum is None or value >= minimum)
+        and (maximum is None or value <= maximum)
+    ):
+        return value
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -222,7 +229,7 @@ def readings(data: Mapping[str, Any], key: str, where: str = "") -> dict[str, Re
     # Every live sample passes here: the common case (an exact float or int in range, or
     # null) is checked inline, everything else by reading(), which also names the field.
     for name, value in raw.items():
-        if not is_key(name):
+        if name not in _VALID_KEYS and not is_key(name):
             raise ProtocolError(f"field '{where}{key}' has an invalid key {name[:70]!r}")
         kind = type(value)
         if (kind is float or kind is int) and -_MAX_ABS_NUMBER <= value <= _MAX_ABS_NUMBER:  # NaN fails too

@@ -163,8 +163,12 @@ async def test_rejected_command_raises_the_nodes_reason(
     )
     with pytest.raises(HomeAssistantError) as info:
         await call
-    assert info.value.translation_key == "command_rejected"
+    # Each AckCode has its own translation (issue 15 item 3); was the generic "command_rejected".
+    assert info.value.translation_key == "command_rejected_water_low"
     assert info.value.translation_placeholders["reason"] == "water level 3 % is below 5 %; pump not started"
+    assert str(info.value) == (
+        "Node pi-1 kept the pump off because its reservoir is low: water level 3 % is below 5 %; pump not started"
+    )
 
 
 async def test_malformed_discovery_is_logged_once_and_creates_nothing(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from custom_components.hydro_fleet.node import Node, Section, changed_keys as _changed_keys
-from custom_components.hydro_fleet.protocol import Topic
+from hydro_fleet_protocol import Topic
 
 from .conftest import node_config
 

@@ -72,7 +72,8 @@ async def test_a_rejected_plan_change_raises_and_changes_nothing(hass: HomeAssis
             {ATTR_ENTITY_ID: "select.pi_1_watering_plan", "option": "basic"},
             blocking=True,
         )
-    assert info.value.translation_key == "command_rejected"
+    # Each AckCode has its own translation (issue 15 item 3); was the generic "command_rejected".
+    assert info.value.translation_key == "command_rejected_volume_too_large"
     assert hass.states.get("select.pi_1_watering_plan").state == "moisture"
 
 

@@ -11,7 +11,7 @@ from homeassistant.exceptions import HomeAssistantError
 import pytest
 
 from custom_components.hydro_fleet.const import DOMAIN
-from hydro_fleet_protocol import CommandAction
+from hydro_fleet_protocol import Ack, AckCode, CommandAction
 
 from .conftest import FakeNode, node_ack, node_config, online_node
 
@@ -54,3 +54,25 @@ async def test_a_command_without_ack_times_out_with_a_clear_error(hass: HomeAssi
         await hass.services.async_call("switch", "turn_on", {ATTR_ENTITY_ID: "switch.pi_1_pump"}, blocking=True)
     assert info.value.translation_key == "command_timeout"
     assert str(info.value) == "Node pi-1 did not answer the pump_on command in time. Is it online?"
+
+
+@pytest.mark.parametrize("code", list(AckCode))
+async def test_each_refusal_code_has_its_own_message(hass: HomeAssistant, fake_node: FakeNode, code: AckCode) -> None:
+    await online_node(hass)
+    fake_node.respond = lambda command: Ack(command.id, ok=False, code=code, message="the node's words")
+    with pytest.raises(HomeAssistantError) as info:
+        await hass.services.async_call("switch", "turn_on", {ATTR_ENTITY_ID: "switch.pi_1_pump"}, blocking=True)
+    assert info.value.translation_key == f"command_rejected_{code}"
+    message = str(info.value)
+    assert "pi-1" in message
+    assert "the node's words" in message
+    assert "{" not in message, message  # every placeholder of the translation is filled
+
+
+async def test_a_refusal_code_of_a_newer_node_shows_the_nodes_message(hass: HomeAssistant, fake_node: FakeNode) -> None:
+    await online_node(hass)
+    fake_node.respond = lambda command: Ack(command.id, ok=False, code="relay_stuck", message="relay 2 is stuck")
+    with pytest.raises(HomeAssistantError) as info:
+        await hass.services.async_call("switch", "turn_on", {ATTR_ENTITY_ID: "switch.pi_1_pump"}, blocking=True)
+    assert info.value.translation_key == "command_rejected"
+    assert str(info.value) == "Node pi-1 refused the pump_on command: relay 2 is stuck"
