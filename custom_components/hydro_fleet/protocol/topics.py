@@ -111,3 +111,16 @@ def parse_topic(prefix: str, topic: str) -> tuple[str, TopicKind] | None:
     if (topic_kind := _KINDS.get(kind)) is None or not is_valid_node_id(node_id):
         return None
     return node_id, topic_kind
+
+
+def broker_address(entry: str, default_port: int) -> tuple[str, int]:
+    """``"host"`` or ``"host:port"`` of one broker (cluster member) as ``(host, port)``.
+
+    Nodes and the receiver take a list of these to fail over between cluster members.
+    """
+    host, sep, port = entry.strip().rpartition(":")
+    if not sep:
+        host, port = entry.strip(), str(default_port)
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"broker address {entry!r} is not host or host:port")
+    return host, int(port)
