@@ -113,6 +113,19 @@ def parse_topic(prefix: str, topic: str) -> tuple[str, TopicKind] | None:
     return node_id, topic_kind
 
 
+def broker_address(entry: str, default_port: int) -> tuple[str, int]:
+    """``"host"`` or ``"host:port"`` of one broker (cluster member) as ``(host, port)``.
+
+    Nodes and the receiver take a list of these to fail over between cluster members.
+    """
+    host, sep, port = entry.strip().rpartition(":")
+    if not sep:
+        host, port = entry.strip(), str(default_port)
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"broker address {entry!r} is not host or host:port")
+    return host, int(port)
+
+
 @dataclass(frozen=True, slots=True)
 class Publication:
     """One message to publish (QoS 1 throughout): where, what, whether the broker keeps it."""
