@@ -25,15 +25,7 @@ import ssl
 
 import aiomqtt
 
-from hydro_fleet_protocol import (
-    AVAILABILITY_OFFLINE,
-    AVAILABILITY_ONLINE,
-    State,
-    Topic,
-    TopicKind,
-    broker_address,
-    encode,
-)
+from hydro_fleet_protocol import State, Topic, TopicKind, broker_address, connect_sequence, encode, last_will
 
 from .metrics import Metrics
 from .nodes import receiver_config
@@ -135,7 +127,8 @@ class Publisher:
 
     async def _session(self) -> None:
         host, port = self._address
-        will = aiomqtt.Will(self._topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True)
+        offline = last_will(self._topics)
+        will = aiomqtt.Will(offline.topic, offline.payload, qos=1, retain=offline.retain)
         tls = ssl.create_default_context() if self._mqtt.tls else None
         async with aiomqtt.Client(
             host,
@@ -151,14 +144,14 @@ class Publisher:
             # aiomqtt warns when more than this many calls are pending; a group is expected.
             client.pending_calls_threshold = _IN_FLIGHT + 10
             _LOGGER.info("connected to MQTT broker %s:%s", host, port)
-            await client.publish(self._topics.config, encode(receiver_config(self._node_id)), qos=1, retain=True)
-            await client.publish(self._topics.availability, AVAILABILITY_ONLINE, qos=1, retain=True)
+            for message in connect_sequence(self._topics, encode(receiver_config(self._node_id))):
+                await client.publish(message.topic, message.payload, qos=1, retain=message.retain)
             try:
                 await self._serve(client)
             except asyncio.CancelledError:
                 # A clean disconnect does not fire the last will: say goodbye ourselves.
                 with contextlib.suppress(aiomqtt.MqttError):
-                    await client.publish(self._topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True, timeout=2)
+                    await client.publish(offline.topic, offline.payload, qos=1, retain=offline.retain, timeout=2)
                 raise
 
     async def _serve(self, client: aiomqtt.Client) -> None:

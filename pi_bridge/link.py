@@ -22,14 +22,14 @@ from typing import Any, Protocol
 import aiomqtt
 
 from hydro_fleet_protocol import (
-    AVAILABILITY_OFFLINE,
-    AVAILABILITY_ONLINE,
     Backfill,
     Event,
     Sample,
     State,
     Topic,
+    connect_sequence,
     encode,
+    last_will,
 )
 
 from .buffer import SampleQueue
@@ -206,7 +206,8 @@ class MqttLink:
             "timeout": 10,
         }
         if will:
-            options["will"] = aiomqtt.Will(self.topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True)
+            will = last_will(self.topics)
+            options["will"] = aiomqtt.Will(will.topic, will.payload, qos=1, retain=will.retain)
         if broker.username:
             options["username"] = broker.username
             options["password"] = broker.password.get_secret_value() if broker.password else None
@@ -281,8 +282,8 @@ class MqttLink:
                         continue
                     _LOGGER.info("connected to %s:%s as %s", *self.member, self.host.node_id)
                     await client.subscribe(self.topics.cmd, qos=1)
-                    await client.publish(self.topics.config, self.host.discovery_payload(), qos=1, retain=True)
-                    await client.publish(self.topics.availability, AVAILABILITY_ONLINE, qos=1, retain=True)
+                    for message in connect_sequence(self.topics, self.host.discovery_payload()):
+                        await client.publish(message.topic, message.payload, qos=1, retain=message.retain)
                     self._client = client
                     connected_at = time.monotonic()
                     self._deliver_latest_live()
@@ -339,7 +340,8 @@ class MqttLink:
         try:
             async with asyncio.timeout(2):
                 await client.publish(self.topics.state, encode(state), qos=1)
-                await client.publish(self.topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True)
+                offline = last_will(self.topics)  # a clean disconnect does not fire the will
+                await client.publish(offline.topic, offline.payload, qos=1, retain=offline.retain)
         except (aiomqtt.MqttError, TimeoutError):
             _LOGGER.warning("could not announce going offline; the broker's last will will")
 

@@ -124,3 +124,32 @@ def broker_address(entry: str, default_port: int) -> tuple[str, int]:
     if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ValueError(f"broker address {entry!r} is not host or host:port")
     return host, int(port)
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """One message to publish (QoS 1 throughout): where, what, whether the broker keeps it."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+
+
+def last_will(topics: Topic) -> Publication:
+    """What the broker publishes for a node whose connection drops: retained ``offline``.
+
+    A node that disconnects cleanly publishes the same itself, since a clean disconnect
+    does not fire the will.
+    """
+    return Publication(topics.availability, AVAILABILITY_OFFLINE.encode(), True)
+
+
+def came_online(topics: Topic) -> Publication:
+    """Retained ``online``: the node is live (its will says the opposite)."""
+    return Publication(topics.availability, AVAILABILITY_ONLINE.encode(), True)
+
+
+def connect_sequence(topics: Topic, config: bytes) -> tuple[Publication, Publication]:
+    """What every node publishes on each connection, with ``last_will`` set: its retained
+    config, then retained ``online``. Its latest state follows (see protocol.md)."""
+    return Publication(topics.config, config, True), came_online(topics)

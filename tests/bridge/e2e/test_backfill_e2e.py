@@ -7,7 +7,7 @@ import json
 import signal
 import sqlite3
 
-from .helpers import BridgeProcess, Recorder, queued_samples, sample_seqs, wait_until, write_config
+from ..helpers import BridgeProcess, Recorder, queued_samples, sample_seqs, wait_until, write_config
 
 # 100 samples per second: 6 s of outage is 600 samples, ten minutes of a node sampling at 1 Hz.
 INTERVAL = 0.01

@@ -10,7 +10,7 @@ from devtools.bridges import build_offline
 from devtools.mosquitto import Mosquitto
 from hydro_fleet_protocol import State
 
-from .helpers import BridgeProcess, Recorder, queued_samples, sample_seqs, wait_until, write_config
+from ..helpers import BridgeProcess, Recorder, queued_samples, sample_seqs, wait_until, write_config
 
 
 async def test_a_pump_stop_offline_queues_no_fake_sample(socket_enabled, tmp_path):
