@@ -35,6 +35,7 @@ from homeassistant.core import Event, EventStateChangedData, HomeAssistant
 from PIL import Image
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.recorder.common import async_wait_recording_done
 
 from custom_components.hydro_fleet.const import CONF_PREFIX, DOMAIN
 
@@ -210,7 +211,14 @@ async def _burst(hass: HomeAssistant, label: str) -> None:
         await probe.stop()
         return probe
 
+    # As in P2: the recorder first writes the start-up burst (every entity's first state) on its
+    # thread; both runs start once it has.
+    recorder = "recorder" in hass.config.components
+    if recorder:
+        await async_wait_recording_done(hass)
     baseline = await run(False, 1)
+    if recorder:
+        await async_wait_recording_done(hass)
     burst = await run(True, 100)
     shown = sum(1 for i in range(NODES) if hass.states.get(_image(i)).state not in ("unknown", "unavailable"))
     assert shown == NODES

@@ -69,7 +69,9 @@ class BridgeProcess:
         area: str | None = None,
         camera: dict[str, Any] | None = None,
         python: str = sys.executable,
+        broker_hosts: list[str] | None = None,
     ) -> None:
+        """``broker_hosts``: cluster members (``host:port``) to fail over between, else the port alone."""
         self.node_id = node_id
         self.workdir = workdir
         self.config_path = workdir / f"{node_id}.yaml"
@@ -80,8 +82,7 @@ class BridgeProcess:
             "simulate: true\n"
             f"sample_interval: {interval}\n"
             f"state_dir: {workdir / node_id}\n" + (f"area: {area}\n" if area else "") + "broker:\n  host: 127.0.0.1\n"
-            f"  port: {broker_port}\n"
-            "pumps:\n"
+            f"  port: {broker_port}\n" + (f"  hosts: {json.dumps(broker_hosts)}\n" if broker_hosts else "") + "pumps:\n"
             f"  - key: pump\n    name: Pump\n    pin: 17\n    max_runtime: {max_runtime}\n    flow_ml_per_min: 600\n"
             + (f"camera: {json.dumps(camera)}\n" if camera is not None else "")
         )

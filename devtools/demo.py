@@ -66,6 +66,10 @@ class Watched:
         while self.restarts and now - self.restarts[0] > RESTART_WINDOW:
             self.restarts.popleft()
         tail = "\n".join("    " + line for line in _tail(self.log, 8))
+        if code == 0:
+            # Stopped on purpose (SIGTERM: a bridge says goodbye and exits 0), e.g. to see a node go offline.
+            self.given_up = True
+            return f"{self.name} stopped (exit code 0); left stopped. Its log ({self.log}) ends with:\n{tail}"
         if len(self.restarts) >= MAX_RESTARTS:
             self.given_up = True
             return f"{self.name} exited with code {code} again; left stopped. Its log ({self.log}) ends with:\n{tail}"
@@ -93,6 +97,7 @@ def prime_nodes(bridges: list[BridgeProcess], broker_port: int, hours: float) ->
             samples += history.queue_history(bridge, hours)
             config = bridge.discovery()
         finally:
+            bridge.pumps.close()  # its relay guard process goes with it
             bridge.queue.close()
         messages.append((Topic(DEFAULT_PREFIX, config.node_id).config, encode(config), True))
     publish(broker_port, messages)

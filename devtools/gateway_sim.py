@@ -180,11 +180,13 @@ class SimStation:
         """Advance the simulation; return a ``returned`` payload if a bank came back."""
         for bank in self.banks.values():
             bank["battery_level"] = min(100, bank["battery_level"] + rng.randint(0, 3))
-        if self.banks and rng.random() < 0.3:
+        # A rental every minute or two per station, and its return soon after: enough to watch
+        # in the demo without burying the rest of the Activity page.
+        if self.banks and rng.random() < 0.06:
             slot = rng.choice(sorted(self.banks))
             self.rented.append(self.banks.pop(slot)["serial_number"])
         free = [s for s in range(1, self.total_slots + 1) if s not in self.banks]
-        if self.rented and free and rng.random() < 0.5:
+        if self.rented and free and rng.random() < 0.12:
             bank_serial = self.rented.pop(0)
             slot = rng.choice(free)
             battery = rng.randint(5, 60)

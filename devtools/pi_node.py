@@ -5,16 +5,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from hydro_fleet_protocol import NodeConfig, NodeKind, PlanConfig, PumpConfig, SensorConfig, SensorType
+from hydro_fleet_protocol import NodeConfig, NodeKind, PlanConfig, PumpConfig
+from pi_bridge.probe_table import PROBES_BY_KEY
 
-# The six probes a Pi carries.
-PI_SENSORS = (
-    SensorConfig("tds", SensorType.TDS, unit="ppm", minimum=0, maximum=5000, precision=0),
-    SensorConfig("ec", SensorType.EC, unit="uS/cm", minimum=0, maximum=10000, precision=0),
-    SensorConfig("ph", SensorType.PH, minimum=0, maximum=14, precision=2),
-    SensorConfig("moisture", SensorType.MOISTURE, unit="%", minimum=0, maximum=100, precision=1),
-    SensorConfig("water_level", SensorType.WATER_LEVEL, unit="%", minimum=0, maximum=100),
-    SensorConfig("water_temperature", SensorType.WATER_TEMPERATURE, unit="°C", minimum=-10, maximum=60),
+# The six probes a Pi carries by default, as the bridge announces them (one probe table).
+PI_SENSORS = tuple(
+    PROBES_BY_KEY[key].sensor for key in ("tds", "ec", "ph", "moisture", "water_level", "water_temperature")
 )
 
 

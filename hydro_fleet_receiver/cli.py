@@ -41,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")  # noqa: S104
     parser.add_argument("--port", type=int, help="override the 'port' option")
     parser.add_argument("--ssl-dir", type=Path, default=Path("/ssl"), help="where certfile/keyfile are")
-    parser.add_argument("--mqtt-host", help="broker host (else the mqtt_host option)")
+    parser.add_argument(
+        "--mqtt-host", help="broker host, or cluster members host:port,host:port tried in turn (else mqtt_host)"
+    )
     parser.add_argument("--mqtt-port", type=int, help="broker port (else mqtt_port, else 1883)")
     parser.add_argument("--mqtt-username", help="broker user (else mqtt_username)")
     parser.add_argument(

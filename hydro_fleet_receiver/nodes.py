@@ -14,8 +14,6 @@ import re
 from typing import Any
 
 from hydro_fleet_protocol import (
-    AVAILABILITY_OFFLINE,
-    AVAILABILITY_ONLINE,
     Event,
     EventType,
     NodeConfig,
@@ -27,8 +25,10 @@ from hydro_fleet_protocol import (
     State,
     StationStatus,
     Topic,
+    came_online as protocol_came_online,
     encode,
     is_valid_node_id,
+    last_will,
 )
 
 from . import __version__
@@ -239,13 +239,15 @@ def node_update(topics: Topic, config: bytes | None, came_online: bool, state: S
     """
     messages = [] if config is None else [Message(topics.config, config, True)]
     if came_online:
-        messages.append(Message(topics.availability, AVAILABILITY_ONLINE.encode(), True))
+        online = protocol_came_online(topics)
+        messages.append(Message(online.topic, online.payload, online.retain))
     messages.append(Message(topics.state, encode(state), True))
     return messages
 
 
 def node_offline(topics: Topic) -> Message:
-    return Message(topics.availability, AVAILABILITY_OFFLINE.encode(), True)
+    offline = last_will(topics)
+    return Message(offline.topic, offline.payload, offline.retain)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ import ssl
 
 import aiomqtt
 
-from hydro_fleet_protocol import AVAILABILITY_OFFLINE, AVAILABILITY_ONLINE, State, Topic, TopicKind, encode
+from hydro_fleet_protocol import State, Topic, TopicKind, broker_address, connect_sequence, encode, last_will
 
 from .metrics import Metrics
 from .nodes import receiver_config
@@ -48,11 +48,17 @@ _STATE_SUFFIX = f"/{TopicKind.STATE}"
 
 @dataclass(frozen=True, slots=True)
 class MqttSettings:
+    """The broker; ``host`` may list cluster members, ``"a:1883,b:1883"``, tried in turn."""
+
     host: str
     port: int = 1883
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     tls: bool = False
+
+    @property
+    def addresses(self) -> tuple[tuple[str, int], ...]:
+        return tuple(broker_address(entry, self.port) for entry in self.host.split(","))
 
 
 class Publisher:
@@ -75,6 +81,7 @@ class Publisher:
         self._metrics_interval = metrics_interval
         self._wake = asyncio.Event()
         self._seq = 0
+        self._member = 0  # index into mqtt.addresses: the member in use or tried next
         self.connected = False
         self.published = 0
 
@@ -91,12 +98,9 @@ class Publisher:
                 await self._session()
             except aiomqtt.MqttError as err:
                 if self.connected or backoff == _BACKOFF_START:
-                    _LOGGER.warning(
-                        "MQTT broker %s:%s unreachable (%s); outbox kept, retrying",
-                        self._mqtt.host,
-                        self._mqtt.port,
-                        err,
-                    )
+                    _LOGGER.warning("MQTT broker %s:%s unreachable (%s); outbox kept, retrying", *self._address, err)
+                # A cluster: the next member on the next try.
+                self._member += 1
             except (_LeadLostError, StorageUnavailableError) as err:
                 _LOGGER.warning("outbox publishing paused: %s", err or "another replica publishes now")
             except Exception:
@@ -116,12 +120,19 @@ class Publisher:
         while not await self._store.try_lead():  # noqa: ASYNC110
             await asyncio.sleep(_LEAD_POLL)
 
+    @property
+    def _address(self) -> tuple[str, int]:
+        addresses = self._mqtt.addresses
+        return addresses[self._member % len(addresses)]
+
     async def _session(self) -> None:
-        will = aiomqtt.Will(self._topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True)
+        host, port = self._address
+        offline = last_will(self._topics)
+        will = aiomqtt.Will(offline.topic, offline.payload, qos=1, retain=offline.retain)
         tls = ssl.create_default_context() if self._mqtt.tls else None
         async with aiomqtt.Client(
-            self._mqtt.host,
-            self._mqtt.port,
+            host,
+            port,
             username=self._mqtt.username,
             password=self._mqtt.password,
             identifier=f"hydro-fleet-{self._node_id}",
@@ -132,15 +143,15 @@ class Publisher:
             self.connected = True
             # aiomqtt warns when more than this many calls are pending; a group is expected.
             client.pending_calls_threshold = _IN_FLIGHT + 10
-            _LOGGER.info("connected to MQTT broker %s:%s", self._mqtt.host, self._mqtt.port)
-            await client.publish(self._topics.config, encode(receiver_config(self._node_id)), qos=1, retain=True)
-            await client.publish(self._topics.availability, AVAILABILITY_ONLINE, qos=1, retain=True)
+            _LOGGER.info("connected to MQTT broker %s:%s", host, port)
+            for message in connect_sequence(self._topics, encode(receiver_config(self._node_id))):
+                await client.publish(message.topic, message.payload, qos=1, retain=message.retain)
             try:
                 await self._serve(client)
             except asyncio.CancelledError:
                 # A clean disconnect does not fire the last will: say goodbye ourselves.
                 with contextlib.suppress(aiomqtt.MqttError):
-                    await client.publish(self._topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True, timeout=2)
+                    await client.publish(offline.topic, offline.payload, qos=1, retain=offline.retain, timeout=2)
                 raise
 
     async def _serve(self, client: aiomqtt.Client) -> None:

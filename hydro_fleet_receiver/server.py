@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMethod
 from aiohttp.web_protocol import RequestHandler
 
 from .context import CTX, Context
@@ -44,8 +45,10 @@ class _JsonErrorHandler(RequestHandler):
         request_id = self._ctx.next_request_id()
         # The exception's message can quote the offending bytes (a header value): log its kind only.
         detail = f"malformed HTTP request ({type(exc).__name__ if exc else 'unknown'})"
-        _LOGGER.info(
-            "HTTP request from %s rejected with %s: %s [request %s]", request.remote, status, detail, request_id
+        # Not HTTP at all (TLS to a plain port, a scanner): debug, as aiohttp does, not a line per probe.
+        level = logging.DEBUG if isinstance(exc, BadHttpMethod) else logging.INFO
+        _LOGGER.log(
+            level, "HTTP request from %s rejected with %s: %s [request %s]", request.remote, status, detail, request_id
         )
         error = "payload_too_large" if status == 413 else "bad_request"
         response = web.json_response(

@@ -22,14 +22,14 @@ from typing import Any, Protocol
 import aiomqtt
 
 from hydro_fleet_protocol import (
-    AVAILABILITY_OFFLINE,
-    AVAILABILITY_ONLINE,
     Backfill,
     Event,
     Sample,
     State,
     Topic,
+    connect_sequence,
     encode,
+    last_will,
 )
 
 from .buffer import SampleQueue
@@ -38,6 +38,10 @@ from .settings import BrokerSettings
 
 _LOGGER = logging.getLogger(__name__)
 _BACKOFF_MAX = 60.0
+# With several broker members, a failed round waits at most this long: a cluster member's
+# death refuses subscriptions for 10-20 s while the others re-elect, and the node must be
+# back within seconds of that, not after a minute's backoff.
+_CLUSTER_BACKOFF_MAX = 5.0
 _LIVE_PUBLISH_TIMEOUT = 5.0
 _BACKFILL_TIMEOUT = 30.0
 
@@ -83,12 +87,19 @@ class MqttLink:
         self._unsent: dict[int, State] = {}
         self._unsent_events: dict[int, tuple[str, bytes]] = {}
         self._queued = asyncio.Event()
+        self._member = 0  # index into broker.addresses of the member to try next
         # Sends the oldest buffered photo, False when none is (photos.py); None without a camera.
         self.send_photo: Callable[[aiomqtt.Client], Awaitable[bool]] | None = None
 
     def wake(self) -> None:
         """Something new is queued for the backfill task (a photo, say)."""
         self._queued.set()
+
+    @property
+    def member(self) -> tuple[str, int]:
+        """The broker member in use (or tried next)."""
+        addresses = self.broker.addresses
+        return addresses[self._member % len(addresses)]
 
     @property
     def connected(self) -> bool:
@@ -185,16 +196,18 @@ class MqttLink:
 
     def client_options(self, *, will: bool = True, suffix: str = "") -> dict[str, Any]:
         broker = self.broker
+        host, port = self.member
         options: dict[str, Any] = {
-            "hostname": broker.host,
-            "port": broker.port,
+            "hostname": host,
+            "port": port,
             # The machine id in the client id keeps a duplicate node from kicking the original off.
             "identifier": f"hydro-fleet-{self.host.node_id}-{self.host.machine_id[:8]}{suffix}",
             "keepalive": broker.keepalive,
             "timeout": 10,
         }
         if will:
-            options["will"] = aiomqtt.Will(self.topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True)
+            will = last_will(self.topics)
+            options["will"] = aiomqtt.Will(will.topic, will.payload, qos=1, retain=will.retain)
         if broker.username:
             options["username"] = broker.username
             options["password"] = broker.password.get_secret_value() if broker.password else None
@@ -255,21 +268,22 @@ class MqttLink:
     async def run(self) -> None:
         """Stay connected until cancelled: connect sequence, commands in, backfill out."""
         backoff = 1.0
+        failed_members = 0
         while True:
             try:
                 unique = await self._check_identity()
                 # A duplicate connects under another client id: ours may be the other bridge's too.
                 options = self.client_options(will=unique, suffix="" if unique else "-dup")
                 async with aiomqtt.Client(**options) as client:
-                    backoff = 1.0
+                    backoff, failed_members = 1.0, 0
                     if not unique:
                         await self._report_duplicate(client)
                         await IdentityCheck(self.topics, self.host.machine_id, self.instance).until_released(client)
                         continue
-                    _LOGGER.info("connected to %s:%s as %s", self.broker.host, self.broker.port, self.host.node_id)
+                    _LOGGER.info("connected to %s:%s as %s", *self.member, self.host.node_id)
                     await client.subscribe(self.topics.cmd, qos=1)
-                    await client.publish(self.topics.config, self.host.discovery_payload(), qos=1, retain=True)
-                    await client.publish(self.topics.availability, AVAILABILITY_ONLINE, qos=1, retain=True)
+                    for message in connect_sequence(self.topics, self.host.discovery_payload()):
+                        await client.publish(message.topic, message.payload, qos=1, retain=message.retain)
                     self._client = client
                     connected_at = time.monotonic()
                     self._deliver_latest_live()
@@ -290,10 +304,18 @@ class MqttLink:
                 # OSError: a TLS file that vanished or became unreadable since start-up.
                 self._client = None
                 self._abandon_live()
+                # Fail over: the next member at once, a pause only after every member failed.
+                members, failed = len(self.broker.addresses), self.member
+                self._member += 1
+                failed_members += 1
+                if failed_members < members:
+                    _LOGGER.warning("broker %s:%s unreachable (%s); trying %s:%s", *failed, err, *self.member)
+                    continue
+                failed_members = 0
                 delay = backoff * random.uniform(0.5, 1.5)
                 _LOGGER.warning("broker unreachable (%s); retrying in %.1f s", err, delay)
                 await asyncio.sleep(delay)
-                backoff = min(backoff * 2, _BACKOFF_MAX)
+                backoff = min(backoff * 2, _BACKOFF_MAX if members == 1 else _CLUSTER_BACKOFF_MAX)
             finally:
                 self._client = None
 
@@ -318,7 +340,8 @@ class MqttLink:
         try:
             async with asyncio.timeout(2):
                 await client.publish(self.topics.state, encode(state), qos=1)
-                await client.publish(self.topics.availability, AVAILABILITY_OFFLINE, qos=1, retain=True)
+                offline = last_will(self.topics)  # a clean disconnect does not fire the will
+                await client.publish(offline.topic, offline.payload, qos=1, retain=offline.retain)
         except (aiomqtt.MqttError, TimeoutError):
             _LOGGER.warning("could not announce going offline; the broker's last will will")
 

@@ -14,27 +14,18 @@ import statistics
 import time
 from typing import Protocol
 
-from hydro_fleet_protocol import Reading, SensorConfig, SensorType
+from hydro_fleet_protocol import Reading, SensorConfig
 
 from . import probes
 from .adc import ProbeFault
 from .calibration import CalibrationStore
+from .probe_table import PROBES, RANGES
 from .pumps import Pump
 from .settings import ProbeSettings
 from .simulation import PlantModel
 
 _LOGGER = logging.getLogger(__name__)
 
-# Physical ranges of the quantities; a value outside is a fault, not a reading.
-RANGES = {
-    "tds": (0.0, 5000.0),
-    "ec": (0.0, 10000.0),
-    "ph": (0.0, 14.0),
-    "moisture": (0.0, 100.0),
-    "water_level": (0.0, 100.0),
-    "water_temperature": (-10.0, 60.0),
-    "battery": (0.0, 100.0),
-}
 # Below these board voltages the probe's signal is gone: the boards idle well above 0 V
 # (pH ~1.5 V at pH 7, capacitive moisture ~1.2 V in water), so ~0 V means a lost wire.
 _DISCONNECTED_BELOW = {"ph": 0.05, "moisture": 0.05}
@@ -126,38 +117,11 @@ class SensorArray:
 
     @property
     def keys(self) -> list[str]:
-        s = self.settings
-        keys = []
-        if s.tds:
-            keys += ["tds", "ec"]
-        if s.ph:
-            keys.append("ph")
-        if s.moisture:
-            keys.append("moisture")
-        keys.append("water_low" if s.water_level.mode == "float_switch" else "water_level")
-        keys.append("water_temperature")
-        if s.battery:
-            keys.append("battery")
-        return keys
+        """The fitted probes' reading keys, in the order they are reported (see probe_table)."""
+        return [probe.key for probe in PROBES if probe.fitted(self.settings)]
 
     def describe(self) -> tuple[SensorConfig, ...]:
-        known = {
-            "tds": SensorConfig("tds", SensorType.TDS, unit="ppm", minimum=0, maximum=5000, precision=0),
-            "ec": SensorConfig("ec", SensorType.EC, unit="uS/cm", minimum=0, maximum=10000, precision=0),
-            "ph": SensorConfig("ph", SensorType.PH, minimum=0, maximum=14, precision=2),
-            "moisture": SensorConfig("moisture", SensorType.MOISTURE, unit="%", minimum=0, maximum=100, precision=1),
-            "water_level": SensorConfig(
-                "water_level", SensorType.WATER_LEVEL, unit="%", minimum=0, maximum=100, precision=0
-            ),
-            "water_low": SensorConfig("water_low", SensorType.WATER_LOW, name="Water low"),
-            "water_temperature": SensorConfig(
-                "water_temperature", SensorType.WATER_TEMPERATURE, unit="°C", minimum=-10, maximum=60, precision=1
-            ),
-            "battery": SensorConfig(
-                "battery", SensorType.BATTERY, unit="%", minimum=0, maximum=100, precision=0, diagnostic=True
-            ),
-        }
-        return tuple(known[key] for key in self.keys)
+        return tuple(probe.sensor for probe in PROBES if probe.fitted(self.settings))
 
     def advance(self, pumps: Iterable[Pump]) -> None:
         """Let a simulated plant catch up with time and pump runs (no-op on hardware)."""
@@ -166,11 +130,7 @@ class SensorArray:
 
     @property
     def calibratable(self) -> list[str]:
-        s = self.settings
-        probes_ = [key for key in ("tds", "ph", "moisture") if getattr(s, key) is not None]
-        if s.water_level.mode == "analog":
-            probes_.append("water_level")
-        return probes_
+        return [probe.key for probe in PROBES if probe.calibratable(self.settings)]
 
     def temperature_or_default(self) -> float:
         """The water temperature now, or the configured value when the sensor fails."""

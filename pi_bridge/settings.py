@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from annotated_types import Ge, Gt, Le, MaxLen, MinLen
 
-from hydro_fleet_protocol import DEFAULT_PREFIX, is_valid_node_id
+from hydro_fleet_protocol import DEFAULT_PREFIX, broker_address, is_valid_node_id
 
 from .hostname import warn_if_generic
 
@@ -129,10 +129,12 @@ class _Strict:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BrokerSettings(_Strict):
-    """How to reach the MQTT broker."""
+    """How to reach the MQTT broker: ``host``/``port``, or the members of a broker cluster
+    in ``hosts`` (``"host"`` or ``"host:port"``, port default ``port``), tried in turn."""
 
     host: str = "localhost"
     port: Annotated[int, Ge(1), Le(65535)] = 1883
+    hosts: tuple[str, ...] = ()
     username: str | None = None
     password: Secret | None = None
     keepalive: Annotated[int, Ge(5), Le(3600)] = 30
@@ -154,6 +156,15 @@ class BrokerSettings(_Strict):
             raise ValueError("ca_file/cert_file are set but tls is false; set tls: true")
         if self.password is not None and self.username is None:
             raise ValueError("password is set but username is not")
+        for entry in self.hosts:
+            broker_address(entry, self.port)  # raises ValueError naming the entry
+
+    @property
+    def addresses(self) -> tuple[tuple[str, int], ...]:
+        """Every broker member to try, in order: ``hosts``, else ``host``/``port``."""
+        if not self.hosts:
+            return ((self.host, self.port),)
+        return tuple(broker_address(entry, self.port) for entry in self.hosts)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -113,7 +113,7 @@ class Node:
             shown_keys = self.update_shown(ranges, keys)
             if shown_keys:
                 changed.add(Section.READINGS)
-        if previous is None or previous.pumps != state.pumps or _crosses_deadline(previous, state):
+        if previous is None or previous.pumps != state.pumps or (state.pumps and _crosses_deadline(previous, state)):
             changed.add(Section.PUMPS)
         if previous is None or previous.health != state.health:
             changed.add(Section.HEALTH)

@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -216,3 +217,19 @@ async def wait_until(check: Callable[[], bool], timeout: float, what: str, step:
             raise AssertionError(f"{what} not within {timeout} s")
         await asyncio.sleep(step)
     return time.monotonic() - start
+
+
+def sample_seqs(rec: Recorder) -> tuple[list[int], list[int]]:
+    """The seqs ``rec`` saw: (live states, backfilled samples)."""
+    live = [m["seq"] for m in rec.payloads("state")]
+    backfilled = [s["seq"] for m in rec.payloads("backfill") for s in m["samples"]]
+    return live, backfilled
+
+
+def queued_samples(db: Path) -> int:
+    """How many samples a bridge's offline queue (``queue.sqlite3``) holds; 0 while it cannot be read."""
+    try:
+        with sqlite3.connect(db) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
+    except sqlite3.Error:
+        return 0

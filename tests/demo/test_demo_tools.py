@@ -79,6 +79,13 @@ def test_a_process_that_dies_is_reported_and_restarted_until_it_keeps_dying(tmp_
     assert len(processes) == MAX_RESTARTS + 1
     assert watched.check(time.monotonic()) is None  # said once
     # A running process is left alone.
+    # One stopped on purpose (exit code 0, as a bridge after SIGTERM) stays stopped, and is said once.
+    stopped = _dying(log, 0)
+    stopped.wait()
+    watched = Watched("The pi-3 bridge", stopped.poll, restart, log)
+    assert "stopped (exit code 0); left stopped" in (watched.check(time.monotonic()) or "")
+    assert watched.check(time.monotonic()) is None
+    assert len(processes) == MAX_RESTARTS + 1
     running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         assert Watched("x", running.poll, restart, log).check(time.monotonic()) is None

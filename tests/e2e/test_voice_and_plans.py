@@ -29,7 +29,7 @@ def test_assist_turns_a_bridge_pump_on_and_a_plan_change_round_trips(stack: Stac
     # A plan change: HA -> broker -> bridge, shown once the bridge confirms (ack, and the state before it).
     bridge = stack.bridges["pi-1"]
     stored = bridge.workdir / bridge.node_id / "plans.json"
-    select, volume = "select.pi_1_watering_plan", "number.pi_1_watering_volume"
+    select, volume = "select.pi_1_watering_plan", "number.pi_1_volume"
     hass.wait_for(lambda: hass.state(select) == "off", 30, "the bridge's (empty) plan slot to show")
     # The slot's largest volume is what the pump delivers in its max runtime: 3 s at 600 ml/min.
     assert hass.states()[volume]["attributes"]["max"] == 30
@@ -40,7 +40,7 @@ def test_assist_turns_a_bridge_pump_on_and_a_plan_change_round_trips(stack: Stac
 
     # A plan picked before its numbers were touched runs at once: the slot started with default
     # numbers (threshold 30 %, hourly checks), which the bridge reported and HA showed.
-    assert hass.state("number.pi_1_moisture_threshold") == "30.0"
+    assert hass.state("number.pi_1_dry_below") == "30.0"
     hass.call_service("select", "select_option", {"entity_id": select, "option": "moisture"})
     assert hass.state(select) == "moisture"
     assert json.loads(stored.read_text())["slots"]["plan"]["threshold"] == 30

@@ -224,3 +224,15 @@ async def test_success_rate_counts_only_the_gateways_requests(receiver: Harness)
     assert readings["success_rate"] == 60.0
     assert readings["rejected_unauthenticated"] == 4
     assert metrics.problems(backlog=0) == {"success_rate": "below_target"}
+
+
+async def test_non_http_bytes_get_json_and_no_info_line(receiver: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """A TLS handshake or a scanner on the plain port: the same JSON answer, and logged at
+    debug only (as aiohttp does), so internet noise does not fill the log."""
+    before = receiver.snapshot()
+    caplog.set_level(logging.INFO)
+    raw = await _raw_http(receiver, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 HTTP/1.1\r\n\r\n")
+    status, headers, answer = _status_and_json(raw)
+    assert status == 400 and answer["request_id"] == headers["x-request-id"]
+    assert _lines(caplog) == []
+    assert receiver.snapshot() == before

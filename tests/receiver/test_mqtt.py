@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from devtools.mosquitto import Mosquitto
+from devtools.mosquitto import Mosquitto, free_port
 from hydro_fleet_protocol import Event, NodeConfig, NodeKind, SensorType, State
 from hydro_fleet_receiver.publisher import MqttSettings, superseded
 from hydro_fleet_receiver.schema import parse_payload
@@ -250,3 +250,14 @@ def test_silent_station_goes_offline_and_comes_back(store_target: str | Path) ->
         assert store.station_count() == 1
     finally:
         store.close()
+
+
+async def test_broker_members_are_tried_in_turn(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """``--mqtt-host a:1,b:2`` (a broker cluster): a member that refuses is skipped."""
+    dead = f"127.0.0.1:{free_port()}"
+    mqtt = MqttSettings(host=f"{dead},{mosquitto.host}:{mosquitto.port}")
+    async with Collector(mosquitto) as live, running(tmp_path, mqtt=mqtt) as h:
+        assert (await h.post(full_sync())).status == 200
+        await live.wait_for(
+            lambda: bool(live.on("hydro_fleet/station-ps001/state")), what="the state via the live member"
+        )

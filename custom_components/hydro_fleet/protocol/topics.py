@@ -111,3 +111,45 @@ def parse_topic(prefix: str, topic: str) -> tuple[str, TopicKind] | None:
     if (topic_kind := _KINDS.get(kind)) is None or not is_valid_node_id(node_id):
         return None
     return node_id, topic_kind
+
+
+def broker_address(entry: str, default_port: int) -> tuple[str, int]:
+    """``"host"`` or ``"host:port"`` of one broker (cluster member) as ``(host, port)``.
+
+    Nodes and the receiver take a list of these to fail over between cluster members.
+    """
+    host, sep, port = entry.strip().rpartition(":")
+    if not sep:
+        host, port = entry.strip(), str(default_port)
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"broker address {entry!r} is not host or host:port")
+    return host, int(port)
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """One message to publish (QoS 1 throughout): where, what, whether the broker keeps it."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+
+
+def last_will(topics: Topic) -> Publication:
+    """What the broker publishes for a node whose connection drops: retained ``offline``.
+
+    A node that disconnects cleanly publishes the same itself, since a clean disconnect
+    does not fire the will.
+    """
+    return Publication(topics.availability, AVAILABILITY_OFFLINE.encode(), True)
+
+
+def came_online(topics: Topic) -> Publication:
+    """Retained ``online``: the node is live (its will says the opposite)."""
+    return Publication(topics.availability, AVAILABILITY_ONLINE.encode(), True)
+
+
+def connect_sequence(topics: Topic, config: bytes) -> tuple[Publication, Publication]:
+    """What every node publishes on each connection, with ``last_will`` set: its retained
+    config, then retained ``online``. Its latest state follows (see protocol.md)."""
+    return Publication(topics.config, config, True), came_online(topics)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 import json
 import time
 from typing import Any
+from unittest.mock import PropertyMock, patch
 
 from homeassistant.components import mqtt
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message, snapshot_platform
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.hydro_fleet.const import CONF_PREFIX, DOMAIN
 from devtools.pi_node import pi_node_config
@@ -32,6 +36,17 @@ from hydro_fleet_protocol import (
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let HA load custom_components/hydro_fleet."""
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Iterator[None]:
+    """Every entity enabled, also those off by default (HA core's fixture of the same name)."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+        new_callable=PropertyMock,
+    ):
+        yield
 
 
 node_config = pi_node_config
@@ -136,3 +151,20 @@ async def fake_node(hass: HomeAssistant, setup_integration: MockConfigEntry) -> 
     unsubscribe = await mqtt.async_subscribe(hass, "hydro_fleet/+/cmd", node._on_command, encoding=None)
     yield node
     unsubscribe()
+
+
+async def snapshot_node_platform(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry, snapshot: SnapshotAssertion, platform: str, **state: Any
+) -> None:
+    """Set up only ``platform``, discover pi-1 with a sample, and snapshot its entities' registry entries and states.
+
+    As HA core's per-platform tests do (``snapshot_platform``): every entity enabled, one
+    platform loaded, the registry entry and the state of each compared with the snapshot.
+    """
+    entry = MockConfigEntry(domain=DOMAIN, data={CONF_PREFIX: "hydro_fleet"}, unique_id=DOMAIN)
+    entry.add_to_hass(hass)
+    with patch("custom_components.hydro_fleet.PLATFORMS", [Platform(platform)]):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        await online_node(hass, **state)
+    await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)

@@ -22,18 +22,18 @@ async def test_plan_entities_show_the_reported_plan(hass: HomeAssistant, fake_no
     select = hass.states.get("select.pi_1_watering_plan")
     assert select.state == "moisture"
     assert select.attributes["options"] == ["off", "basic", "moisture", "time_based"]
-    assert hass.states.get("number.pi_1_watering_volume").state == "250.0"
-    assert hass.states.get("number.pi_1_watering_volume").attributes["max"] == 2000
-    assert hass.states.get("number.pi_1_moisture_threshold").state == "35.0"
-    assert hass.states.get("number.pi_1_check_interval").state == "10.0"  # minutes
-    assert hass.states.get("number.pi_1_check_interval").attributes["unit_of_measurement"] == "min"
-    assert hass.states.get("number.pi_1_minimum_pause").state == "60.0"
+    assert hass.states.get("number.pi_1_volume").state == "250.0"
+    assert hass.states.get("number.pi_1_volume").attributes["max"] == 2000
+    assert hass.states.get("number.pi_1_dry_below").state == "35.0"
+    assert hass.states.get("number.pi_1_check_every").state == "10.0"  # minutes
+    assert hass.states.get("number.pi_1_check_every").attributes["unit_of_measurement"] == "min"
+    assert hass.states.get("number.pi_1_min_pause").state == "60.0"
 
 
 async def test_a_node_without_plan_reports_shows_unknown(hass: HomeAssistant, fake_node: FakeNode) -> None:
     await online_node(hass, plans={})
     assert hass.states.get("select.pi_1_watering_plan").state == STATE_UNKNOWN
-    assert hass.states.get("number.pi_1_watering_volume").state == STATE_UNKNOWN
+    assert hass.states.get("number.pi_1_volume").state == STATE_UNKNOWN
 
 
 async def test_changing_a_number_sends_the_whole_plan_and_shows_the_confirmed_one(
@@ -43,7 +43,7 @@ async def test_changing_a_number_sends_the_whole_plan_and_shows_the_confirmed_on
     # The node rounds the volume to what its pump can dose, and says so in the ack.
     fake_node.respond = lambda c: Ack(c.id, ok=True, result={"plan": {**c.params, "volume_ml": 300}})
     await hass.services.async_call(
-        "number", "set_value", {ATTR_ENTITY_ID: "number.pi_1_watering_volume", "value": 310}, blocking=True
+        "number", "set_value", {ATTR_ENTITY_ID: "number.pi_1_volume", "value": 310}, blocking=True
     )
     command = fake_node.commands[-1]
     assert command.action is CommandAction.SET_PLAN
@@ -52,11 +52,11 @@ async def test_changing_a_number_sends_the_whole_plan_and_shows_the_confirmed_on
         type=PlanType.MOISTURE, volume_ml=310, threshold=35, check_interval=600, min_pause=3600
     )
     await hass.async_block_till_done()
-    assert hass.states.get("number.pi_1_watering_volume").state == "300.0"
+    assert hass.states.get("number.pi_1_volume").state == "300.0"
 
     # Minutes in HA, seconds on the wire.
     await hass.services.async_call(
-        "number", "set_value", {ATTR_ENTITY_ID: "number.pi_1_check_interval", "value": 15}, blocking=True
+        "number", "set_value", {ATTR_ENTITY_ID: "number.pi_1_check_every", "value": 15}, blocking=True
     )
     assert fake_node.commands[-1].params["check_interval"] == 900
 
@@ -90,7 +90,7 @@ async def test_choosing_a_plan_before_its_numbers_runs_it_on_the_defaults(
     )
     await hass.async_block_till_done()
     assert hass.states.get("select.pi_1_watering_plan").state == "moisture"
-    assert hass.states.get("number.pi_1_moisture_threshold").state == "30.0"
+    assert hass.states.get("number.pi_1_dry_below").state == "30.0"
 
 
 async def test_what_a_plan_still_lacks_is_told_in_has_words_all_at_once(

@@ -7,17 +7,11 @@ import json
 import signal
 import sqlite3
 
-from .helpers import BridgeProcess, Recorder, wait_until, write_config
+from ..helpers import BridgeProcess, Recorder, queued_samples, sample_seqs, wait_until, write_config
 
 # 100 samples per second: 6 s of outage is 600 samples, ten minutes of a node sampling at 1 Hz.
 INTERVAL = 0.01
 OUTAGE_SAMPLES = 600
-
-
-def seqs(rec: Recorder) -> tuple[list[int], list[int]]:
-    live = [m["seq"] for m in rec.payloads("state")]
-    backfilled = [s["seq"] for m in rec.payloads("backfill") for s in m["samples"]]
-    return live, backfilled
 
 
 async def test_outage_loses_nothing_and_backfills_in_order(socket_enabled, tmp_path):
@@ -39,10 +33,10 @@ async def test_outage_loses_nothing_and_backfills_in_order(socket_enabled, tmp_p
             # saves that session) and the bridge loses its connection.
             broker.stop()
             db = tmp_path / "state" / "queue.sqlite3"
-            await wait_until(lambda: _rows(db) >= OUTAGE_SAMPLES, 60, f"{OUTAGE_SAMPLES} samples queued", 0.1)
+            await wait_until(lambda: queued_samples(db) >= OUTAGE_SAMPLES, 60, f"{OUTAGE_SAMPLES} samples queued", 0.1)
             broker.start()
             async with Recorder(broker.port, **session) as rec2:
-                await wait_until(lambda: _rows(db) == 0, 60, "queue drained", 0.1)
+                await wait_until(lambda: queued_samples(db) == 0, 60, "queue drained", 0.1)
                 await asyncio.sleep(0.5)
                 after = [m["seq"] for m in rec2.payloads("state")]
                 await wait_until(
@@ -51,8 +45,8 @@ async def test_outage_loses_nothing_and_backfills_in_order(socket_enabled, tmp_p
                     "live samples after the drain",
                 )
             bridge.stop()
-        live1, back1 = seqs(rec)
-        live2, back2 = seqs(rec2)
+        live1, back1 = sample_seqs(rec)
+        live2, back2 = sample_seqs(rec2)
         # QoS 1 is at-least-once: a batch in flight when the broker stopped is redelivered to the session.
         backfilled = list(dict.fromkeys(back1 + back2))
         assert len(backfilled) >= OUTAGE_SAMPLES
@@ -70,21 +64,13 @@ async def test_outage_loses_nothing_and_backfills_in_order(socket_enabled, tmp_p
         broker.stop()
 
 
-def _rows(db) -> int:
-    try:
-        with sqlite3.connect(db) as conn:
-            return conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
 async def test_sigkill_while_buffering_loses_nothing_queued(mosquitto, tmp_path):
     config = write_config(tmp_path / "bridge.yaml")
     db = tmp_path / "state" / "queue.sqlite3"
     port = mosquitto.port
     mosquitto.stop()
     with BridgeProcess(config, "pi-8", port, interval=0.02) as bridge:
-        await wait_until(lambda: _rows(db) >= 100, 30, "100 samples queued", 0.05)
+        await wait_until(lambda: queued_samples(db) >= 100, 30, "100 samples queued", 0.05)
         bridge.stop(signal.SIGKILL)
     with sqlite3.connect(db) as conn:
         queued = [row[0] for row in conn.execute("SELECT seq FROM samples ORDER BY ts")]

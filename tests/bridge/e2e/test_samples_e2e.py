@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 
 from devtools.bridges import build_offline
 from devtools.mosquitto import Mosquitto
 from hydro_fleet_protocol import State
 
-from .helpers import BridgeProcess, Recorder, wait_until, write_config
+from ..helpers import BridgeProcess, Recorder, queued_samples, sample_seqs, wait_until, write_config
 
 
 async def test_a_pump_stop_offline_queues_no_fake_sample(socket_enabled, tmp_path):
@@ -44,20 +43,6 @@ async def test_a_pump_stop_offline_queues_no_fake_sample(socket_enabled, tmp_pat
     assert events == ["pump_started", "pump_stopped"]
 
 
-def seqs(rec: Recorder) -> tuple[list[int], list[int]]:
-    live = [m["seq"] for m in rec.payloads("state")]
-    backfilled = [s["seq"] for m in rec.payloads("backfill") for s in m["samples"]]
-    return live, backfilled
-
-
-def rows(db) -> int:
-    try:
-        with sqlite3.connect(db) as conn:
-            return conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
 async def test_no_sample_is_sent_twice_on_start_and_reconnect(socket_enabled, tmp_path):
     # A persistent session on a persistent broker: the recorder sees everything the bridge
     # published, also while the recorder itself was reconnecting.
@@ -75,15 +60,17 @@ async def test_no_sample_is_sent_twice_on_start_and_reconnect(socket_enabled, tm
             recorders = []
             for outage in ("start", "reconnect"):
                 # The bridge samples into its queue while the broker is away, then connects.
-                await wait_until(lambda: rows(db) >= 3, 30, f"samples queued ({outage})", 0.05)
+                await wait_until(lambda: queued_samples(db) >= 3, 30, f"samples queued ({outage})", 0.05)
                 broker.start()
                 async with Recorder(broker.port, **session) as rec:
-                    await wait_until(lambda r=rec: rows(db) == 0 and len(r.payloads("state")) >= 3, 30, "drained")
+                    await wait_until(
+                        lambda r=rec: queued_samples(db) == 0 and len(r.payloads("state")) >= 3, 30, "drained"
+                    )
                     await asyncio.sleep(0.5)
                 recorders.append(rec)
                 broker.stop()
         for outage, rec in zip(("start", "reconnect"), recorders, strict=True):
-            live, backfilled = seqs(rec)
+            live, backfilled = sample_seqs(rec)
             assert backfilled, outage
             twice = sorted(set(live) & set(backfilled))
             assert not twice, f"{outage}: samples sent live and backfilled: {twice}"

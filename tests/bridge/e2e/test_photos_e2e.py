@@ -2,7 +2,7 @@
 a broker outage within the disk budget, and with a camera that fails and comes back.
 
 The only fake is the frame source: ``--simulate``'s drawn plant, or a stand-in ``picamera2``
-module (tests/bridge/fake_camera/) that hands the capture process a frame or fails."""
+module (tests/bridge/e2e/fake_camera/) that hands the capture process a frame or fails."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from PIL import Image
 
 from hydro_fleet_protocol import Photo
 
-from .helpers import BridgeProcess, Recorder, wait_until, write_config
+from ..helpers import BridgeProcess, Recorder, wait_until, write_config
 
 FAKE_CAMERA = Path(__file__).parent / "fake_camera"
 
@@ -134,3 +134,20 @@ async def test_a_node_without_a_camera_announces_none(mosquitto, tmp_path):
     assert "cameras" not in discovery
     assert "camera_ok" not in state["health"] and "photos_dropped" not in state["health"]
     assert not (tmp_path / "state" / "photos").exists()
+
+
+async def test_a_usb_webcam_that_is_not_there_is_reported_through_the_real_v4l2_library(mosquitto, tmp_path):
+    # No frame source is faked here: linuxpy itself opens the device node, which does not exist.
+    device = tmp_path / "video7"
+    camera = {"source": "usb", "device": str(device), "photo_interval": 1, "width": 320, "height": 240}
+    config = write_config(tmp_path / "bridge.yaml", camera=camera)
+    with BridgeProcess(config, "pi-8", mosquitto.port, interval=0.2) as bridge:
+        async with Recorder(mosquitto.port) as rec:
+            await rec.wait_for("state", lambda m: m["health"].get("camera_ok") is False, timeout=30)
+            await asyncio.sleep(3)  # more failed tries
+            assert rec.payloads("state")[-1]["health"]["camera_ok"] is False
+            assert not photos(rec)
+        bridge.stop()
+    failures = [line for line in bridge.log().splitlines() if "camera plant failed" in line]
+    assert len(failures) == 1, failures
+    assert str(device) in failures[0] and "No such file or directory" in failures[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .helpers import BridgeProcess, Recorder, write_config
+from ..helpers import BridgeProcess, Recorder, write_config
 
 
 async def test_calibrate_by_command_and_survive_a_restart(mosquitto, tmp_path):

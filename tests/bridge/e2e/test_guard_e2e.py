@@ -13,7 +13,7 @@ import yaml
 
 from pi_bridge.relays import read_level
 
-from .helpers import BridgeProcess, Recorder, run_cli, wait_until, write_config
+from ..helpers import BridgeProcess, Recorder, run_cli, wait_until, write_config
 
 PUMP = {"key": "pump", "pin": 17, "max_runtime": 60}
 

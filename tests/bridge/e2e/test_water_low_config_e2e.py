@@ -4,7 +4,7 @@ becoming the node's own, with its hysteresis, announced in its retained config."
 
 from __future__ import annotations
 
-from .helpers import BridgeProcess, Recorder, write_config
+from ..helpers import BridgeProcess, Recorder, write_config
 
 PUMPS = [{"key": "pump", "pin": 17, "max_runtime": 30, "flow_ml_per_min": 600}]
 

@@ -9,7 +9,7 @@ import signal
 
 from pi_bridge.relays import read_level
 
-from .helpers import BridgeProcess, Recorder, write_config
+from ..helpers import BridgeProcess, Recorder, write_config
 
 # 100 ml at 6 l/min is a 1 s run; a check interval of 1 s starts it a second after the plan is set.
 PUMP = {"key": "pump", "pin": 17, "max_runtime": 30, "flow_ml_per_min": 6000}

@@ -6,7 +6,7 @@ import subprocess
 
 from devtools.mosquitto import Mosquitto
 
-from .helpers import BridgeProcess, Recorder, wait_until, write_config
+from ..helpers import BridgeProcess, Recorder, wait_until, write_config
 
 
 def openssl(*args: str, cwd) -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from pi_bridge.relays import read_level
 
-from .helpers import BridgeProcess, Recorder, wait_until, write_config
+from ..helpers import BridgeProcess, Recorder, wait_until, write_config
 
 TZ = "Asia/Kathmandu"  # UTC+05:45: a time of day only fires right if the node's zone is used
 PUMPS = [

@@ -15,7 +15,7 @@ from hydro_fleet_protocol import Photo, PhotoReason
 from pi_bridge.provision import expand_nodes
 from pi_bridge.settings import ConfigError
 
-from .helpers import BridgeProcess, Recorder, run_cli
+from ..helpers import BridgeProcess, Recorder, run_cli
 
 
 def provision(out, *args: str) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ import time
 
 from pi_bridge.identity import app_specific_id
 
-from .helpers import BridgeProcess, Recorder, wait_until, write_config
+from ..helpers import BridgeProcess, Recorder, wait_until, write_config
 
 A, B = "a" * 32, "b" * 32
 

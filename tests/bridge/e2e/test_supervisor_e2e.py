@@ -13,7 +13,7 @@ import time
 
 from pi_bridge.relays import read_level
 
-from .helpers import ROOT, BridgeProcess, Recorder, wait_until, write_config
+from ..helpers import ROOT, BridgeProcess, Recorder, wait_until, write_config
 
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
 

@@ -26,8 +26,8 @@ from hydro_fleet_protocol import TopicKind
 from hydro_fleet_protocol.topics import node_published_kinds
 from pi_bridge.broker_acl import Access, node_rules
 
+from ..helpers import BridgeProcess, Recorder, run_cli, wait_until
 from .distro_broker import BROKER_USER, DistroMosquitto, can_run_as_distro
-from .helpers import BridgeProcess, Recorder, run_cli, wait_until
 
 _WHY_NOT = can_run_as_distro()
 distro_only = pytest.mark.skipif(_WHY_NOT is not None, reason=str(_WHY_NOT))

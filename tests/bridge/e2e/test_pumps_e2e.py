@@ -6,7 +6,7 @@ import time
 
 from pi_bridge.relays import read_level
 
-from .helpers import BridgeProcess, Recorder, wait_until, write_config
+from ..helpers import BridgeProcess, Recorder, wait_until, write_config
 
 
 async def test_deadline_holds_with_the_broker_killed_mid_run(mosquitto, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pi_bridge.identity import app_specific_id
 
-from .helpers import BridgeProcess, Recorder, wait_until, write_config
+from ..helpers import BridgeProcess, Recorder, wait_until, write_config
 
 A, B = "a" * 32, "b" * 32
 
