@@ -4,25 +4,29 @@ The Supervisor builds ``addon/`` as the whole Docker build context with the buil
 ``BUILD_FROM`` (build.yaml's base for the machine), ``BUILD_VERSION`` (config.yaml's
 version) and ``BUILD_ARCH``, then runs the image with config.yaml's port mapping and the
 add-on's ``/data``. This module does the same without a Docker daemon (``buildah bud``,
-``podman run``), for ``scripts/build-addon`` and ``tests/addon/``. Two things differ, and
-only these:
+``podman run``), for ``scripts/build-addon`` and ``tests/addon/``. What differs:
 
 - ``HYDRO_FLEET_SOURCE`` points the Dockerfile at an archive of this working tree, laid
   out like GitHub's release archive and mounted into the build, instead of the tagged
   release on GitHub (not reachable here, and not the code under test).
-- Where no image registry is reachable, the base is a **stand-in**: Debian bookworm
-  Debian trixie (``debootstrap --variant=minbase`` plus its python3, 3.13 like HA's, pip and
-  CA certificates), imported as a local image. Compared with HA's
+- Where no image registry is reachable, the base is a **stand-in**: Debian trixie
+  (``debootstrap --variant=minbase`` plus its python3, 3.13 like HA's, pip and CA
+  certificates), imported as a local image. Compared with HA's
   ``*-base-python:3.13-alpine3.21`` it lacks Alpine (it is glibc Debian, so pip takes
   manylinux wheels where the real image takes musllinux ones, and Debian's Python build
   rather than HA's), s6-overlay (no ``/init`` as PID 1, no ``with-contenv``) and bashio
-  (no Supervisor API client). So on the stand-in the
-  container runs the receiver command that ``run.sh`` execs (:func:`run_sh_command`)
-  instead of ``run.sh`` itself, with the broker arguments run.sh's bashio lookup of the
-  Supervisor's MQTT service would add; the receiver code is the same pip install.
+  (no Supervisor API client). So on the stand-in the container runs the receiver
+  command that ``run.sh`` execs (:func:`run_sh_command`) instead of ``run.sh`` itself,
+  with the broker arguments run.sh's bashio lookup of the Supervisor's MQTT service
+  would add; the receiver code is the same pip install.
+- The network: podman's slirp4netns publishes container port 8010 on a loopback port
+  (the Supervisor maps it on the host's address) and the container reaches the host's
+  Mosquitto at 10.0.2.2 (under the Supervisor, the Mosquitto add-on on its network).
+  podman runs the HEALTHCHECK on a systemd timer, and there is no systemd here: callers run
+  it themselves (``podman healthcheck run``).
 
 Containers use their own storage under the project cache (``vfs``: no overlayfs needed),
-so the stand-in base and the build's layers are reused by the next run.
+so the stand-in base is built once and an image is reused while its inputs are unchanged.
 """
 
 from __future__ import annotations

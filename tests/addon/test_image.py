@@ -18,8 +18,8 @@ What differs from a store install, and why (the module docstring has the details
   GitHub's tag archive, instead of the tag ``v<version>`` the Supervisor's build uses.
 
 The test installs nothing itself: ``scripts/test`` installs podman, buildah, runc,
-slirp4netns and debootstrap (as root), and the stand-in base and the build's layers are
-cached under ``~/.cache/hydro-fleet/containers``.
+slirp4netns and debootstrap (as root). The stand-in base and the image are cached under
+``~/.cache/hydro-fleet/containers``; the image is rebuilt when any of its inputs changes.
 """
 
 from __future__ import annotations

@@ -146,16 +146,30 @@ def _failover(cluster_stack: ClusterStack, seqs: SeqLog) -> None:
         assert "(command)" in bridge.log().split("connected to")[-1], "acked but the pump never ran"
     # No reading lost: every sample seq from before the kill to now reached HA's member,
     # live or from the offline buffer.
-    time.sleep(3.0)
+    # Live states flow to HA's member again (so the range below spans the failover).
+    resumed = len(seqs.live)
+    hass.wait_for(lambda: len(seqs.live) >= resumed + 3, 60, "live states on HA's member after the failover")
+    # ... and into HA itself: a sensor's state changes after the failover.
+    sensor = next(e for e in entities if e.startswith("sensor."))
+    before = hass.states()[sensor]["last_reported"]
+    hass.wait_for(lambda: hass.states()[sensor]["last_reported"] != before, 60, "HA to get new states")
+    updated = time.monotonic() - killed
     seqs.stop()
     seen = set(seqs.live) | set(seqs.backfilled)
     first, last = min(seqs.live), max(seen)
     missing = sorted(set(range(first, last + 1)) - seen)
     print(
         f"bridge on another member {failover:.1f} s after SIGKILL of its member, HA shows the node "
-        f"{available:.1f} s after; pump command during failover: {outcome[0]}; samples {first}..{last}, "
+        f"{available:.1f} s after, a new state in HA {updated:.1f} s after; "
+        f"pump command during failover: {outcome[0]}; samples {first}..{last}, "
         f"{len(seqs.backfilled)} backfilled, missing {missing}"
     )
     assert failover < 30
     assert not missing
     assert bridge.exit_code() is None
+    # The last will crosses members too: SIGKILL of the node (now on n2 or n3) makes HA,
+    # on n3, show it unavailable.
+    bridge.kill()
+    hass.wait_for(
+        lambda: all(hass.state(e) == "unavailable" for e in entities), 60, "the last will to reach HA's member"
+    )

@@ -11,6 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from homeassistant.components.recorder import Recorder
+from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -145,3 +146,16 @@ async def test_station_and_receiver_pages(hass: HomeAssistant, fleet: MockConfig
     device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, STATION)})
     assert device is not None
     assert (device.manufacturer, device.model, device.serial_number) == ("ChargeGhar", "Power bank station", "PS001")
+    # HA's device page shows a sensor of class battery of the device in its header as the
+    # device's battery: a slot's bank charge is not the station's, so none has that class.
+    station_entities = er.async_entries_for_device(ent_reg, device.id, include_disabled_entities=True)
+    assert len(station_entities) > 20
+    assert not [e.entity_id for e in station_entities if e.original_device_class == SensorDeviceClass.BATTERY]
+    assert not [
+        e.entity_id
+        for e in station_entities
+        if (state := hass.states.get(e.entity_id)) and state.attributes.get("device_class") == SensorDeviceClass.BATTERY
+    ]
+    battery = hass.states.get("sensor.station_ps001_slot_1_battery")
+    assert (battery.state, battery.attributes["unit_of_measurement"]) == ("80", "%")
+    assert battery.attributes["state_class"] == "measurement"  # its history graph and statistics stay
