@@ -55,7 +55,7 @@ def station_messages() -> list[tuple[str, bytes, bool]]:
                 f"slot_{n}_status", SensorType.TEXT, name=f"Slot {n} status", options=("available", "occupied", "error")
             ),
             SensorConfig(f"slot_{n}_power_bank", SensorType.TEXT, name=f"Slot {n} power bank"),
-            SensorConfig(f"slot_{n}_battery", SensorType.BATTERY, name=f"Slot {n} battery", unit="%"),
+            SensorConfig(f"slot_{n}_battery", SensorType.COUNT, name=f"Slot {n} battery", unit="%"),
         ]
         readings |= {f"slot_{n}_status": status, f"slot_{n}_power_bank": bank, f"slot_{n}_battery": battery}
     station = NodeConfig(

@@ -91,11 +91,14 @@ def station_config(node_id: str, serial: str, total_slots: int) -> NodeConfig:
             SensorConfig(
                 f"slot_{n}_power_bank", SensorType.TEXT, name=f"Slot {n} power bank", icon="mdi:battery-charging-medium"
             ),
+            # The charge of the bank in the slot, not the station's battery: as a `battery`
+            # HA would show it in the station's page header as the station's own.
             SensorConfig(
                 f"slot_{n}_battery",
-                SensorType.BATTERY,
+                SensorType.COUNT,
                 name=f"Slot {n} battery",
                 unit="%",
+                icon="mdi:battery-charging-medium",
                 minimum=0,
                 maximum=100,
                 precision=0,

@@ -17,7 +17,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 
 from .const import DOMAIN, is_unique_id_of, signal_node_discovered
 from .node import Node
-from .protocol import NodeConfig, Topic
+from .protocol import HealthKey, NodeConfig, Topic
 
 if TYPE_CHECKING:
     from .fleet import HydroFleet
@@ -88,6 +88,9 @@ class Discovery:
         kept = {s.key for s in new.sensors} | {p.key for p in new.pumps} | {p.key for p in new.plans}
         old_keys |= {f"camera_{c.key}" for c in old.cameras}
         kept |= {f"camera_{c.key}" for c in new.cameras}
+        if old.cameras and not new.cameras:
+            # The camera's health entities (binary_sensor.py, sensor.py) go with the last camera.
+            old_keys |= {f"health_{HealthKey.CAMERA_OK}", f"health_{HealthKey.PHOTOS_DROPPED}"}
         dropped = old_keys - kept
         if not dropped:
             return

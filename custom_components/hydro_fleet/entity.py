@@ -58,7 +58,7 @@ class HydroFleetEntity(Entity):
 
     async def async_added_to_hass(self) -> None:
         if self._new_in_registry and self._asked_about:
-            assist.async_alias_own_name(self)
+            assist.async_add_aliases(self)
         # Entities are added in batches: a sample may have come between creation and now.
         # HA writes the state right after this, so that is what was last written.
         shown = self._shown()

@@ -151,8 +151,17 @@ HEALTH_DESCRIPTIONS: dict[HealthKey, SensorEntityDescription] = {
         enabled=True,
     ),
     HealthKey.FIRMWARE: _diagnostic(SensorEntityDescription(key="firmware", translation_key="firmware")),
+    # Photos the node's disk budget pushed out while the broker was away: lost for good, so shown.
+    HealthKey.PHOTOS_DROPPED: _diagnostic(
+        SensorEntityDescription(
+            key="photos_dropped", translation_key="photos_dropped", state_class=SensorStateClass.TOTAL_INCREASING
+        ),
+        enabled=True,
+    ),
 }
 _HEALTH_NUMBERS = frozenset({HealthKey.RSSI, HealthKey.CPU_TEMPERATURE, HealthKey.DISK_FREE, HealthKey.BATTERY})
+# Health values of the camera: their entities exist only on nodes that announce one.
+_CAMERA_HEALTH = frozenset({HealthKey.PHOTOS_DROPPED})
 # A restart time computed from uptime jitters by the sample's clock; rounding to this
 # keeps the state still between restarts.
 _RESTART_GRANULARITY = 60
@@ -170,7 +179,7 @@ async def async_setup_entry(
             if sensor.type in STATUS_TYPES:
                 yield ProbeStatusSensor(fleet, node, sensor)
         for key in node.health_keys:
-            if key in HEALTH_DESCRIPTIONS:
+            if key in HEALTH_DESCRIPTIONS and (node.config.cameras or key not in _CAMERA_HEALTH):
                 yield HealthSensor(fleet, node, HealthKey(key))
 
     async_setup_node_platform(hass, entry, async_add_entities, "sensor", entities_for)
@@ -287,6 +296,8 @@ class HealthSensor(_NodeSensor):
                 return None
             started = valid_timestamp(round((state.ts - value) / _RESTART_GRANULARITY) * _RESTART_GRANULARITY)
             return started
+        if key is HealthKey.PHOTOS_DROPPED:
+            return value if type(value) is int and value >= 0 else None
         if key is HealthKey.LAST_CALIBRATION:
             return valid_timestamp(value)
         return value if isinstance(value, str) else None

@@ -87,7 +87,9 @@ def test_stations_and_slots_appear_in_home_assistant(stack: Stack) -> None:
     assert states["sensor.station_ps001_slot_1_status"]["state"] == "occupied"
     assert states["sensor.station_ps001_slot_1_power_bank"]["state"] == "PB-1"
     assert float(states["sensor.station_ps001_slot_1_battery"]["state"]) == 80
-    assert states["sensor.station_ps001_slot_1_battery"]["attributes"]["device_class"] == "battery"
+    # The bank's charge, not the station's battery (HA would show that in the page header).
+    assert "device_class" not in states["sensor.station_ps001_slot_1_battery"]["attributes"]
+    assert states["sensor.station_ps001_slot_1_battery"]["attributes"]["unit_of_measurement"] == "%"
     # The bank's hardware figures and the heartbeat's time are diagnostics, disabled until wanted.
     assert "sensor.station_ps001_slot_1_temperature" not in states
     assert "sensor.station_ps001_last_heartbeat" not in states

@@ -39,7 +39,7 @@ async def test_full_sync_then_return_reach_mqtt(mosquitto: Mosquitto, tmp_path: 
         for n in (1, 2, 3):
             assert sensors[f"slot_{n}_status"].options == ("available", "occupied", "error")
             assert sensors[f"slot_{n}_power_bank"].type == SensorType.TEXT
-            assert sensors[f"slot_{n}_battery"].type == SensorType.BATTERY
+            assert (sensors[f"slot_{n}_battery"].type, sensors[f"slot_{n}_battery"].unit) == (SensorType.COUNT, "%")
             for what, kind in (
                 ("temperature", SensorType.TEMPERATURE),
                 ("voltage", SensorType.VOLTAGE),

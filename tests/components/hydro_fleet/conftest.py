@@ -18,11 +18,12 @@ from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.hydro_fleet.const import CONF_PREFIX, DOMAIN
-from devtools.pi_node import pi_node_config
 from hydro_fleet_protocol import (
     Ack,
+    CameraConfig,
     Command,
     CommandAction,
+    HealthKey,
     NodeConfig,
     Plan,
     PlanType,
@@ -31,6 +32,7 @@ from hydro_fleet_protocol import (
     State,
     encode,
 )
+from tests.pi_node import pi_node_config
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +52,11 @@ def entity_registry_enabled_by_default() -> Iterator[None]:
 
 
 node_config = pi_node_config
+
+# The Pi of the sensor and binary sensor snapshots has a camera whose last photo failed,
+# and whose disk budget dropped photos: the camera's health entities are in the snapshots.
+CAMERA_NODE = node_config(cameras=(CameraConfig("plant", "Plant", photo_interval=60),))
+CAMERA_NODE_HEALTH = {"uptime": 1, HealthKey.CAMERA_OK: False, HealthKey.PHOTOS_DROPPED: 3}
 
 
 PLAN = Plan(type=PlanType.MOISTURE, volume_ml=250, threshold=35, check_interval=600, min_pause=3600)
@@ -100,8 +107,10 @@ async def setup_integration(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) ->
     return entry
 
 
-async def online_node(hass: HomeAssistant, node_id: str = "pi-1", **state: Any) -> None:
-    publish(hass, node_id, "config", node_config(node_id))
+async def online_node(
+    hass: HomeAssistant, node_id: str = "pi-1", config: NodeConfig | None = None, **state: Any
+) -> None:
+    publish(hass, node_id, "config", config or node_config(node_id))
     publish(hass, node_id, "availability", "online")
     publish(hass, node_id, "state", node_state(**state))
     await hass.async_block_till_done()
@@ -154,7 +163,12 @@ async def fake_node(hass: HomeAssistant, setup_integration: MockConfigEntry) -> 
 
 
 async def snapshot_node_platform(
-    hass: HomeAssistant, entity_registry: er.EntityRegistry, snapshot: SnapshotAssertion, platform: str, **state: Any
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+    platform: str,
+    config: NodeConfig | None = None,
+    **state: Any,
 ) -> None:
     """Set up only ``platform``, discover pi-1 with a sample, and snapshot its entities' registry entries and states.
 
@@ -166,5 +180,5 @@ async def snapshot_node_platform(
     with patch("custom_components.hydro_fleet.PLATFORMS", [Platform(platform)]):
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
-        await online_node(hass, **state)
+        await online_node(hass, config=config, **state)
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)

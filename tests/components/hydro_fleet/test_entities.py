@@ -65,15 +65,24 @@ async def test_discovered_node_becomes_a_device_with_entities(
 
 
 async def test_discovery_registers_each_entity_once(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None:
-    """A first discovery creates registry entries and no follow-up updates (each is a recorded event)."""
-    actions: list[tuple[str, str]] = []
+    """A first discovery creates registry entries and no follow-up updates (each is a recorded event)
+    but the spoken-name aliases of what Assist is asked about ("pi 1 Pump"), which HA cannot take at creation."""
+    actions: list[tuple[str, str, frozenset[str]]] = []
     hass.bus.async_listen(
-        er.EVENT_ENTITY_REGISTRY_UPDATED, lambda event: actions.append((event.data["action"], event.data["entity_id"]))
+        er.EVENT_ENTITY_REGISTRY_UPDATED,
+        lambda event: actions.append(
+            (event.data["action"], event.data["entity_id"], frozenset(event.data.get("changes", ())))
+        ),
     )
     await online_node(hass)
 
     assert actions
-    assert {action for action, _ in actions} == {"create"}
+    assert {action for action, _, _ in actions} == {"create", "update"}
+    updates = {entity_id: changes for action, entity_id, changes in actions if action == "update"}
+    asked_about = {"switch.pi_1_pump"} | {
+        f"sensor.pi_1_{key}" for key in ("ph", "tds", "ec", "moisture", "water_level", "water_temperature")
+    }
+    assert updates == dict.fromkeys(asked_about, frozenset({"aliases"}))
     ent_reg = er.async_get(hass)
     # The display precision is stored with the entry, as HA would have stored it in an update.
     assert ent_reg.async_get("sensor.pi_1_ph").options["sensor"] == {"suggested_display_precision": 2}

@@ -14,8 +14,9 @@ import time
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import media_source
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
 from PIL import Image
 import pytest
@@ -26,7 +27,7 @@ from custom_components.hydro_fleet.const import CONF_PHOTO_KEEP_COUNT, CONF_PHOT
 from custom_components.hydro_fleet.photos import FLOOD_BURST
 from hydro_fleet_protocol import MAX_PHOTO_BYTES, CameraConfig, Event, Photo, PhotoReason
 
-from .conftest import node_config, publish
+from .conftest import node_config, node_state, publish
 
 IMAGE = "image.pi_1_plant_photo"
 CAMERA = (CameraConfig("plant", "Plant", photo_interval=60),)
@@ -178,6 +179,47 @@ async def test_old_nodes_without_a_camera_have_no_image_and_their_photos_are_ref
     await send(hass, photo(T0).encode(), node="pi-2")
     assert stored(media, "pi-2") == []
     assert "Ignored a photo from node pi-2: the node announced no camera" in caplog.text
+
+
+async def test_the_camera_health_is_shown_only_on_nodes_with_a_camera(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, media: Path
+) -> None:
+    await _setup(hass)
+    await online(hass)
+    # An old node (no camera announced) that sends the same health keys gets no camera entities.
+    publish(hass, "pi-2", "config", node_config("pi-2"))
+    publish(hass, "pi-2", "availability", "online")
+    for node in ("pi-1", "pi-2"):
+        publish(hass, node, "state", node_state(health={"uptime": 1, "camera_ok": True, "photos_dropped": 0}))
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.pi_1_camera").state == STATE_OFF
+    assert hass.states.get("sensor.pi_1_photos_dropped").state == "0"
+    assert hass.states.get("sensor.pi_2_ph") is not None
+    assert not [e for e in hass.states.async_entity_ids() if "pi_2_camera" in e or "pi_2_photos" in e]
+
+    # The camera fails and the broker was away long enough for the disk budget to drop photos.
+    publish(hass, "pi-1", "state", node_state(seq=2, health={"uptime": 2, "camera_ok": False, "photos_dropped": 7}))
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.pi_1_camera").state == STATE_ON
+    assert hass.states.get("sensor.pi_1_photos_dropped").state == "7"
+    # A value that is not a count is not shown.
+    publish(hass, "pi-1", "state", node_state(seq=3, health={"uptime": 3, "camera_ok": "yes", "photos_dropped": -1}))
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.pi_1_camera").state == STATE_UNKNOWN
+    assert hass.states.get("sensor.pi_1_photos_dropped").state == STATE_UNKNOWN
+
+    # The node goes offline: so does its camera's health.
+    publish(hass, "pi-1", "availability", "offline")
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.pi_1_camera").state == STATE_UNAVAILABLE
+
+    # A node that drops its camera loses the camera's entities.
+    publish(hass, "pi-1", "config", node_config())
+    await hass.async_block_till_done()
+    registry = er.async_get(hass)
+    assert registry.async_get("binary_sensor.pi_1_camera") is None
+    assert registry.async_get("sensor.pi_1_photos_dropped") is None
+    assert registry.async_get("sensor.pi_1_ph") is not None
 
 
 async def test_retention_keeps_the_newest_photos_within_count_and_age(

@@ -60,6 +60,8 @@ async def _ask(hass: HomeAssistant, sentence: str) -> intent.IntentResponse:
         ("turn on the pump in the greenhouse", CommandAction.PUMP_ON),
         ("turn off the greenhouse pump", CommandAction.PUMP_OFF),
         ("turn on pi-2 pump", CommandAction.PUMP_ON),
+        ("turn on pi 2 pump", CommandAction.PUMP_ON),
+        ("turn off the pi 2 pump", CommandAction.PUMP_OFF),
     ],
 )
 async def test_a_pump_answers_to_pump_in_its_area(
@@ -79,6 +81,8 @@ async def test_a_pump_answers_to_pump_in_its_area(
     [
         ("what is the pH in the greenhouse", "5.9"),
         ("what is the pi-2 pH", "5.9"),
+        ("what is the pi 2 pH", "5.9"),
+        ("what is the pi 1 moisture", "38.5"),
         ("what is the moisture in the greenhouse", "38.5"),
         ("what's the TDS in the greenhouse", "700"),
         ("what is the water level in the balcony", "80"),
@@ -99,7 +103,7 @@ async def test_the_users_own_assist_choices_stay(
 ) -> None:
     await _nodes_in_areas(hass)
     ent_reg = er.async_get(hass)
-    assert ent_reg.async_get("switch.pi_2_pump").aliases == {"Pump"}
+    assert ent_reg.async_get("switch.pi_2_pump").aliases == {"Pump", "pi 2 Pump"}
     assert async_should_expose(hass, conversation.DOMAIN, "sensor.pi_2_ph")
     # Diagnostics stay unexposed, as HA does by default.
     assert not async_should_expose(hass, conversation.DOMAIN, "sensor.pi_2_ph_status")
@@ -115,7 +119,23 @@ async def test_the_users_own_assist_choices_stay(
     assert not response.success_results
 
 
-async def test_nodes_without_an_area_get_no_aliases(hass: HomeAssistant, assist: None, fake_node: FakeNode) -> None:
+async def test_nodes_without_an_area_answer_to_their_spoken_name(
+    hass: HomeAssistant, assist: None, fake_node: FakeNode
+) -> None:
     await online_node(hass)
-    assert er.async_get(hass).async_get("switch.pi_1_pump").aliases == set()
+    # No own-name alias without an area: "Pump" alone would not say which one.
+    assert er.async_get(hass).async_get("switch.pi_1_pump").aliases == {"pi 1 Pump"}
     assert async_should_expose(hass, conversation.DOMAIN, "sensor.pi_1_moisture")
+    response = await _ask(hass, "turn on pi 1 pump")
+    assert response.response_type is intent.IntentResponseType.ACTION_DONE, response.as_dict()
+    assert [r.id for r in response.success_results] == ["switch.pi_1_pump"]
+    assert [c.action for c in fake_node.commands] == [CommandAction.PUMP_ON]
+
+
+async def test_a_node_name_without_hyphens_gets_no_spoken_alias(
+    hass: HomeAssistant, assist: None, fake_node: FakeNode
+) -> None:
+    publish(hass, "greenhouse", "config", node_config("greenhouse"))
+    publish(hass, "greenhouse", "availability", "online")
+    await hass.async_block_till_done()
+    assert er.async_get(hass).async_get("switch.greenhouse_pump").aliases == set()
