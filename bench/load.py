@@ -12,8 +12,8 @@ import time
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 
-from devtools.pi_node import PI_SENSORS as SENSORS
 from hydro_fleet_protocol import NodeConfig, NodeKind, PlanConfig, PumpConfig, State, encode
+from tests.pi_node import PI_SENSORS as SENSORS
 
 # HA MQTT discovery equivalents: (unit, device_class) of each reading.
 HA_TWIN = {

@@ -1,7 +1,7 @@
 """The probes a Pi can carry, in one table: what each reports, when it is fitted, whether it calibrates.
 
 ``SensorArray`` (its keys, discovery, calibration and the physical ranges a reading must
-fall in), the simulated nodes of ``devtools`` and the tests all take the probe set from here.
+fall in) and the tests' Pi config (``tests/pi_node.py``) take the probe set from here.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ import sys
 
 import pytest
 
-from devtools.pi_node import pi_node_config
 from hydro_fleet_protocol import (
     Ack,
     Backfill,
@@ -24,6 +23,7 @@ from hydro_fleet_protocol import (
     encode,
     parse_topic,
 )
+from tests.pi_node import pi_node_config
 
 CONFIG = pi_node_config(
     name="Greenhouse",

@@ -18,7 +18,6 @@ from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.hydro_fleet.const import CONF_PREFIX, DOMAIN
-from devtools.pi_node import pi_node_config
 from hydro_fleet_protocol import (
     Ack,
     CameraConfig,
@@ -33,6 +32,7 @@ from hydro_fleet_protocol import (
     State,
     encode,
 )
+from tests.pi_node import pi_node_config
 
 
 @pytest.fixture(autouse=True)

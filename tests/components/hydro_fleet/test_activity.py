@@ -10,7 +10,7 @@ from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
 
-from homeassistant.components.recorder import Recorder
+from homeassistant.components.recorder import Recorder, get_instance, history
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
@@ -23,6 +23,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import asy
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.hydro_fleet.const import CONF_PREFIX, DOMAIN
+from devtools.homeassistant import LOGBOOK_CONFIG
 from hydro_fleet_protocol import Event as NodeEvent, State
 from hydro_fleet_receiver.nodes import receiver_config, station_config, station_readings
 
@@ -40,14 +41,24 @@ def mock_recorder_before_hass(async_test_recorder: Any) -> None:
     """Set the recorder up before hass (HA's harness requires that order)."""
 
 
-@pytest.fixture
-async def fleet(recorder_mock: Recorder, hass: HomeAssistant, mqtt_mock: Any) -> MockConfigEntry:
-    assert await async_setup_component(hass, "logbook", {})
+async def _setup_fleet(hass: HomeAssistant, logbook_config: dict[str, Any]) -> MockConfigEntry:
+    assert await async_setup_component(hass, "logbook", {"logbook": logbook_config})
     entry = MockConfigEntry(domain=DOMAIN, data={CONF_PREFIX: "hydro_fleet"}, unique_id=DOMAIN)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     return entry
+
+
+@pytest.fixture
+async def fleet(recorder_mock: Recorder, hass: HomeAssistant, mqtt_mock: Any) -> MockConfigEntry:
+    return await _setup_fleet(hass, {})
+
+
+@pytest.fixture
+async def demo_fleet(recorder_mock: Recorder, hass: HomeAssistant, mqtt_mock: Any) -> MockConfigEntry:
+    """The fleet with the logbook configured as the demo (and docs/integration.md) does."""
+    return await _setup_fleet(hass, LOGBOOK_CONFIG)
 
 
 def _station_state(seq: int, slots: list[dict[str, Any]]) -> State:
@@ -111,6 +122,36 @@ async def test_one_logbook_line_per_real_event_and_none_for_heartbeats(
     assert by_entity["switch.pi_1_pump"][-2:] == [STATE_ON, STATE_OFF]
     assert len(by_entity["event.pi_1_watering"]) == 1
     assert len(by_entity[f"event.{STATION.replace('-', '_')}_power_bank_returned"]) == 1
+
+
+async def test_a_power_bank_return_is_one_logbook_line_and_keeps_its_history(
+    hass: HomeAssistant, demo_fleet: MockConfigEntry, hass_client: ClientSessionGenerator
+) -> None:
+    await _online_station_and_receiver(hass)
+    await async_wait_recording_done(hass)
+    start = dt_util.utcnow()
+    # The receiver publishes the return and then the station's state: slot 2 now holds PB-2.
+    returned = {"power_bank_serial": "PB-2", "slot_number": 2, "battery_level": 64}
+    publish(hass, STATION, "event", NodeEvent(ts=1_700_000_300, type="power_bank_returned", data=returned))
+    slot_2 = {"slot_number": 2, "status": "occupied", "power_bank": "PB-2", "battery": 64}
+    publish(hass, STATION, "state", _station_state(2, [SLOTS[0], slot_2]))
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.station_ps001_slot_2_status").state == "occupied"
+
+    lines = await _logbook(hass, hass_client, start.isoformat())
+    assert [(line["entity_id"], line.get("context_event_type")) for line in lines] == [
+        ("event.station_ps001_power_bank_returned", None)
+    ], lines
+    # The slot's changes stay in its history (graphs, the history panel): only the logbook leaves them out.
+    slot_ids = [f"sensor.station_ps001_slot_2_{key}" for key in ("status", "power_bank", "battery")]
+    recorded = await get_instance(hass).async_add_executor_job(
+        history.get_significant_states, hass, start, None, slot_ids, None, True, False
+    )
+    assert {entity_id: [s.state for s in states] for entity_id, states in recorded.items()} == {
+        "sensor.station_ps001_slot_2_status": ["available", "occupied"],
+        "sensor.station_ps001_slot_2_power_bank": ["unknown", "PB-2"],
+        "sensor.station_ps001_slot_2_battery": ["unknown", "64"],
+    }
 
 
 async def test_station_and_receiver_pages(hass: HomeAssistant, fleet: MockConfigEntry) -> None:

@@ -1,4 +1,4 @@
-"""A Raspberry Pi node's config as the bridge announces it, for tests and benchmarks."""
+"""A Raspberry Pi node's config as the bridge announces it (its probe table), for tests and benchmarks."""
 
 from __future__ import annotations
 
