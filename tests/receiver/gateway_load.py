@@ -41,8 +41,11 @@ class GatewayLoad:
 
     async def _sync(self, session: aiohttp.ClientSession, serial: str, n: int) -> None:
         payload = full_sync(serial)
-        # Each sync of a station differs (two in one second would otherwise be one signature).
+        # Each sync of a station differs (two alike in one second would be one signature, a
+        # replay): a station can post over 100 syncs a second here, so the counter goes in a
+        # field without a range: the bank's current.
         payload["slots"][0]["battery_level"] = n % 101
+        payload["power_banks"][0]["hardware_info"]["current"] = n / 1000
         body = json.dumps(payload).encode()
         key = f"{serial}-{n}"
         for _attempt in range(400):
@@ -54,7 +57,7 @@ class GatewayLoad:
                     if resp.status == 200:
                         self.acked[(await resp.json())["request_id"]] = serial
                         return
-                    assert resp.status in (503, 429), f"{resp.status}: {await resp.text()}"
+                    assert resp.status in (503, 429), f"{key}: {resp.status}: {await resp.text()}"
             except (aiohttp.ClientError, TimeoutError):
                 self.statuses.append((time.monotonic(), 0))  # connection refused or reset
             await asyncio.sleep(0.05)
