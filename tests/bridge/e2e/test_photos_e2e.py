@@ -63,8 +63,9 @@ async def test_photos_wait_out_an_outage_within_the_budget_and_follow_the_readin
     broker = Mosquitto(workdir=work)
     broker.start()
     # About 15 KB a photo: a 0.05 MB budget holds three; the rest are dropped, oldest first. A photo
-    # every 3 s: slower than the protocol's spacing (2.5 s), so the buffer can drain once the broker is back.
-    camera = {"photo_interval": 3, "width": 640, "height": 480, "disk_budget_mb": 0.05}
+    # every 6 s against one sent per 2.5 s (the protocol's spacing): the buffer drains in about 15 s
+    # once the broker is back (at one every 3 s the margin was so thin that three left took ~60 s).
+    camera = {"photo_interval": 6, "width": 640, "height": 480, "disk_budget_mb": 0.05}
     config = write_config(tmp_path / "bridge.yaml", camera=camera, buffer={"batch_size": 50})
     buffer_dir = tmp_path / "state" / "photos"
     try:
@@ -74,7 +75,7 @@ async def test_photos_wait_out_an_outage_within_the_budget_and_follow_the_readin
             broker.stop()
             await wait_until(lambda: len(list(buffer_dir.glob("*.photo"))) >= 3, 30, "photos buffered")
             oldest = min(p.name for p in buffer_dir.glob("*.photo")).split(".")[0]
-            await asyncio.sleep(12)  # more photos than the budget holds
+            await asyncio.sleep(13)  # two more photos than the budget holds
             assert sum(p.stat().st_size for p in buffer_dir.glob("*.photo")) <= 50_000
             broker.start()
             async with Recorder(broker.port) as rec2:
