@@ -30,7 +30,9 @@ from ..helpers import BridgeProcess, Recorder, run_cli, wait_until
 from .distro_broker import BROKER_USER, DistroMosquitto, can_run_as_distro
 
 _WHY_NOT = can_run_as_distro()
-distro_only = pytest.mark.skipif(_WHY_NOT is not None, reason=str(_WHY_NOT))
+# A developer without root may skip these; CI (root, Mosquitto installed by scripts/test) may
+# not: there a missing prerequisite fails the run instead of hiding the tests.
+distro_only = pytest.mark.skipif(_WHY_NOT is not None and not os.environ.get("CI"), reason=str(_WHY_NOT))
 OPERATOR_USERS = {"homeassistant": "ha-own-password", "zigbee2mqtt": "z2m-own-password"}
 
 
